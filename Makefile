@@ -1,0 +1,41 @@
+# training-impact: every target creates .venv itself on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= data
+EMPLOYEES ?= 2000
+YEARS ?= 3
+SEED ?= 42
+SCALE ?= 100000
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+
+.PHONY: venv demo test dev bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+dev: venv
+	$(BIN)/training-impact dev --data $(DATA)
+
+bench: venv
+	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+
+clean:
+	rm -rf $(DATA) .dagster_home dbt_project/target dbt_project/logs
