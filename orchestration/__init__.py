@@ -1,0 +1,1 @@
+"""Dagster definitions: ingestion → quality gate → dbt → KPI marts."""

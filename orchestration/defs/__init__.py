@@ -1,0 +1,1 @@
+"""One module per concern: ingestion (bronze), dbt (staging → marts), schedules."""

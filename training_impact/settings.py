@@ -1,0 +1,98 @@
+"""Where things live and how runs are configured.
+
+Everything is derived from one data root (env ``TI_DATA_DIR``, default ``./data``)
+so that a test, the demo and a production deployment differ only by that path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+PARAMETERS_FILE = REPO_ROOT / "config" / "parameters.yml"
+
+# Runs must make no outbound calls: dbt, Dagster and GX each have their own switch.
+TELEMETRY_OFF = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "DO_NOT_TRACK": "1",
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+}
+
+
+def disable_telemetry() -> None:
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def bronze(self) -> Path:
+        return self.root / "bronze"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / "rejected"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "training_impact.duckdb"
+
+    @property
+    def gx(self) -> Path:
+        return self.root / "gx"
+
+    @property
+    def truth(self) -> Path:
+        return self.root / "truth.json"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def ensure(self) -> "Paths":
+        for folder in (self.landing, self.bronze, self.rejected, self.warehouse.parent, self.gx):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def export_env(self) -> None:
+        """Expose the paths to dbt (profiles.yml / sources read these variables)."""
+        os.environ["TI_DATA_DIR"] = str(self.root)
+        os.environ["TI_WAREHOUSE"] = str(self.warehouse)
+        os.environ["TI_BRONZE_DIR"] = str(self.bronze)
+
+
+def data_paths(root: str | os.PathLike | None = None) -> Paths:
+    chosen = root or os.environ.get("TI_DATA_DIR") or (REPO_ROOT / "data")
+    return Paths(Path(chosen).resolve())
+
+
+@dataclass(frozen=True)
+class Parameters:
+    path: Path = PARAMETERS_FILE
+
+    @cached_property
+    def values(self) -> dict:
+        with open(self.path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+
+    @property
+    def definition_version(self) -> str:
+        return str(self.values["definition_version"])
+
+
+def load_parameters(path: Path | None = None) -> dict:
+    return Parameters(path or PARAMETERS_FILE).values

@@ -1,0 +1,120 @@
+"""What a person reads at the end of a run: the run summary and the KPI summary."""
+
+from __future__ import annotations
+
+import duckdb
+
+from training_impact.settings import Paths
+
+
+def _manifest_rows(paths: Paths, batch_id: str) -> list[tuple]:
+    manifest = paths.bronze / "_manifest"
+    if not manifest.exists() or not any(manifest.glob("*.parquet")):
+        return []
+    with duckdb.connect() as con:
+        return con.execute(
+            """
+            select status, source_file, coalesce(reason, ''), coalesce(rows_read, 0),
+                   coalesce(rows_loaded, 0), coalesce(rows_quarantined, 0)
+            from read_parquet(?, union_by_name = true)
+            where batch_id = ?
+            order by source_file
+            """,
+            [str(manifest / "*.parquet"), batch_id],
+        ).fetchall()
+
+
+def _quarantine_reasons(paths: Paths, batch_id: str) -> list[tuple]:
+    quarantine = paths.bronze / "_quarantine"
+    if not quarantine.exists() or not any(quarantine.rglob("*.parquet")):
+        return []
+    with duckdb.connect() as con:
+        return con.execute(
+            """
+            select entity, rule, count(*) as n
+            from read_parquet(?, union_by_name = true)
+            where _batch_id = ?
+            group by all order by entity, n desc
+            """,
+            [str(quarantine / "*" / "*.parquet"), batch_id],
+        ).fetchall()
+
+
+def print_run_summary(paths: Paths, outcome) -> None:
+    rows = _manifest_rows(paths, outcome.run_id)
+    loaded = [r for r in rows if r[0] == "loaded"]
+    print(f"\nrun {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f}s")
+    print(f"  files: {len(loaded)} loaded, {sum(r[0] == 'duplicate' for r in rows)} already loaded, "
+          f"{sum(r[0] == 'rejected' for r in rows)} rejected")
+    print(f"  rows:  {sum(r[3] for r in loaded):,} read, {sum(r[4] for r in loaded):,} loaded, "
+          f"{sum(r[5] for r in loaded):,} quarantined")
+    for status, source_file, reason, *_ in rows:
+        if status == "rejected":
+            print(f"  REJECTED {source_file}: {reason}")
+    for entity, rule, count in _quarantine_reasons(paths, outcome.run_id):
+        print(f"  quarantined {entity}: {rule} × {count:,}")
+    checks = outcome.check_results
+    failed = [c for c in checks if not c["passed"]]
+    print(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
+    for check in failed:
+        print(f"  FAILED {check['severity']} {check['asset']} {check['check']}: {check['description']}")
+    marts = [key for key in outcome.materialized if key.startswith("marts/")]
+    print(f"  KPI marts rebuilt: {len(marts)}")
+    for failure in outcome.failures:
+        print(f"  step failure {failure.splitlines()[0]}")
+
+
+SUMMARY_QUERY = """
+select kpi, program_type, n, estimate, ci_low, ci_high, suppressed, unit
+from main_marts.kpi_summary
+where slice_grain = 'program_type'
+order by kpi, program_type
+"""
+
+
+def kpi_rows(paths: Paths) -> list[tuple]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return con.execute(SUMMARY_QUERY).fetchall()
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.1f}{'' if unit in ('', None) else ' ' + unit}"
+
+
+def print_kpi_summary(paths: Paths) -> int:
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run the pipeline first")
+        return 1
+    rows = kpi_rows(paths)
+    by_kpi: dict[str, dict[str, tuple]] = {}
+    for kpi, program_type, n, estimate, ci_low, ci_high, suppressed, unit in rows:
+        by_kpi.setdefault(kpi, {})[program_type] = (n, estimate, ci_low, ci_high, suppressed, unit)
+    print("\nKPI summary (upskilling vs reskilling)")
+    print(f"  {'KPI':<34}{'upskilling':>30}{'reskilling':>30}")
+    for kpi, cells in by_kpi.items():
+        line = f"  {kpi:<34}"
+        for program_type in ("upskilling", "reskilling"):
+            if program_type not in cells:
+                line += f"{'—':>30}"
+                continue
+            n, estimate, ci_low, ci_high, suppressed, unit = cells[program_type]
+            text = "suppressed (n<min)" if suppressed else _fmt(estimate, unit)
+            if not suppressed and ci_low is not None:
+                text += f" [{ci_low:,.1f}, {ci_high:,.1f}]"
+            line += f"{text + f' n={n}':>30}"
+        print(line)
+    return 0
+
+
+def print_output_locations(paths: Paths) -> None:
+    print("\noutputs")
+    print(f"  warehouse (DuckDB): {paths.warehouse}  (schema main_marts, tables kpi_*)")
+    print(f"  bronze Parquet:     {paths.bronze}")
+    print(f"  quarantine:         {paths.bronze / '_quarantine'}")
+    print(f"  rejected files:     {paths.rejected}")
+    docs = paths.gx / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    if docs.exists():
+        print(f"  GX Data Docs:       {docs}")
+    print(f"  known truth:        {paths.truth}")
