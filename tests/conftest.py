@@ -1,0 +1,55 @@
+"""Shared fixtures: the public test material and a small generated company run end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_fixtures_dir() -> Path:
+    """shared/fixtures sits beside the repository (CI lays it there); TI_SHARED_DIR overrides."""
+    env = os.environ.get("TI_SHARED_DIR")
+    base = Path(env) if env else REPO_ROOT.parent / "shared"
+    return base / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    path = shared_fixtures_dir()
+    if not path.exists():
+        pytest.fail(f"shared fixtures not found at {path}; set TI_SHARED_DIR")
+    return path
+
+
+SMALL_COMPANY = {"employees": 1500, "years": 3, "seed": 5}
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """Generate a small company and run the real pipeline once (Dagster + GX + dbt)."""
+    import synthetic
+    from training_impact.pipeline import run_pipeline
+    from training_impact.settings import data_paths
+
+    root = tmp_path_factory.mktemp("company")
+    synthetic.generate(root, **SMALL_COMPANY)
+    paths = data_paths(root)
+    outcome = run_pipeline(paths)
+    assert outcome.success, outcome.failures
+    return paths, outcome
+
+
+@pytest.fixture
+def copy_of_run(pipeline_run, tmp_path):
+    """An independent copy of the pipeline's data root, for tests that change inputs."""
+    from training_impact.settings import data_paths
+
+    paths, _ = pipeline_run
+    target = tmp_path / "copy"
+    shutil.copytree(paths.root, target, ignore=shutil.ignore_patterns("dagster_home"))
+    return data_paths(target)
