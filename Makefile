@@ -10,7 +10,6 @@ YEARS ?= 3
 SEED ?= 42
 SCALE ?= 100000
 
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
