@@ -61,8 +61,7 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
         job = defs.get_job_def("training_impact_pipeline")
         selection = None
         if groups:
-            selection = [key for key, group in defs.resolve_asset_graph().asset_nodes_by_key.items()
-                         if group.group_name in groups]
+            selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection)
     outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
     for event in result.all_events:

@@ -1,0 +1,16 @@
+{# The open end of an effective-dated spell (fivetran/dbt_workday convention). #}
+{% macro open_end_date() -%}
+    cast('9999-12-31' as date)
+{%- endmacro %}
+
+
+{# date + n months (or days...) as a date: dbt.dateadd returns a timestamp on some engines. #}
+{% macro add_to_date(datepart, interval, from_date) -%}
+    cast({{ dbt.dateadd(datepart, interval, from_date) }} as date)
+{%- endmacro %}
+
+
+{# First day of the month of a date, as a date. #}
+{% macro month_of(date_expression) -%}
+    cast({{ dbt.date_trunc('month', date_expression) }} as date)
+{%- endmacro %}

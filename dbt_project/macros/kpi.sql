@@ -1,0 +1,92 @@
+{#
+  KPI slicing, suppression and intervals shared by the marts.
+
+  A slice is a set of dimension columns to group by; the dimensions not in a slice
+  read 'all', so every KPI has its totals. To add a slice (program, cohort,
+  department, region, period), add its dimension to kpi_slice_dimensions(), its
+  grouping to kpi_slices(), and the column to each mart's input CTE and contract.
+#}
+{% macro kpi_slice_dimensions() %}
+    {{ return(['program_type', 'method']) }}
+{% endmacro %}
+
+
+{% macro kpi_slices() %}
+    {{ return([
+        {'slice_level': 'overall', 'dimensions': []},
+        {'slice_level': 'program_type', 'dimensions': ['program_type']},
+        {'slice_level': 'program_type_method', 'dimensions': ['program_type', 'method']},
+    ]) }}
+{% endmacro %}
+
+
+{# One select per slice over `relation`, unioned: slice_level, the dimension columns,
+   the `keys` grouped in every slice (e.g. kpi, estimator), then `aggregates`. #}
+{% macro kpi_sliced(relation, aggregates, keys=[]) %}
+    {%- for slice in kpi_slices() %}
+    {%- set group_columns = keys + slice.dimensions %}
+    select
+        cast('{{ slice.slice_level }}' as varchar) as slice_level,
+        {%- for dimension in kpi_slice_dimensions() %}
+        {%- if dimension in slice.dimensions %}
+        cast({{ dimension }} as varchar) as {{ dimension }},
+        {%- else %}
+        cast('all' as varchar) as {{ dimension }},
+        {%- endif %}
+        {%- endfor %}
+        {%- for key in keys %}
+        {{ key }},
+        {%- endfor %}
+        {{ aggregates }}
+    from {{ relation }}
+    {%- if group_columns %}
+    group by {{ group_columns | join(', ') }}
+    {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{% endmacro %}
+
+
+{# Join condition on every slice column between two sliced relations. #}
+{% macro kpi_slice_join(left, right) -%}
+    {{ left }}.slice_level = {{ right }}.slice_level
+    {%- for dimension in kpi_slice_dimensions() %}
+    and {{ left }}.{{ dimension }} = {{ right }}.{{ dimension }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{# Two-sided 95% normal quantile: docs/methods.md fixes the intervals at 95% (mean ± 1.96 se). #}
+{% macro ci_z() -%}
+    1.96
+{%- endmacro %}
+
+
+{# Wilson score interval bound for a proportion, in percent (sign: -1 lower, +1 upper). #}
+{% macro wilson_bound_pct(successes, trials, sign) -%}
+    case when {{ trials }} > 0 then 100.0 * (
+        (cast({{ successes }} as double) / {{ trials }}) + {{ ci_z() }} * {{ ci_z() }} / (2.0 * {{ trials }})
+        {{ '-' if sign < 0 else '+' }} {{ ci_z() }} * sqrt(
+            (cast({{ successes }} as double) / {{ trials }}) * (1 - cast({{ successes }} as double) / {{ trials }}) / {{ trials }}
+            + {{ ci_z() }} * {{ ci_z() }} / (4.0 * {{ trials }} * {{ trials }})
+        )
+    ) / (1 + {{ ci_z() }} * {{ ci_z() }} / {{ trials }}) end
+{%- endmacro %}
+
+
+{# Small cells publish no figure: null unless the slice has at least min_cell_size people. #}
+{% macro unless_suppressed(expression, n_people='n', min_cell_size='parameters.min_cell_size') -%}
+    case when {{ n_people }} >= {{ min_cell_size }} then {{ expression }} end
+{%- endmacro %}
+
+
+{# The count as published: exact from min_cell_size people on, else a band. #}
+{% macro count_band(n_people='n', min_cell_size='parameters.min_cell_size') -%}
+    case
+        when {{ n_people }} >= {{ min_cell_size }} then cast({{ n_people }} as varchar)
+        when {{ n_people }} = 0 then '0'
+        else '1-' || cast({{ min_cell_size }} - 1 as varchar)
+    end
+{%- endmacro %}

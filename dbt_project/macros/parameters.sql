@@ -1,0 +1,51 @@
+{#
+  config/parameters.yml is the one place for windows, thresholds and money factors.
+  The runner passes it whole as `--vars '{"params": {...}}'`; without that var the
+  file is read through DuckDB's read_text (Jinja has no file access), from
+  env TI_PARAMETERS (default: ../config/parameters.yml, relative to dbt's cwd).
+  Only the staging/config models call these macros: everything else joins the
+  one-row `stg_config__parameters`, so unit tests can feed their own parameters.
+#}
+{% macro load_parameters() %}
+    {%- set passed = var('params', none) -%}
+    {%- if passed is not none -%}
+        {{ return(passed if passed is mapping else fromyaml(passed)) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set path = env_var('TI_PARAMETERS', '../config/parameters.yml') -%}
+    {%- set result = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
+    {{ return(fromyaml(result.columns[0].values()[0])) }}
+{% endmacro %}
+
+
+{# param('windows.pre_months'): one value by dotted path; a missing key fails the build. #}
+{% macro param(dotted_path) %}
+    {%- set parameters = load_parameters() -%}
+    {%- if not execute and parameters | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set state = namespace(node=parameters) -%}
+    {%- for part in dotted_path.split('.') -%}
+        {%- if state.node is mapping and part in state.node -%}
+            {%- set state.node = state.node[part] -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error("parameter '" ~ dotted_path ~ "' is missing from config/parameters.yml") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(state.node) }}
+{% endmacro %}
+
+
+{# A parameter as a typed SQL literal (strings quoted, none as null). #}
+{% macro param_literal(dotted_path, data_type) %}
+    {%- set value = param(dotted_path) -%}
+    {%- if value is none -%}
+        cast(null as {{ data_type }})
+    {%- elif value is string -%}
+        cast('{{ value | replace("'", "''") }}' as {{ data_type }})
+    {%- else -%}
+        cast({{ value }} as {{ data_type }})
+    {%- endif -%}
+{% endmacro %}

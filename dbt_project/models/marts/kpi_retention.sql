@@ -1,0 +1,94 @@
+-- Retention: still employed retention_months after exit, completers minus their
+-- matched controls still employed at the participant's exit (docs/methods.md), in
+-- points; voluntary and involuntary separations in the same window reported apart.
+with episode_outcomes as (
+    select * from {{ ref('int_impact__episode_outcomes') }}
+),
+
+person_outcomes as (
+    select * from {{ ref('int_impact__person_outcomes') }}
+),
+
+parameters as (
+    select * from {{ ref('stg_config__parameters') }}
+),
+
+{%- set outcomes = [
+    ('retention', 'retention_outcome', 'control_retention_rate', 'retention_difference'),
+    ('voluntary_separation', 'voluntary_separation_outcome', 'control_voluntary_separation_rate', 'voluntary_separation_difference'),
+    ('involuntary_separation', 'involuntary_separation_outcome', 'control_involuntary_separation_rate', 'involuntary_separation_difference'),
+] %}
+
+evaluated_people as (
+    {%- for kpi, outcome, control_rate, difference in outcomes %}
+    select
+        cast('{{ kpi }}' as varchar) as kpi,
+        coalesce(episode_outcomes.program_type, 'unknown') as program_type,
+        coalesce(episode_outcomes.method, 'unknown') as method,
+        person_outcomes.role,
+        person_outcomes.measured_worker_id,
+        person_outcomes.is_employed_at_exit,
+        case when person_outcomes.role = 'participant' then episode_outcomes.{{ outcome }} end as participant_outcome,
+        case when person_outcomes.role = 'participant' then episode_outcomes.{{ control_rate }} end as control_rate,
+        case when person_outcomes.role = 'participant' then episode_outcomes.{{ difference }} end as outcome_difference
+    from person_outcomes
+    inner join episode_outcomes
+        on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
+    where episode_outcomes.is_retention_evaluated
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+{% set aggregates %}
+        count(distinct case when role = 'participant' then measured_worker_id end) as n_people,
+        count(outcome_difference) as n_episodes,
+        count(distinct case when role = 'control' and is_employed_at_exit then measured_worker_id end)
+            as n_comparison,
+        sum(participant_outcome) as participants_with_outcome,
+        avg(participant_outcome) as participant_rate,
+        avg(control_rate) as comparison_rate,
+        avg(outcome_difference) as mean_difference,
+        stddev_samp(outcome_difference) as sd_difference
+{% endset %}
+
+sliced as (
+    {{ kpi_sliced('evaluated_people', aggregates, keys=['kpi']) }}
+),
+
+published as (
+    select
+        sliced.kpi,
+        sliced.slice_level,
+        sliced.program_type,
+        sliced.method,
+        cast('all' as varchar) as period,
+        cast('did_matched' as varchar) as estimator,
+        cast(4 as integer) as evaluation_level,
+        cast('pp' as varchar) as unit,
+        cast({{ unless_suppressed('sliced.participants_with_outcome', 'sliced.n_people') }} as decimal(18, 4)) as numerator,
+        cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as decimal(18, 4)) as denominator,
+        cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as bigint) as n,
+        {{ count_band('sliced.n_people') }} as n_band,
+        cast({{ unless_suppressed('sliced.n_comparison', 'sliced.n_people') }} as bigint) as n_comparison,
+        cast({{ unless_suppressed('100.0 * sliced.mean_difference', 'sliced.n_people') }} as decimal(18, 4)) as estimate,
+        cast({{ unless_suppressed(
+            '100.0 * (sliced.mean_difference - ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
+            'sliced.n_people') }} as decimal(18, 4)) as ci_low,
+        cast({{ unless_suppressed(
+            '100.0 * (sliced.mean_difference + ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
+            'sliced.n_people') }} as decimal(18, 4)) as ci_high,
+        cast({{ unless_suppressed('100.0 * sliced.participant_rate', 'sliced.n_people') }} as decimal(18, 4))
+            as participant_rate_pct,
+        cast({{ unless_suppressed('100.0 * sliced.comparison_rate', 'sliced.n_people') }} as decimal(18, 4))
+            as comparison_rate_pct,
+        parameters.retention_months as window_months,
+        false as is_flagged,
+        parameters.definition_version,
+        sliced.n_people < parameters.min_cell_size as suppressed
+    from sliced
+    cross join parameters
+)
+
+select * from published

@@ -1,0 +1,35 @@
+-- config/parameters.yml as one typed row. Every model that needs a window, threshold
+-- or money factor joins this row instead of carrying a literal, so a unit test can
+-- feed its own parameters and the warehouse records which ones each build used.
+{{ config(materialized='table') }}
+
+with parameters as (
+    select
+        {{ param_literal('definition_version', 'varchar') }} as definition_version,
+        {{ param_literal('reporting.min_cell_size', 'integer') }} as min_cell_size,
+        {{ param_literal('reporting.currency', 'varchar') }} as currency,
+
+        {{ param_literal('windows.pre_months', 'integer') }} as pre_months,
+        {{ param_literal('windows.post_start_months', 'integer') }} as post_start_months,
+        {{ param_literal('windows.post_end_months', 'integer') }} as post_end_months,
+        {{ param_literal('windows.min_months_in_window', 'integer') }} as min_months_in_window,
+        {{ param_literal('windows.mobility_months', 'integer') }} as mobility_months,
+        {{ param_literal('windows.retention_months', 'integer') }} as retention_months,
+        {{ param_literal('windows.certification_days', 'integer') }} as certification_days,
+
+        {{ param_literal('matching.controls_per_participant', 'integer') }} as controls_per_participant,
+        {{ param_literal('matching.max_abs_smd', 'double') }} as max_abs_smd,
+        {{ param_literal('matching.max_pretrend_pct', 'double') }} as max_pretrend_pct,
+
+        {{ param_literal('money.value_per_productivity_pct_per_fte_year', 'double') }} as value_per_productivity_pct_per_fte_year,
+        {{ param_literal('money.replacement_cost_share_of_pay', 'double') }} as replacement_cost_share_of_pay,
+        {{ param_literal('money.external_hire_cost', 'double') }} as external_hire_cost,
+        {{ param_literal('money.internal_move_cost', 'double') }} as internal_move_cost,
+        {{ param_literal('money.loaded_wage_multiplier', 'double') }} as loaded_wage_multiplier,
+        {{ param_literal('money.working_hours_per_year', 'double') }} as working_hours_per_year,
+        {{ param_literal('money.benefit_years_long_programs', 'double') }} as benefit_years_long_programs,
+
+        {{ param_literal('quality.max_quarantine_share', 'double') }} as max_quarantine_share
+)
+
+select * from parameters

@@ -1,0 +1,40 @@
+with source as (
+    select * from {{ source('finance', 'cost_lines') }}
+),
+
+-- the same invoice line may arrive in two extracts: line_id is stable, latest wins
+latest_per_line as (
+    select *
+    from source
+    qualify {{ latest_per_key(['line_id']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        cast(line_id as varchar) as line_id,
+        cast(invoice_id as varchar) as invoice_id,
+        cast(program_id as varchar) as program_id,
+        cast(worker_id as varchar) as worker_id,
+
+        -- strings
+        cast(cost_center as varchar) as cost_center,
+        cast(gl_account as varchar) as gl_account,
+        cast(cost_category as varchar) as cost_category,
+        cast(vendor as varchar) as vendor,
+        cast(currency as varchar) as currency,
+        cast(memo as varchar) as memo,
+        cast(cohort as varchar) as cohort,
+
+        -- numerics
+        cast(amount as decimal(18, 2)) as amount,
+
+        -- dates
+        cast(posting_date as date) as posting_date,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_per_line
+)
+
+select * from renamed

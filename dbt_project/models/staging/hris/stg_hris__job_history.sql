@@ -1,0 +1,42 @@
+with source as (
+    select * from {{ source('hris', 'job_history') }}
+),
+
+-- the latest extract restates all history, retroactive corrections included
+latest_extract as (
+    select *
+    from source
+    where _source_file = ({{ latest_snapshot_file('source') }})
+),
+
+renamed as (
+    select
+        -- ids
+        {{ surrogate_key(['worker_id', 'effective_date', 'event_sequence']) }} as job_event_id,
+        cast(worker_id as varchar) as worker_id,
+        cast(position_id as varchar) as position_id,
+        cast(manager_id as varchar) as manager_id,
+
+        -- strings
+        cast(event_reason as varchar) as event_reason,
+        cast(job_profile as varchar) as job_profile,
+        cast(job_family as varchar) as job_family,
+        cast(department as varchar) as department,
+        cast(cost_center as varchar) as cost_center,
+        cast(compensation_grade as varchar) as compensation_grade,
+        cast(currency as varchar) as currency,
+
+        -- numerics
+        cast(event_sequence as integer) as event_sequence,
+        cast(management_level as integer) as management_level,
+        cast(base_pay as decimal(18, 2)) as base_pay,
+
+        -- dates
+        cast(effective_date as date) as effective_date,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_extract
+)
+
+select * from renamed

@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ source('lms', 'credentials') }}
+),
+
+latest_extract as (
+    select *
+    from source
+    where _source_file = ({{ latest_snapshot_file('source') }})
+),
+
+renamed as (
+    select
+        -- ids
+        cast(credential_id as varchar) as credential_id,
+        cast(worker_id as varchar) as worker_id,
+        cast(program_id as varchar) as program_id,
+
+        -- strings
+        cast(credential_name as varchar) as credential_name,
+        cast(issuer as varchar) as issuer,
+
+        -- dates
+        cast(issued_on as date) as issued_on,
+        cast(expires_on as date) as expires_on,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_extract
+)
+
+select * from renamed

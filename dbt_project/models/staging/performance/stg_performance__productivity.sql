@@ -1,0 +1,32 @@
+with source as (
+    select * from {{ source('performance', 'productivity') }}
+),
+
+-- monthly files append; a restated month replaces the earlier value
+latest_per_measure as (
+    select *
+    from source
+    qualify {{ latest_per_key(['worker_id', 'period', 'metric']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        cast(worker_id as varchar) as worker_id,
+
+        -- strings
+        cast(metric as varchar) as metric,
+        cast(unit as varchar) as unit,
+
+        -- numerics
+        cast(value as double) as value,
+
+        -- dates
+        cast({{ dbt.date_trunc('month', 'cast(period as date)') }} as date) as period,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_per_measure
+)
+
+select * from renamed

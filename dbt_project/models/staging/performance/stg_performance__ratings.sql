@@ -1,0 +1,33 @@
+with source as (
+    select * from {{ source('performance', 'ratings') }}
+),
+
+latest_per_evaluation as (
+    select *
+    from source
+    qualify {{ latest_per_key(['evaluation_id']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        cast(evaluation_id as varchar) as evaluation_id,
+        cast(worker_id as varchar) as worker_id,
+        cast(evaluator_id as varchar) as evaluator_id,
+
+        -- strings
+        cast(evaluation_type as varchar) as evaluation_type,
+        cast(competency as varchar) as competency,
+
+        -- numerics
+        cast(rating as integer) as rating,
+
+        -- dates
+        cast(evaluation_date as date) as evaluation_date,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_per_evaluation
+)
+
+select * from renamed

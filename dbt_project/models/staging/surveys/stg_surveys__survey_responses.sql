@@ -1,0 +1,44 @@
+-- Recipient names, e-mail and IP address stop here: they never leave bronze.
+with source as (
+    select * from {{ source('surveys', 'survey_responses') }}
+),
+
+latest_per_response as (
+    select *
+    from source
+    qualify {{ latest_per_key(['response_id']) }}
+),
+
+renamed as (
+    select
+        -- ids
+        cast(response_id as varchar) as response_id,
+        cast(worker_id as varchar) as worker_id,
+        cast(program_id as varchar) as program_id,
+        cast(enrollment_id as varchar) as enrollment_id,
+
+        -- strings
+        cast(distribution_channel as varchar) as distribution_channel,
+        cast(feedback_text as varchar) as feedback_text,
+
+        -- numerics
+        cast(progress as integer) as progress,
+        cast(duration_seconds as integer) as duration_seconds,
+        cast(nps as integer) as nps,
+        cast(relevance as integer) as relevance,
+        cast(confidence_before as integer) as confidence_before,
+        cast(confidence_after as integer) as confidence_after,
+
+        -- booleans
+        cast(finished as boolean) as is_finished,
+
+        -- timestamps
+        cast(started_at as timestamp) as started_at,
+        cast(ended_at as timestamp) as ended_at,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from latest_per_response
+)
+
+select * from renamed

@@ -1,0 +1,157 @@
+"""Source-level gate: may a family's new files flow on to staging?
+
+Row rules quarantine single rows; this gate judges whole files from the
+ingestion manifest (one report per file) and decides whether the family's
+downstream assets may run. Policy: ``policy.yml`` (``gate`` section) plus
+``quality.max_quarantine_share`` from ``config/parameters.yml``.
+
+Every message names the file and the rule, ``<source_file>: <rule>: <detail>``,
+e.g. ``hris/workers_2026-10-31.csv: missing_required_column: hire_date``.
+
+A file report is a dict with ``source_file, entity, status (loaded |
+duplicate | rejected), reason, rows_read, rows_loaded, rows_quarantined,
+quarantine_by_rule`` and, optionally, ``previous_rows_loaded`` (rows loaded by
+the previous file of the same entity) for the volume check.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from expectations.policy import load_policy
+
+ACTIONS = ("block", "warn", "ignore")
+REQUIRED_KEYS = ("source_file", "entity", "status", "rows_read", "rows_loaded", "rows_quarantined")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    passed: bool          # nothing to report at all
+    blocking: bool        # at least one blocking failure: downstream must not run
+    failures: list[str]   # blocking failures first, then warnings
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_gate(
+    family: str,
+    file_reports: list[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    policy: Mapping[str, Any] | None = None,
+) -> GateOutcome:
+    gate = dict((policy or load_policy())["gate"])
+    policy_version = (policy or load_policy()).get("version")
+    try:
+        max_q = float(params["quality"]["max_quarantine_share"])
+    except (KeyError, TypeError) as exc:
+        raise KeyError("params need quality.max_quarantine_share (config/parameters.yml)") from exc
+    volume = dict(gate.get("volume_drop") or {})
+    for name, action in [("row_failures", gate.get("row_failures", "warn")),
+                         ("empty_file", gate.get("empty_file", "warn")),
+                         ("no_files", gate.get("no_files", "warn")),
+                         ("volume_drop.action", volume.get("action", "warn"))]:
+        if action not in ACTIONS:
+            raise ValueError(f"policy gate.{name} must be one of {ACTIONS}, not {action!r}")
+    ref_prefixes = tuple(gate.get("reference_rule_prefixes") or ())
+    max_ref = float(gate.get("max_reference_failure_share", 0.0))
+
+    blocking: list[str] = []
+    warnings: list[str] = []
+
+    def report(action: str, message: str) -> str:
+        if action == "block":
+            blocking.append(message)
+        elif action == "warn":
+            warnings.append(message)
+        return action
+
+    statuses: Counter[str] = Counter()
+    totals = Counter()
+    by_rule: Counter[str] = Counter()
+    per_file: list[dict[str, Any]] = []
+
+    for rep in file_reports:
+        missing = [k for k in REQUIRED_KEYS if k not in rep]
+        if missing:
+            raise ValueError(f"file report {rep.get('source_file', '?')} lacks {missing}")
+        src, status = str(rep["source_file"]), str(rep["status"])
+        statuses[status] += 1
+        n_before = len(blocking), len(warnings)
+        read, loaded, quarantined = (int(rep[k] or 0) for k in ("rows_read", "rows_loaded", "rows_quarantined"))
+        rules = {str(k): int(v) for k, v in (rep.get("quarantine_by_rule") or {}).items() if int(v) > 0}
+
+        if status == "duplicate":
+            pass  # the same bytes were loaded before: nothing new to judge
+        elif status == "rejected":
+            # Schema errors (missing columns, unreadable file): nothing of the
+            # file loaded, and the family's picture is incomplete.
+            reasons = [r.strip() for r in str(rep.get("reason") or "rejected").split(";") if r.strip()]
+            for reason in reasons:
+                report("block", f"{src}: {reason}")
+        elif status == "loaded":
+            totals.update(rows_read=read, rows_loaded=loaded, rows_quarantined=quarantined)
+            by_rule.update(rules)
+            if read != loaded + quarantined:
+                # A row neither loaded nor quarantined was lost: the counts
+                # behind every KPI would be wrong.
+                report("block", f"{src}: reconciliation: rows_read {read} != rows_loaded {loaded}"
+                                f" + rows_quarantined {quarantined}")
+            if read == 0:
+                report(gate.get("empty_file", "warn"), f"{src}: empty_file: no data rows")
+            blocked_rules: set[str] = set()
+            ref_rules = {r: n for r, n in rules.items() if r.startswith(ref_prefixes)} if ref_prefixes else {}
+            ref_rows = sum(ref_rules.values())
+            if read and ref_rows / read > max_ref:
+                for r, n in sorted(ref_rules.items()):
+                    report("block", f"{src}: {r}: {n} of {read} rows ({n / read:.1%}) point at unknown ids;"
+                                    f" limit {max_ref:.1%} for reference rules")
+                blocked_rules |= set(ref_rules)
+            share = quarantined / read if read else 0.0
+            if share > max_q:
+                top = ", ".join(f"{r} ({n})" for r, n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+                report("block", f"{src}: quarantine_share: {quarantined} of {read} rows ({share:.1%})"
+                                f" quarantined, limit {max_q:.1%}" + (f"; top rules: {top}" if top else ""))
+                blocked_rules |= set(rules)
+            for r, n in sorted(rules.items()):
+                if r not in blocked_rules:
+                    report(gate.get("row_failures", "warn"), f"{src}: {r}: {n} rows quarantined")
+            prev = rep.get("previous_rows_loaded")
+            if prev is not None and int(prev) >= int(volume.get("min_previous_rows", 0)) and int(prev) > 0:
+                drop = 1 - loaded / int(prev)
+                if drop > float(volume.get("max_drop_share", 1.0)):
+                    report(volume.get("action", "warn"),
+                           f"{src}: volume_drop: {loaded} rows loaded vs {int(prev)} in the previous load"
+                           f" ({drop:.0%} fewer)")
+        else:
+            raise ValueError(f"{src}: unknown status {status!r} (loaded | duplicate | rejected)")
+
+        per_file.append({
+            "source_file": src, "entity": rep["entity"], "status": status,
+            "rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined,
+            "verdict": ("block" if len(blocking) > n_before[0]
+                        else "warn" if len(warnings) > n_before[1] else "pass"),
+        })
+
+    if not file_reports:
+        report(gate.get("no_files", "warn"), f"{family}: no_files: no new files this run")
+
+    read_total = totals["rows_read"]
+    metadata = {
+        "family": family,
+        "policy_version": policy_version,
+        "max_quarantine_share": max_q,
+        "files": {s: statuses.get(s, 0) for s in ("loaded", "duplicate", "rejected")},
+        "rows_read": read_total,
+        "rows_loaded": totals["rows_loaded"],
+        "rows_quarantined": totals["rows_quarantined"],
+        "quarantine_share": round(totals["rows_quarantined"] / read_total, 6) if read_total else 0.0,
+        "quarantine_by_rule": dict(sorted(by_rule.items())),
+        "blocking_failures": blocking,
+        "warnings": warnings,
+        "per_file": per_file,
+    }
+    failures = blocking + warnings
+    return GateOutcome(passed=not failures, blocking=bool(blocking), failures=failures, metadata=metadata)

@@ -1,0 +1,39 @@
+"""Ingestion: landing files -> typed, lineage-stamped bronze Parquet, nothing lost.
+
+Public API (pure Python, no Dagster):
+
+    batch_id = new_batch_id()
+    report = ingest_family("hris", data_root, batch_id)       # FamilyReport
+    report.to_metadata()                                      # JSON-able summary
+    ingest_file(path, data_root, batch_id, entity=None)       # FileReport
+    read_manifest(data_root)                                  # pyarrow.Table
+    load_reference_ids(data_root)                             # {"worker_id": set, "program_id": set}
+
+Run families in the order hris -> lms -> performance -> finance -> surveys:
+worker and program ids are checked against the latest loaded snapshots.
+Layout of the data root: docs/layout.md. Vendor formats: ingestion/mappings/.
+"""
+from .engine import (
+    DEFAULT_BATCH_SIZE,
+    FamilyReport,
+    FileReport,
+    ProgressEvent,
+    ReconciliationError,
+    discover_files,
+    ingest_family,
+    ingest_file,
+    new_batch_id,
+)
+from .mapping import Mapping, MappingError, available_mappings, load_mapping
+from .references import REFERENCE_CHECKS, load_reference_ids
+from .schemas import LINEAGE_COLUMNS, arrow_schema, load_schemas
+from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, read_manifest
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "ProgressEvent", "ReconciliationError",
+    "discover_files", "ingest_family", "ingest_file", "new_batch_id",
+    "Mapping", "MappingError", "available_mappings", "load_mapping",
+    "REFERENCE_CHECKS", "load_reference_ids",
+    "LINEAGE_COLUMNS", "arrow_schema", "load_schemas",
+    "MANIFEST_SCHEMA", "QUARANTINE_SCHEMA", "Layout", "read_manifest",
+]

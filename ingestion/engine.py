@@ -1,0 +1,707 @@
+"""The ingestion engine: landing file -> typed, lineage-stamped bronze Parquet.
+
+For every file: hash it; skip it as `duplicate` when the same bytes were
+already loaded; read it in bounded batches; per batch cast to the canonical
+types, run the GX row rules and the reference checks; write passing rows to
+bronze and every failure to quarantine (one row per failed rule per record);
+reconcile rows_read = rows_loaded + rows_quarantined; commit bronze and
+quarantine atomically; write the manifest row last. A file that cannot be read
+as its source is `rejected` whole and moved to `rejected/<batch_id>/`.
+
+Family order matters for references: ingest `hris` (workers) before anything
+that points at workers, and within `lms` programs come first (the order of
+canonical_schemas.yml). `ingest_family` refreshes the reference ids after it
+loads workers or programs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .casting import cast_column
+from .mapping import EntityMapping, Mapping, load_mapping
+from .readers import (
+    CsvReader, FileProbe, FileRejected, NeedSlowPath, ParquetReader, QualtricsReader, RawBatch,
+    SourceReader, XapiReader, XlsxReader, probe_file,
+)
+from .references import REFERENCE_CHECKS, REFERENCE_SOURCES, load_reference_ids, reference_rule
+from .schemas import TIMESTAMP_TYPE, CanonicalSchemas, EntitySchema, load_schemas
+from .store import (
+    QUARANTINE_SCHEMA, AtomicParquetWriter, Layout, append_manifest_row, move_to_rejected, read_manifest,
+)
+
+# GX gets one pandas frame per batch: 100k rows keeps a batch of the widest
+# entity well under a few hundred MB while amortising the per-call GX cost.
+DEFAULT_BATCH_SIZE = 100_000
+TEXT_FORMATS = ("csv", "ndjson_xapi", "json", "qualtrics")
+# Rule of a value that cannot be read as its canonical type; same name as the
+# expectations vocabulary (`invalid_type:<col>`).
+CAST_RULE = "invalid_type:{column}"
+
+
+class ReconciliationError(RuntimeError):
+    """rows_read != rows_loaded + rows_quarantined: a bug, never written to the manifest."""
+
+
+class RowValidator(Protocol):
+    def __call__(self, entity: str, df: Any) -> Any:  # -> object with .failures (DataFrame) and .result (dict)
+        ...
+
+
+@dataclass
+class ProgressEvent:
+    source_file: str
+    entity: str | None
+    stage: str                  # start | batch | done
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    status: str | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FileReport:
+    source_file: str                       # relative to landing/
+    sha256: str
+    entity: str | None
+    status: str                            # loaded | duplicate | rejected
+    reason: str | None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantine_by_rule: dict[str, int] = field(default_factory=dict)   # records failing each rule
+    bronze_file: str | None = None         # relative to the data root
+    quarantine_file: str | None = None
+    rejected_file: str | None = None
+    family: str | None = None
+    mapping: str | None = None
+    size_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    validation: list[dict] = field(default_factory=list, repr=False)   # GX result summary per batch
+
+    def to_dict(self, with_validation: bool = False) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in ("started_at", "finished_at"):
+            d[k] = d[k].isoformat() if d[k] else None
+        if not with_validation:
+            d.pop("validation")
+            d["gx_batches"] = len(self.validation)
+            d["gx_success"] = all(v.get("success", False) for v in self.validation) if self.validation else None
+        return d
+
+
+@dataclass
+class FamilyReport:
+    family: str
+    batch_id: str
+    mapping: str
+    files: list[FileReport] = field(default_factory=list)
+    unmatched_files: list[str] = field(default_factory=list)   # landing files no pattern reads
+
+    def _count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files if f.status == "loaded")
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files if f.status == "loaded")
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files if f.status == "loaded")
+
+    @property
+    def quarantine_share(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def rejected(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def quarantine_by_rule(self) -> dict[str, int]:
+        c: Counter[str] = Counter()
+        for f in self.files:
+            c.update(f.quarantine_by_rule)
+        return dict(sorted(c.items()))
+
+    def to_metadata(self) -> dict[str, Any]:
+        """Plain JSON-able summary (Dagster asset metadata, run logs)."""
+        return {
+            "family": self.family,
+            "batch_id": self.batch_id,
+            "mapping": self.mapping,
+            "files_seen": len(self.files),
+            "files_loaded": self._count("loaded"),
+            "files_duplicate": self._count("duplicate"),
+            "files_rejected": self._count("rejected"),
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantine_share": round(self.quarantine_share, 6),
+            "quarantine_by_rule": self.quarantine_by_rule(),
+            "rejected": [{"source_file": f.source_file, "reason": f.reason} for f in self.rejected],
+            "unmatched_files": list(self.unmatched_files),
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def new_batch_id(now: datetime | None = None) -> str:
+    """Sortable, filename-safe batch id: UTC time + 6 random hex digits."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- manifest state
+
+@dataclass
+class _ManifestState:
+    """What the manifest says, kept current while a family loads (one read per run)."""
+    loaded: dict[str, tuple[str, str]]      # sha256 -> (source_file, batch_id) of its load
+    bronze_files: set[str]
+
+    @classmethod
+    def load(cls, data_root: Path) -> "_ManifestState":
+        m = read_manifest(data_root)
+        loaded: dict[str, tuple[str, str]] = {}
+        bronze: set[str] = set()
+        if m.num_rows:
+            m = m.filter(pc.equal(m["status"], "loaded"))
+            for sha, src, b, bf in zip(m["source_sha256"].to_pylist(), m["source_file"].to_pylist(),
+                                       m["batch_id"].to_pylist(), m["bronze_file"].to_pylist()):
+                loaded.setdefault(sha, (src, b))
+                if bf:
+                    bronze.add(bf)
+        return cls(loaded, bronze)
+
+
+# --------------------------------------------------------------------------- validator
+
+def _default_validator(as_of: date, source_file: str) -> RowValidator:
+    try:
+        from expectations.validate import validate_rows
+    except ImportError as exc:  # no silent skip: rows would load unchecked
+        raise RuntimeError(f"row rules cannot run: expectations.validate is not importable ({exc})") from exc
+
+    def run(entity: str, df: Any) -> Any:
+        return validate_rows(entity, df, as_of=as_of, source_file=source_file)
+
+    return run
+
+
+# --------------------------------------------------------------------------- one file
+
+class _FileIngest:
+    def __init__(self, *, path: Path, layout: Layout, schema: EntitySchema, em: EntityMapping, mapping: Mapping,
+                 batch_id: str, references: dict[str, set[str]], progress: ProgressCallback | None,
+                 row_validator: RowValidator | None, batch_size: int, state: _ManifestState):
+        self.path = path
+        self.layout = layout
+        self.schema = schema
+        self.em = em
+        self.mapping = mapping
+        self.batch_id = batch_id
+        self.references = references
+        self.progress = progress
+        self.batch_size = batch_size
+        self.state = state
+        self.rel = Path(path.resolve().relative_to(layout.landing.resolve())).as_posix()
+        self.started_at = _now()  # also every row's _ingested_at
+        self.report = FileReport(source_file=self.rel, sha256="", entity=schema.name, status="loaded",
+                                 reason=None, family=schema.family, mapping=mapping.name,
+                                 started_at=self.started_at)
+        self.row_validator = row_validator or _default_validator(self.started_at.date(), self.rel)
+        self.canonical_schema = schema.arrow_schema(lineage=False)
+        self.bronze_schema = schema.arrow_schema(lineage=True)
+
+    # ---- driver
+    def run(self) -> FileReport:
+        self._emit("start")
+        text = self.em.format in TEXT_FORMATS
+        probe = probe_file(self.path, text=text, forced_encoding=self.em.encoding)
+        self.probe = probe
+        self.report.sha256 = probe.sha256
+        self.report.size_bytes = probe.size_bytes
+        prior = self.state.loaded.get(probe.sha256)
+        if prior is not None:
+            return self._finish_duplicate(*prior)
+        try:
+            reader = self._open_reader(probe)
+            self.report.notes.extend(reader.notes)
+            resolved = self._resolve_columns(reader.header)
+            self._load(reader, resolved)
+        except FileRejected as rej:
+            return self._finish_rejected(rej)
+        return self.report
+
+    def _open_reader(self, probe: FileProbe) -> SourceReader:
+        fmt = self.em.format
+        if fmt == "csv":
+            return CsvReader(self.path, probe, self._score_header, self.batch_size, delimiter=self.em.delimiter)
+        if fmt in ("ndjson_xapi", "json"):
+            return XapiReader(self.path, probe, self.schema.column_names, self.batch_size, ndjson=fmt == "ndjson_xapi")
+        if fmt == "qualtrics":
+            return QualtricsReader(self.path, probe, self.batch_size)
+        if fmt == "xlsx":
+            return XlsxReader(self.path, probe, self.batch_size, self.em.sheet)
+        if fmt == "parquet":
+            return ParquetReader(self.path, probe, self.batch_size)
+        raise AssertionError(f"format {fmt!r} passed mapping validation but has no reader")
+
+    def _score_header(self, fields: list[str]) -> int:
+        return sum(1 for f in fields if f and self.em.canonical_for(f, self.schema) is not None)
+
+    def _resolve_columns(self, header: list[str]) -> dict[str, int]:
+        """canonical column -> position in the vendor header; rejects on missing/ambiguous."""
+        resolved: dict[str, int] = {}
+        ignored: list[str] = []
+        for i, h in enumerate(header):
+            canon = self.em.canonical_for(h, self.schema) if h else None
+            if canon is None:
+                if h:
+                    ignored.append(h)
+                continue
+            if canon in resolved:
+                raise FileRejected(
+                    "ambiguous_column",
+                    f"{canon} is fed by both {header[resolved[canon]]!r} and {h!r}",
+                )
+            resolved[canon] = i
+        if not resolved:
+            raise FileRejected("no_expected_columns",
+                               f"none of the header fields maps to a {self.schema.name} column: {_short(header)}")
+        missing = [c for c in self.schema.required_columns if c not in resolved]
+        if missing:
+            raise FileRejected("missing_required_column", f"{', '.join(missing)} (header: {_short(header)})")
+        if ignored:
+            self.report.notes.append(f"ignored unmapped columns: {_short(ignored)}")
+        absent = [c for c in self.schema.column_names if c not in resolved]
+        if absent:
+            self.report.notes.append(f"optional columns absent (loaded as null): {_short(absent)}")
+        for column, ref in REFERENCE_CHECKS.get(self.schema.name, []):
+            if ref not in self.references:
+                self.report.notes.append(
+                    f"reference check {reference_rule(column)} skipped: no loaded {REFERENCE_SOURCES[ref][0]}")
+        return resolved
+
+    def _load(self, reader: SourceReader, resolved: dict[str, int]) -> None:
+        batches: Iterator[RawBatch] = reader.batches()
+        for attempt in (1, 2):
+            self._open_sinks()
+            try:
+                self._consume(reader, batches, resolved)
+                break
+            except NeedSlowPath as why:
+                # The Arrow reader met a record it cannot place: start over
+                # record by record so that every _source_row stays exact.
+                self._abort_sinks()
+                if attempt == 2 or not isinstance(reader, CsvReader):
+                    raise
+                batches = reader.slow_batches(str(why))
+                self.report.notes[:] = [n for n in self.report.notes if not n.startswith("read record")]
+                self.report.notes.append(f"read record by record ({why})")
+            except BaseException:
+                self._abort_sinks()
+                raise
+        self._finish_loaded()
+
+    def _open_sinks(self) -> None:
+        self.rows_read = self.rows_loaded = self.rows_quarantined = 0
+        self.rule_counts: Counter[str] = Counter()
+        self.report.validation = []
+        stem = Path(self.rel).stem
+        bronze = self.layout.bronze_file(self.schema.name, self.batch_id, stem)
+        if self.layout.relative(bronze) in self.state.bronze_files:
+            # Another landing file of this batch has the same stem (other folder): keep both.
+            bronze = self.layout.bronze_file(self.schema.name, self.batch_id, f"{stem}__{self.probe.sha256[:8]}")
+        self.bronze = AtomicParquetWriter(bronze, self.bronze_schema)
+        self.quarantine_path = self.layout.quarantine_file(self.schema.name, self.batch_id, bronze.stem.split("__", 1)[1])
+        self.quarantine: AtomicParquetWriter | None = None
+
+    def _abort_sinks(self) -> None:
+        self.bronze.abort()
+        if self.quarantine is not None:
+            self.quarantine.abort()
+            self.quarantine = None
+
+    def _consume(self, reader: SourceReader, batches: Iterable[RawBatch], resolved: dict[str, int]) -> None:
+        for raw in batches:
+            good, quarantine, n_bad = self._process(reader, raw, resolved)
+            self.bronze.write(good)
+            if quarantine.num_rows:
+                if self.quarantine is None:
+                    self.quarantine = AtomicParquetWriter(self.quarantine_path, QUARANTINE_SCHEMA)
+                self.quarantine.write(quarantine)
+            self.rows_read += raw.records_read
+            self.rows_loaded += good.num_rows
+            self.rows_quarantined += n_bad
+            self._emit("batch")
+
+    # ---- one batch
+    def _process(self, reader: SourceReader, raw: RawBatch, resolved: dict[str, int]):
+        n = raw.table.num_rows
+        # failures[i] = [(rule, column, value, message)] for row i of raw.table
+        failures: dict[int, list[tuple[str, str | None, str | None, str]]] = {}
+        arrays = []
+        for col in self.schema.columns:
+            if col.name not in resolved:
+                arrays.append(pa.nulls(n, col.arrow_type))
+                continue
+            src = raw.table.column(resolved[col.name]).combine_chunks()
+            em = self.em
+            tz = getattr(reader, "time_zones", {}).get(reader.header[resolved[col.name]])
+            if tz and tz != em.timezone:
+                em = dataclasses.replace(em, timezone=tz)  # the export declares this column's zone
+            res = cast_column(src, col, em)
+            arrays.append(res.array)
+            rule = CAST_RULE.format(column=col.name)
+            for i, value, message in res.failures:
+                failures.setdefault(i, []).append((rule, col.name, value, f"cannot read as {col.type}: {message}"))
+        typed = pa.Table.from_arrays(arrays, schema=self.canonical_schema)
+
+        # Rows whose values could not be typed skip the row rules: a null left
+        # by a failed cast would only repeat the failure as "missing value".
+        if failures:
+            ok_idx = np.setdiff1d(np.arange(n, dtype=np.int64), np.fromiter(failures, dtype=np.int64))
+            checked = typed.take(pa.array(ok_idx))
+        else:
+            ok_idx = np.arange(n, dtype=np.int64)
+            checked = typed
+        if checked.num_rows:
+            self._row_rules(checked, ok_idx, failures)
+            self._reference_rules(checked, ok_idx, failures)
+
+        bad_idx = np.array(sorted(failures), dtype=np.int64)
+        good_idx = np.setdiff1d(np.arange(n, dtype=np.int64), bad_idx) if len(bad_idx) else None
+        good = typed.take(pa.array(good_idx)) if good_idx is not None else typed
+        rows = np.asarray(raw.source_rows, dtype=np.int64)
+        good = self._stamp(good, rows[good_idx] if good_idx is not None else rows)
+
+        q = self._quarantine_rows(reader, raw, failures, bad_idx, rows)
+        bad_records = len(bad_idx) + len({r.source_row for r in raw.rejects})
+        return good, q, bad_records
+
+    def _row_rules(self, checked: pa.Table, ok_idx: np.ndarray, failures: dict) -> None:
+        # date32 as datetime64 and timestamps as tz-aware datetime64: the GX
+        # suites compare dates, which object columns of datetime.date do not allow.
+        df = checked.to_pandas(date_as_object=False)
+        v = self.row_validator(self.schema.name, df)
+        summary = dict(getattr(v, "result", {}) or {})
+        self.report.validation.append(summary)
+        f = v.failures
+        if f is None or len(f) == 0:
+            return
+        for ri, rule, column, value, message in zip(f["row_index"].to_numpy(), f["rule"].tolist(),
+                                                    f["column"].tolist(), f["value"].tolist(),
+                                                    f["message"].tolist()):
+            failures.setdefault(int(ok_idx[int(ri)]), []).append(
+                (str(rule), _opt_str(column), _opt_str(value), str(message)))
+
+    def _reference_rules(self, checked: pa.Table, ok_idx: np.ndarray, failures: dict) -> None:
+        for column, ref in REFERENCE_CHECKS.get(self.schema.name, []):
+            ids = self.references.get(ref)
+            if ids is None:
+                continue
+            master = REFERENCE_SOURCES[ref][0]
+            rule = reference_rule(column)
+            for j, v in enumerate(checked.column(column).to_pylist()):
+                if v is not None and v not in ids:
+                    failures.setdefault(int(ok_idx[j]), []).append(
+                        (rule, column, v, f"{column} {v!r} is not in the latest loaded {master} snapshot"))
+
+    def _stamp(self, table: pa.Table, source_rows: np.ndarray) -> pa.Table:
+        k = table.num_rows
+        lineage = [
+            pa.repeat(pa.scalar(self.rel, pa.string()), k),
+            pa.repeat(pa.scalar(self.probe.sha256, pa.string()), k),
+            pa.array(source_rows, pa.int64()),
+            pa.repeat(pa.scalar(self.batch_id, pa.string()), k),
+            pa.repeat(pa.scalar(self.started_at, TIMESTAMP_TYPE), k),
+        ]
+        return pa.Table.from_arrays(list(table.columns) + lineage, schema=self.bronze_schema)
+
+    def _quarantine_rows(self, reader: SourceReader, raw: RawBatch, failures: dict, bad_idx: np.ndarray,
+                         rows: np.ndarray) -> pa.Table:
+        cols: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
+
+        def add(source_row: int, rule: str, column, value, message: str, record_json: str) -> None:
+            cols["entity"].append(self.schema.name)
+            cols["_source_file"].append(self.rel)
+            cols["_source_sha256"].append(self.probe.sha256)
+            cols["_source_row"].append(int(source_row))
+            cols["_batch_id"].append(self.batch_id)
+            cols["rule"].append(rule)
+            cols["column"].append(column)
+            cols["value"].append(value)
+            cols["message"].append(f"{self.rel} record {source_row}: {message}")
+            cols["record_json"].append(record_json)
+
+        # quarantine_by_rule counts records, not quarantine rows: a record
+        # failing one rule on two columns counts once for that rule.
+        per_record_rules: dict[int, set[str]] = {}
+        for rej in raw.rejects:
+            add(rej.source_row, rej.rule, rej.column, rej.value, rej.message, rej.record_json)
+            per_record_rules.setdefault(rej.source_row, set()).add(rej.rule)
+        if len(bad_idx):
+            records = reader.record_of(raw, bad_idx.tolist())
+            for i, rec_json in zip(bad_idx.tolist(), records):
+                sr = int(rows[i])
+                for rule, column, value, message in failures[i]:
+                    add(sr, rule, column, value, message, rec_json)
+                    per_record_rules.setdefault(sr, set()).add(rule)
+        for rules in per_record_rules.values():
+            self.rule_counts.update(rules)
+        return pa.Table.from_pydict(cols, schema=QUARANTINE_SCHEMA)
+
+    # ---- endings
+    def _reconcile(self) -> None:
+        if self.rows_read != self.rows_loaded + self.rows_quarantined:
+            raise ReconciliationError(
+                f"{self.rel}: rows_read {self.rows_read} != rows_loaded {self.rows_loaded}"
+                f" + rows_quarantined {self.rows_quarantined}")
+        if self.bronze.rows != self.rows_loaded:
+            raise ReconciliationError(f"{self.rel}: bronze holds {self.bronze.rows} rows, loaded {self.rows_loaded}")
+        if self.rows_quarantined and (self.quarantine is None or self.quarantine.rows < self.rows_quarantined):
+            raise ReconciliationError(f"{self.rel}: quarantine rows fewer than quarantined records")
+
+    def _finish_loaded(self) -> None:
+        self._reconcile()
+        try:
+            bronze_path = self.bronze.commit()
+            q_path = self.quarantine.commit() if self.quarantine is not None else None
+        except BaseException:
+            self._abort_sinks()
+            raise
+        r = self.report
+        r.rows_read, r.rows_loaded, r.rows_quarantined = self.rows_read, self.rows_loaded, self.rows_quarantined
+        r.quarantine_by_rule = dict(sorted(self.rule_counts.items()))
+        r.bronze_file = self.layout.relative(bronze_path)
+        r.quarantine_file = self.layout.relative(q_path) if q_path else None
+        r.status = "loaded"
+        r.reason = ("notes: " + "; ".join(r.notes)) if r.notes else None
+        self._write_manifest()
+        self.state.loaded.setdefault(r.sha256, (r.source_file, self.batch_id))
+        self.state.bronze_files.add(r.bronze_file)
+
+    def _finish_duplicate(self, prior_file: str, prior_batch: str) -> FileReport:
+        r = self.report
+        r.status = "duplicate"
+        r.reason = f"duplicate: {self.rel} is byte-identical to {prior_file} loaded in batch {prior_batch}"
+        self._write_manifest()
+        return r
+
+    def _finish_rejected(self, rej: FileRejected) -> FileReport:
+        r = self.report
+        r.status = "rejected"
+        r.reason = f"{rej.rule}: {rej.detail} (file {self.rel})"
+        r.rows_read = r.rows_loaded = r.rows_quarantined = 0
+        r.quarantine_by_rule = {}
+        try:
+            dest = move_to_rejected(self.layout, self.path, self.rel, self.batch_id, r.reason, r.sha256)
+            r.rejected_file = self.layout.relative(dest)
+        except OSError as exc:  # read-only landing: the manifest still records the rejection
+            r.notes.append(f"could not move the file to rejected/: {exc}")
+        self._write_manifest()
+        return r
+
+    def _write_manifest(self) -> None:
+        r = self.report
+        r.finished_at = _now()
+        loaded = r.status == "loaded"
+        append_manifest_row(self.layout, {
+            "batch_id": self.batch_id,
+            "source_file": r.source_file,
+            "source_sha256": r.sha256,
+            "size_bytes": r.size_bytes,
+            "family": r.family,
+            "entity": r.entity,
+            "mapping": r.mapping,
+            "status": r.status,
+            "reason": r.reason,
+            "rows_read": r.rows_read if loaded else None,
+            "rows_loaded": r.rows_loaded if loaded else None,
+            "rows_quarantined": r.rows_quarantined if loaded else None,
+            "bronze_file": r.bronze_file,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+        })
+        self._emit("done")
+
+    def _emit(self, stage: str) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(self.rel, self.schema.name, stage, getattr(self, "rows_read", 0),
+                                        getattr(self, "rows_loaded", 0), getattr(self, "rows_quarantined", 0),
+                                        self.report.status if stage == "done" else None))
+
+
+def _opt_str(v: Any) -> str | None:
+    if v is None:
+        return None
+    try:
+        if v != v:  # NaN / NaT / pd.NA comparisons
+            return None
+    except (TypeError, ValueError):
+        return None if str(v) in ("<NA>", "NaT") else str(v)
+    return str(v)
+
+
+def _short(names: Iterable[str], limit: int = 300) -> str:
+    s = ", ".join(str(n) for n in names)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- public API
+
+def ingest_file(
+    path: Path | str,
+    data_root: Path | str,
+    batch_id: str,
+    entity: str | None = None,
+    mapping: str = "canonical",
+    references: dict[str, set[str]] | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    row_validator: RowValidator | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    _state: _ManifestState | None = None,
+) -> FileReport:
+    """Ingest one landing file. `path` is absolute or relative to `<data_root>/landing`.
+
+    `entity` defaults to the entity whose mapping pattern matches the path.
+    `references` defaults to `load_reference_ids(data_root)`; pass {} to skip
+    reference checks. `row_validator(entity, df)` defaults to
+    `expectations.validate.validate_rows` (the GX suites).
+    """
+    layout = Layout(data_root)
+    p = Path(path)
+    if not p.is_absolute():
+        p = layout.landing / p
+    if not p.is_file():
+        raise FileNotFoundError(f"landing file not found: {p}")
+    try:
+        rel = p.resolve().relative_to(layout.landing.resolve()).as_posix()
+    except ValueError:
+        raise ValueError(f"{p} is not under the landing root {layout.landing}") from None
+    schemas = load_schemas()
+    m = load_mapping(mapping)
+    if entity is None:
+        matches = [e for e in schemas.entities if m.source_for(e, rel)]
+        if not matches:
+            raise ValueError(f"no entity of mapping {m.name!r} has a pattern matching {rel}")
+        entity = matches[0]
+    schema = schemas.entity(entity)
+    em = m.source_for(entity, rel)
+    if em is None:
+        specs = m.for_entity(entity)
+        if len(specs) != 1:
+            raise ValueError(f"{rel} matches no pattern of {entity} in mapping {m.name!r}")
+        em = specs[0]
+    if references is None:
+        references = load_reference_ids(layout.root)
+    bsize = max(1, int(batch_size))
+    job = _FileIngest(path=p, layout=layout, schema=schema, em=em, mapping=m, batch_id=batch_id,
+                      references=references, progress=progress, row_validator=row_validator, batch_size=bsize,
+                      state=_state or _ManifestState.load(layout.root))
+    return job.run()
+
+
+def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str) -> list[Path]:
+    """Landing files of `entity` under the mapping's patterns, sorted by path.
+
+    Hidden files and editor/Office lock files (`.x`, `~$x`) are never data.
+    """
+    layout = Layout(data_root)
+    m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    found: dict[str, Path] = {}
+    for em in m.for_entity(entity):
+        for pattern in em.patterns:
+            for p in layout.landing.glob(pattern):
+                if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith(".tmp"):
+                    found.setdefault(p.relative_to(layout.landing).as_posix(), p)
+    return [found[k] for k in sorted(found)]
+
+
+def _unmatched(layout: Layout, m: Mapping, schemas: CanonicalSchemas, family: str) -> list[str]:
+    tops: set[str] = set()
+    for ent in schemas.family_entities(family):
+        for em in m.for_entity(ent.name):
+            for pat in em.patterns:
+                top = pat.split("/", 1)[0]
+                if "*" not in top and "?" not in top and "[" not in top:
+                    tops.add(top)
+    out = []
+    for top in sorted(tops):
+        base = layout.landing / top
+        if not base.is_dir():
+            continue
+        for p in sorted(base.rglob("*")):
+            if not p.is_file() or p.name.startswith((".", "~$")):
+                continue
+            rel = p.relative_to(layout.landing).as_posix()
+            if not any(m.source_for(e, rel) for e in schemas.entities):
+                out.append(rel)
+    return out
+
+
+def ingest_family(
+    family: str,
+    data_root: Path | str,
+    batch_id: str,
+    mapping: str = "canonical",
+    references: dict[str, set[str]] | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    row_validator: RowValidator | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> FamilyReport:
+    """Ingest every landing file of the family's entities, in canonical order.
+
+    Order across families: hris first (workers are the reference for every
+    worker_id), then lms (programs before enrollments and credentials), then
+    performance, finance, surveys. With `references=None` the ids are read from
+    bronze and re-read after this call loads workers or programs.
+    """
+    layout = Layout(data_root)
+    schemas = load_schemas()
+    m = load_mapping(mapping)
+    entities = schemas.family_entities(family)
+    state = _ManifestState.load(layout.root)
+    refs = references if references is not None else load_reference_ids(layout.root)
+    report = FamilyReport(family=family, batch_id=batch_id, mapping=m.name)
+    claimed: set[str] = set()
+    for ent in entities:
+        loaded_master = False
+        for p in discover_files(layout.root, m, ent.name):
+            rel = p.relative_to(layout.landing).as_posix()
+            if rel in claimed:
+                continue  # a file matched by two entities' patterns is read once, by the first
+            claimed.add(rel)
+            fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m.name, references=refs,
+                             progress=progress, row_validator=row_validator, batch_size=batch_size, _state=state)
+            report.files.append(fr)
+            loaded_master |= fr.status == "loaded"
+        if references is None and loaded_master and ent.name in {e for e, _ in REFERENCE_SOURCES.values()}:
+            refs = load_reference_ids(layout.root)
+    report.unmatched_files = _unmatched(layout, m, schemas, family)
+    return report

@@ -1,0 +1,172 @@
+"""The data-root layout of docs/layout.md: paths, atomic Parquet writes, manifest.
+
+Every file this module writes appears under its final name only when complete
+(temp name + os.replace), so a crash leaves either the old state or the new one.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from .schemas import TIMESTAMP_TYPE
+
+MANIFEST_SCHEMA = pa.schema([
+    pa.field("batch_id", pa.string(), nullable=False),
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("source_sha256", pa.string(), nullable=False),
+    pa.field("size_bytes", pa.int64(), nullable=False),
+    pa.field("family", pa.string()),
+    pa.field("entity", pa.string()),
+    pa.field("mapping", pa.string()),
+    pa.field("status", pa.string(), nullable=False),      # loaded | duplicate | rejected
+    pa.field("reason", pa.string()),
+    pa.field("rows_read", pa.int64()),
+    pa.field("rows_loaded", pa.int64()),
+    pa.field("rows_quarantined", pa.int64()),
+    pa.field("bronze_file", pa.string()),                 # relative to the data root
+    pa.field("started_at", TIMESTAMP_TYPE, nullable=False),
+    pa.field("finished_at", TIMESTAMP_TYPE, nullable=False),
+])
+
+QUARANTINE_SCHEMA = pa.schema([
+    pa.field("entity", pa.string(), nullable=False),
+    pa.field("_source_file", pa.string(), nullable=False),
+    pa.field("_source_sha256", pa.string(), nullable=False),
+    pa.field("_source_row", pa.int64(), nullable=False),
+    pa.field("_batch_id", pa.string(), nullable=False),
+    pa.field("rule", pa.string(), nullable=False),
+    pa.field("column", pa.string()),
+    pa.field("value", pa.string()),
+    pa.field("message", pa.string(), nullable=False),
+    pa.field("record_json", pa.string(), nullable=False),
+])
+
+STATUSES = ("loaded", "duplicate", "rejected")
+PARQUET_COMPRESSION = "zstd"
+
+
+class Layout:
+    """Paths under one data root (default `data/`, env TI_DATA_DIR)."""
+
+    def __init__(self, data_root: Path | str):
+        self.root = Path(data_root)
+        self.landing = self.root / "landing"
+        self.bronze = self.root / "bronze"
+        self.manifest_dir = self.bronze / "_manifest"
+        self.quarantine_dir = self.bronze / "_quarantine"
+        self.rejected = self.root / "rejected"
+
+    def bronze_file(self, entity: str, batch_id: str, stem: str) -> Path:
+        return self.bronze / entity / f"{batch_id}__{stem}.parquet"
+
+    def quarantine_file(self, entity: str, batch_id: str, stem: str) -> Path:
+        return self.quarantine_dir / entity / f"{batch_id}__{stem}.parquet"
+
+    def manifest_file(self, batch_id: str, sha256: str) -> Path:
+        return self.manifest_dir / f"{batch_id}__{sha256[:16]}.parquet"
+
+    def rejected_file(self, batch_id: str, source_file: str) -> Path:
+        return self.rejected / batch_id / source_file
+
+    def relative(self, path: Path) -> str:
+        """Path relative to the data root, '/'-separated (stored in the manifest)."""
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+
+def _tmp_name(final: Path) -> Path:
+    # Hidden, unique temp name in the same directory: os.replace is atomic
+    # only within one filesystem, and readers globbing *.parquet skip it.
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+class AtomicParquetWriter:
+    """ParquetWriter to a temp file; `commit()` renames it, `abort()` deletes it."""
+
+    def __init__(self, final: Path, schema: pa.Schema):
+        self.final = final
+        self.schema = schema
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = _tmp_name(final)
+        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.tmp, schema, compression=PARQUET_COMPRESSION, use_dictionary=True)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            assert self.writer is not None, "write after commit/abort"
+            self.writer.write_table(table.cast(self.schema) if table.schema != self.schema else table)
+            self.rows += table.num_rows
+
+    def commit(self) -> Path:
+        assert self.writer is not None, "commit twice"
+        self.writer.close()
+        self.writer = None
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # the temp file is removed anyway
+                pass
+            self.writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_table_atomic(table: pa.Table, final: Path) -> None:
+    w = AtomicParquetWriter(final, table.schema)
+    try:
+        w.write(table)
+        w.commit()
+    except BaseException:
+        w.abort()
+        raise
+
+
+def append_manifest_row(layout: Layout, row: dict[str, Any]) -> Path:
+    """Write the manifest row of one file: `_manifest/<batch_id>__<sha256[:16]>.parquet`.
+
+    The same bytes seen twice in one batch (two names, or a retry) share that
+    file name, so rows already there are kept and the new one appended.
+    """
+    final = layout.manifest_file(row["batch_id"], row["source_sha256"])
+    new = pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)
+    if final.exists():
+        new = pa.concat_tables([pq.read_table(final, schema=MANIFEST_SCHEMA), new])
+    write_table_atomic(new, final)
+    return final
+
+
+def read_manifest(data_root: Path | str) -> pa.Table:
+    """Every manifest row under `bronze/_manifest/`, one per file seen per batch."""
+    layout = Layout(data_root)
+    files = sorted(str(p) for p in layout.manifest_dir.glob("*.parquet")) if layout.manifest_dir.is_dir() else []
+    if not files:
+        return MANIFEST_SCHEMA.empty_table()
+    return pads.dataset(files, schema=MANIFEST_SCHEMA, format="parquet").to_table()
+
+
+def move_to_rejected(layout: Layout, src: Path, source_file: str, batch_id: str, reason: str,
+                     sha256: str) -> Path:
+    """Move a rejected landing file aside with a `.reason.txt` beside it."""
+    dest = layout.rejected_file(batch_id, source_file)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    note = dest.with_name(dest.name + ".reason.txt")
+    tmp = _tmp_name(note)
+    tmp.write_text(
+        f"file: {source_file}\nsha256: {sha256}\nbatch: {batch_id}\n"
+        f"rejected_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
+        encoding="utf-8",
+    )
+    os.replace(tmp, note)
+    shutil.move(str(src), str(dest))
+    return dest
