@@ -40,8 +40,10 @@ def evaluate_gate(
     file_reports: list[Mapping[str, Any]],
     params: Mapping[str, Any],
     *,
+    entity: str | None = None,
     policy: Mapping[str, Any] | None = None,
 ) -> GateOutcome:
+    """Judge one family's (or, with ``entity``, one entity's) file reports of a run."""
     gate = dict((policy or load_policy())["gate"])
     policy_version = (policy or load_policy()).get("version")
     try:
@@ -136,11 +138,13 @@ def evaluate_gate(
         })
 
     if not file_reports:
-        report(gate.get("no_files", "warn"), f"{family}: no_files: no new files this run")
+        scope = f"{family}/{entity}" if entity else family
+        report(gate.get("no_files", "warn"), f"{scope}: no_files: no new files this run")
 
     read_total = totals["rows_read"]
     metadata = {
         "family": family,
+        "entity": entity,
         "policy_version": policy_version,
         "max_quarantine_share": max_q,
         "files": {s: statuses.get(s, 0) for s in ("loaded", "duplicate", "rejected")},

@@ -59,8 +59,12 @@ def not_null(column: str) -> gxe.Expectation:
 
 
 def between(column: str, min_value: float | None, max_value: float | None) -> gxe.Expectation:
-    bounds = f"[{'-inf' if min_value is None else _num(min_value)}, " \
-             f"{'inf' if max_value is None else _num(max_value)}]"
+    if min_value is not None and max_value is not None:
+        bounds = f"must be between {_num(min_value)} and {_num(max_value)}"
+    elif min_value is not None:
+        bounds = f"must be >= {_num(min_value)}"
+    else:
+        bounds = f"must be <= {_num(max_value)}"
     return gxe.ExpectColumnValuesToBeBetween(
         column=column,
         min_value=min_value,
@@ -69,7 +73,7 @@ def between(column: str, min_value: float | None, max_value: float | None) -> gx
             f"expect_column_values_to_be_between:{column}",
             column,
             "between",
-            f"outside {bounds}",
+            bounds,
         ),
     )
 
@@ -190,7 +194,7 @@ def amount_range(max_abs: float) -> gxe.Expectation:
         column="amount",
         min_value=-max_abs,
         max_value=max_abs,
-        meta=_meta("amount_range:amount", "amount", "between", f"|amount| above {_num(max_abs)}"),
+        meta=_meta("amount_range:amount", "amount", "between", f"|amount| must not exceed {_num(max_abs)}"),
     )
 
 

@@ -138,14 +138,19 @@ def validate_rows(
         "suite": entity,
         "suite_version": suite.meta["suite_version"],
         "suite_fingerprint": suite.meta["fingerprint"],
-        "statistics": {k: (float(v) if v is not None else None) if k == "success_percent" else v
-                       for k, v in dict(gx_result.statistics).items()},
+        "statistics": _plain_statistics(gx_result.statistics),
         "rows": int(len(df)),
         "failed_rows": int(failures["row_index"].nunique()),
         "rules": per_rule,
         "skipped_rules": list(skipped),
     }
     return RowValidation(entity, source_file, as_of, int(len(df)), failures, result, gx_result)
+
+
+def _plain_statistics(stats) -> dict[str, Any]:
+    # JSON-ready for Dagster metadata (GX may hand back numpy numbers).
+    return {k: (None if v is None else float(v) if k == "success_percent" else int(v))
+            for k, v in dict(stats).items()}
 
 
 _suite_cache: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -361,7 +366,9 @@ def _duplicate_rows(meta, idx, frame, failing_other: set[int]) -> pd.DataFrame:
         "rule": "duplicate_key",
         "column": meta["column"],
         "value": dup["_key"].tolist(),
-        "message": [f"duplicate key; the row kept is row {int(k)}" for k in keeper[dup.index]],
+        # No position in the message: the caller may validate a filtered or
+        # batched slice, so "row 3" here would not be row 3 of the file.
+        "message": "duplicate key: another row with this key is kept",
     })
 
 

@@ -231,9 +231,16 @@ class _FileIngest:
         self.report = FileReport(source_file=self.rel, sha256="", entity=schema.name, status="loaded",
                                  reason=None, family=schema.family, mapping=mapping.name,
                                  started_at=self.started_at)
-        self.row_validator = row_validator or _default_validator(self.started_at.date(), self.rel)
+        self._row_validator = row_validator
         self.canonical_schema = schema.arrow_schema(lineage=False)
         self.bronze_schema = schema.arrow_schema(lineage=True)
+
+    @property
+    def row_validator(self) -> RowValidator:
+        # Resolved on first use: duplicates and rejected files need no GX import.
+        if self._row_validator is None:
+            self._row_validator = _default_validator(self.started_at.date(), self.rel)
+        return self._row_validator
 
     # ---- driver
     def run(self) -> FileReport:
@@ -578,7 +585,7 @@ def ingest_file(
     data_root: Path | str,
     batch_id: str,
     entity: str | None = None,
-    mapping: str = "canonical",
+    mapping: str | Path | Mapping = "canonical",
     references: dict[str, set[str]] | None = None,
     progress: ProgressCallback | None = None,
     *,
@@ -604,7 +611,7 @@ def ingest_file(
     except ValueError:
         raise ValueError(f"{p} is not under the landing root {layout.landing}") from None
     schemas = load_schemas()
-    m = load_mapping(mapping)
+    m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     if entity is None:
         matches = [e for e in schemas.entities if m.source_for(e, rel)]
         if not matches:
@@ -668,7 +675,7 @@ def ingest_family(
     family: str,
     data_root: Path | str,
     batch_id: str,
-    mapping: str = "canonical",
+    mapping: str | Path = "canonical",
     references: dict[str, set[str]] | None = None,
     progress: ProgressCallback | None = None,
     *,
@@ -697,7 +704,7 @@ def ingest_family(
             if rel in claimed:
                 continue  # a file matched by two entities' patterns is read once, by the first
             claimed.add(rel)
-            fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m.name, references=refs,
+            fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m, references=refs,
                              progress=progress, row_validator=row_validator, batch_size=batch_size, _state=state)
             report.files.append(fr)
             loaded_master |= fr.status == "loaded"

@@ -30,6 +30,8 @@ import pyarrow.dataset as pads
 from .casting import raw_text
 
 CHUNK = 1 << 20
+# Bytes Arrow parses per block; a block yields up to batch_size-row slices.
+ARROW_BLOCK_SIZE = 4 << 20
 DELIMITERS = (",", ";", "\t", "|")
 # csv module refuses fields over 128 KiB by default; free-text survey answers
 # and statement JSON can be longer.
@@ -318,7 +320,7 @@ class CsvReader(SourceReader):
         enc = self.probe.encoding
         read_opts = pacsv.ReadOptions(
             encoding="utf8" if enc in ("utf-8", "utf-8-sig") else enc,
-            block_size=4 << 20,
+            block_size=ARROW_BLOCK_SIZE,
             use_threads=True,
         )
         parse_opts = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
@@ -428,9 +430,9 @@ class CsvReader(SourceReader):
                 + ("" if self.probe.ends_with_newline else " and no final line break"),
             )
         if rec is None:
-            msg = f"record {ordinal} cannot be split into fields ({err})"
+            msg = f"cannot be split into fields ({err})"
         else:
-            msg = f"record {ordinal} has {len(rec)} fields, the header has {ncols}"
+            msg = f"has {len(rec)} fields, the header has {ncols}"
         rejects.append(RawReject(ordinal, "malformed_record", None, None, msg,
                                  json.dumps({"_raw_text": text}, ensure_ascii=False)))
 
@@ -494,7 +496,7 @@ class XapiReader(SourceReader):
                 if violations:
                     for v in violations:
                         rejects.append(RawReject(ordinal, v.rule, v.path, _value_at(stmt, v.path),
-                                                 f"statement {ordinal}: {v.message}", raw))
+                                                 v.message, raw))
                 else:
                     flat = self.xapi.flatten_statement(stmt)
                     rows.append(flat)
@@ -699,7 +701,7 @@ class QualtricsReader(SourceReader):
                     if err:
                         raw = {k: v for k, v in rec.items() if not k.startswith("_")}
                         rejects.append(RawReject(ordinal, "malformed_record", None, None,
-                                                 f"record {ordinal}: {err}", json.dumps(raw, ensure_ascii=False)))
+                                                 err, json.dumps(raw, ensure_ascii=False)))
                         last_short = (ordinal, err)
                     else:
                         rows.append(rec)
@@ -794,7 +796,7 @@ class XlsxReader(SourceReader):
                 ordinal += 1
                 if len(vals) > ncols and any(v is not None and v.strip() for v in vals[ncols:]):
                     rejects.append(RawReject(ordinal, "malformed_record", None, None,
-                                             f"record {ordinal} has values beyond the {ncols} header columns",
+                                             f"has values beyond the {ncols} header columns",
                                              json.dumps({"_cells": vals}, ensure_ascii=False)))
                 else:
                     # read-only mode omits trailing empty cells

@@ -69,6 +69,3 @@ class IdentityFactory:
 
     def phone_number(self, locale: str) -> str:
         return self._fakers[locale].phone_number()
-
-    def private_email(self, locale: str) -> str:
-        return self._fakers[locale].free_email()

@@ -159,7 +159,7 @@ def test_null_key_and_duplicate_key_keep_first():
     dup = v.failures.iloc[1]
     assert dup["column"] == "worker_id+period+metric"
     assert dup["value"] == "W1|2026-09-01|tickets_closed"
-    assert dup["message"] == "duplicate key; the row kept is row 0"
+    assert dup["message"] == "duplicate key: another row with this key is kept"
 
 
 def test_duplicate_keeps_first_row_that_passes_other_rules():
@@ -286,6 +286,8 @@ def test_gate_volume_drop_warns_or_blocks_by_policy():
 def test_gate_no_files_warns():
     out = evaluate_gate("finance", [], PARAMS)
     assert out.failures == ["finance: no_files: no new files this run"] and not out.blocking
+    out = evaluate_gate("hris", [], PARAMS, entity="job_history")
+    assert out.failures == ["hris/job_history: no_files: no new files this run"]
 
 
 # --------------------------------------------------------------------------- results + Data Docs

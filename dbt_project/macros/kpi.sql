@@ -90,3 +90,31 @@
         else '1-' || cast({{ min_cell_size }} - 1 as varchar)
     end
 {%- endmacro %}
+
+
+{# One kpi_summary row set from a kpi_* mart: its common columns, any of them overridable. #}
+{% macro kpi_summary_row(relation, kpi='kpi', unit='unit', numerator='numerator', denominator='denominator',
+                      n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high') %}
+    select
+        cast({{ kpi }} as varchar) as kpi,
+        slice_level,
+        {%- for dimension in kpi_slice_dimensions() %}
+        {{ dimension }},
+        {%- endfor %}
+        period,
+        estimator,
+        evaluation_level,
+        cast({{ unit }} as varchar) as unit,
+        cast({{ numerator }} as decimal(18, 4)) as numerator,
+        cast({{ denominator }} as decimal(18, 4)) as denominator,
+        n,
+        n_band,
+        cast({{ n_comparison }} as bigint) as n_comparison,
+        cast({{ estimate }} as decimal(18, 4)) as estimate,
+        cast({{ ci_low }} as decimal(18, 4)) as ci_low,
+        cast({{ ci_high }} as decimal(18, 4)) as ci_high,
+        is_flagged,
+        definition_version,
+        suppressed
+    from {{ relation }}
+{% endmacro %}

@@ -7,7 +7,7 @@ with source as (
 renamed as (
     select
         -- ids
-        {{ surrogate_key(['_source_sha256', '_source_row', 'rule', 'column']) }} as quarantine_row_id,
+        {{ surrogate_key(['_source_sha256', '_source_row', 'rule', '"column"']) }} as quarantine_row_id,
 
         -- strings
         cast(entity as varchar) as entity,
