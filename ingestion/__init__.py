@@ -27,7 +27,7 @@ from .engine import (
 from .mapping import Mapping, MappingError, available_mappings, load_mapping
 from .references import REFERENCE_CHECKS, load_reference_ids
 from .schemas import LINEAGE_COLUMNS, arrow_schema, load_schemas
-from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, read_manifest
+from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, find_orphans, read_manifest
 
 __all__ = [
     "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "ProgressEvent", "ReconciliationError",
@@ -35,5 +35,5 @@ __all__ = [
     "Mapping", "MappingError", "available_mappings", "load_mapping",
     "REFERENCE_CHECKS", "load_reference_ids",
     "LINEAGE_COLUMNS", "arrow_schema", "load_schemas",
-    "MANIFEST_SCHEMA", "QUARANTINE_SCHEMA", "Layout", "read_manifest",
+    "MANIFEST_SCHEMA", "QUARANTINE_SCHEMA", "Layout", "find_orphans", "read_manifest",
 ]

@@ -93,6 +93,7 @@ class FileReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     validation: list[dict] = field(default_factory=list, repr=False)   # GX result summary per batch
+    previous_rows_loaded: int | None = None   # rows_loaded of the entity's previous load (volume check)
 
     def to_dict(self, with_validation: bool = False) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -103,6 +104,8 @@ class FileReport:
             d["gx_batches"] = len(self.validation)
             d["gx_success"] = all(v.get("success", False) for v in self.validation) if self.validation else None
         return d
+
+    as_dict = to_dict
 
 
 @dataclass
@@ -180,20 +183,31 @@ class _ManifestState:
     """What the manifest says, kept current while a family loads (one read per run)."""
     loaded: dict[str, tuple[str, str]]      # sha256 -> (source_file, batch_id) of its load
     bronze_files: set[str]
+    # entity -> (started_at, source_file, rows_loaded) of its latest load: the
+    # gate compares volumes with it (volume_drop)
+    latest: dict[str, tuple[datetime, str, int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_root: Path) -> "_ManifestState":
         m = read_manifest(data_root)
-        loaded: dict[str, tuple[str, str]] = {}
-        bronze: set[str] = set()
+        state = cls({}, set())
         if m.num_rows:
             m = m.filter(pc.equal(m["status"], "loaded"))
-            for sha, src, b, bf in zip(m["source_sha256"].to_pylist(), m["source_file"].to_pylist(),
-                                       m["batch_id"].to_pylist(), m["bronze_file"].to_pylist()):
-                loaded.setdefault(sha, (src, b))
-                if bf:
-                    bronze.add(bf)
-        return cls(loaded, bronze)
+            for row in m.select(["source_sha256", "source_file", "batch_id", "bronze_file", "entity",
+                                 "started_at", "rows_loaded"]).to_pylist():
+                state.record(row["source_sha256"], row["source_file"], row["batch_id"], row["bronze_file"],
+                             row["entity"], row["started_at"], row["rows_loaded"] or 0)
+        return state
+
+    def record(self, sha: str, source_file: str, batch_id: str, bronze_file: str | None, entity: str | None,
+               started_at: datetime, rows_loaded: int) -> None:
+        self.loaded.setdefault(sha, (source_file, batch_id))
+        if bronze_file:
+            self.bronze_files.add(bronze_file)
+        if entity:
+            cur = self.latest.get(entity)
+            if cur is None or (started_at, source_file) > cur[:2]:
+                self.latest[entity] = (started_at, source_file, int(rows_loaded))
 
 
 # --------------------------------------------------------------------------- validator
@@ -507,9 +521,11 @@ class _FileIngest:
         r.quarantine_file = self.layout.relative(q_path) if q_path else None
         r.status = "loaded"
         r.reason = ("notes: " + "; ".join(r.notes)) if r.notes else None
+        prev = self.state.latest.get(self.schema.name)
+        r.previous_rows_loaded = prev[2] if prev else None
         self._write_manifest()
-        self.state.loaded.setdefault(r.sha256, (r.source_file, self.batch_id))
-        self.state.bronze_files.add(r.bronze_file)
+        self.state.record(r.sha256, r.source_file, self.batch_id, r.bronze_file, r.entity, r.started_at,
+                          r.rows_loaded)
 
     def _finish_duplicate(self, prior_file: str, prior_batch: str) -> FileReport:
         r = self.report
@@ -524,6 +540,7 @@ class _FileIngest:
         r.reason = f"{rej.rule}: {rej.detail} (file {self.rel})"
         r.rows_read = r.rows_loaded = r.rows_quarantined = 0
         r.quarantine_by_rule = {}
+        r.validation = []
         try:
             dest = move_to_rejected(self.layout, self.path, self.rel, self.batch_id, r.reason, r.sha256)
             r.rejected_file = self.layout.relative(dest)

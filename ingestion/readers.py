@@ -33,6 +33,7 @@ CHUNK = 1 << 20
 # Bytes Arrow parses per block; a block yields up to batch_size-row slices.
 ARROW_BLOCK_SIZE = 4 << 20
 DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # csv module refuses fields over 128 KiB by default; free-text survey answers
 # and statement JSON can be longer.
 csv.field_size_limit(min(2**31 - 1, 64 << 20))
@@ -261,27 +262,30 @@ class CsvReader(SourceReader):
         if not head.strip():
             raise FileRejected("empty_file", "the file holds only whitespace")
         candidates = [delimiter] if delimiter else list(DELIMITERS)
-        best: tuple[int, int, str, list[str]] | None = None
+        best: tuple[int, int, str, list[str], list[str]] | None = None
         for d in candidates:
             fields = _first_record(head, d)
             if not fields:
                 continue
-            fields = [f.replace("\ufeff", "").strip() for f in fields]
+            raw_fields = [f.replace("\ufeff", "") for f in fields]
+            fields = [f.strip() for f in raw_fields]
             score = score_header(fields)
-            cand = (score, len(fields), d, fields)
+            cand = (score, len(fields), d, fields, raw_fields)
             if best is None or cand[:2] > best[:2]:
                 best = cand
         if best is None or best[0] == 0:
-            tried = ", ".join(repr(d) for d in candidates)
+            # No ';' in the text: the gate splits a rejection reason on it.
+            tried = " or ".join(DELIMITER_NAMES.get(d, repr(d)) for d in candidates)
             first = head.splitlines()[0][:200] if head.splitlines() else ""
             raise FileRejected(
                 "no_expected_columns",
-                f"no header field matches a mapped column with delimiter {tried}; first line: {first!r}",
+                f"no header field matches a mapped column when split by {tried} (first line {first!r})",
             )
         self.delimiter = best[2]
         self.header = best[3]
+        self._raw_header = best[4]
         if self.delimiter != ",":
-            self.notes.append(f"delimiter={self.delimiter!r}")
+            self.notes.append(f"delimiter={DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}")
 
     def _head_text(self) -> str:
         with open(self.path, "rb") as fh:
@@ -311,6 +315,14 @@ class CsvReader(SourceReader):
             "utf-8", "utf-8-sig", "cp1252", "latin-1")
 
     def _arrow_batches(self) -> Iterator[RawBatch]:
+        """Parse the file in byte blocks cut at record boundaries, one block at a time.
+
+        Arrow's own streaming reader reads ahead without bound (a 190 MB file
+        was buffered whole), so blocks are cut here: at a line break with an
+        even number of quote characters before it, which in RFC 4180 CSV is
+        outside any quoted field. Only one block and its parsed table are in
+        memory at a time.
+        """
         bad: list[str] = []
 
         def on_invalid(row) -> str:
@@ -318,34 +330,58 @@ class CsvReader(SourceReader):
             return "error"
 
         enc = self.probe.encoding
-        read_opts = pacsv.ReadOptions(
-            encoding="utf8" if enc in ("utf-8", "utf-8-sig") else enc,
-            block_size=ARROW_BLOCK_SIZE,
-            use_threads=True,
-        )
+        transcode = enc not in ("utf-8", "utf-8-sig")
         parse_opts = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                         invalid_row_handler=on_invalid)
-        convert_opts = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in self.header},
-            strings_can_be_null=False, quoted_strings_can_be_null=False,
-        )
+        names: list[str] | None = None      # Arrow's names, from the first block's header
         ordinal = 0
-        try:
-            reader = pacsv.open_csv(self.path, read_options=read_opts, parse_options=parse_opts,
-                                    convert_options=convert_opts)
-            names = [n.replace("\ufeff", "").strip() for n in reader.schema.names]
-            if names != self.header:
-                raise _NeedSlowPath("Arrow read the header differently")
-            for rb in reader:
-                for off in range(0, rb.num_rows, self.batch_size):
-                    part = rb.slice(off, self.batch_size)
-                    n = part.num_rows
-                    yield RawBatch(pa.Table.from_batches([part]), list(range(ordinal + 1, ordinal + n + 1)))
-                    ordinal += n
-        except pa.ArrowInvalid as exc:
-            raise _NeedSlowPath(bad[0] if bad else str(exc).splitlines()[0]) from None
+        with open(self.path, "rb") as fh:
+            carry = b""
+            eof = False
+            while not eof:
+                data = fh.read(ARROW_BLOCK_SIZE)
+                eof = not data
+                buf = carry + data
+                if eof:
+                    block, carry = buf, b""
+                else:
+                    cut = _record_boundary(buf)
+                    if cut <= 0:
+                        carry = buf     # one record longer than a block: read on
+                        continue
+                    block, carry = buf[:cut], buf[cut:]
+                if names is None and enc == "utf-8-sig":
+                    block = block[len(codecs.BOM_UTF8):] if block.startswith(codecs.BOM_UTF8) else block
+                if transcode:
+                    block = block.decode(enc).encode("utf-8")
+                if names is not None and not block.strip():
+                    continue
+                read_opts = pacsv.ReadOptions(use_threads=True, block_size=max(1 << 20, len(block) + 1),
+                                              column_names=names)
+                convert_opts = pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in (names or self._arrow_names())},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+                try:
+                    table = pacsv.read_csv(io.BytesIO(block), read_options=read_opts, parse_options=parse_opts,
+                                           convert_options=convert_opts)
+                except pa.ArrowInvalid as exc:
+                    raise _NeedSlowPath(bad[0] if bad else str(exc).splitlines()[0]) from None
+                if names is None:
+                    names = table.column_names
+                    if [n.strip() for n in names] != self.header:
+                        raise _NeedSlowPath("Arrow read the header differently")
+                for rb in table.to_batches(max_chunksize=self.batch_size):
+                    n = rb.num_rows
+                    if n:
+                        yield RawBatch(pa.Table.from_batches([rb]), list(range(ordinal + 1, ordinal + n + 1)))
+                        ordinal += n
+                del table
         if ordinal == 0:
             raise FileRejected("header_only", "the file has a header but no data records")
+
+    def _arrow_names(self) -> list[str]:
+        # Before the first block is parsed Arrow's names are the raw header fields.
+        return [h for h in self._raw_header]
 
     def _python_batches(self) -> Iterator[RawBatch]:
         ncols = len(self.header)
@@ -359,7 +395,16 @@ class CsvReader(SourceReader):
                 yield line
 
         gc_was_enabled = gc.isenabled()
-        gc.disable()  # millions of short-lived lists: collection passes only cost time
+
+        def handing_over(batch: RawBatch) -> RawBatch:
+            # The collector is off only while this reader builds rows (millions
+            # of short-lived lists: collection passes only cost time); the
+            # caller's GX and pandas work runs with it on.
+            if gc_was_enabled:
+                gc.enable()
+            return batch
+
+        gc.disable()
         try:
             with open(self.path, encoding=self.probe.encoding, newline="") as fh:
                 reader = csv.reader(feed(fh), delimiter=self.delimiter, strict=True)
@@ -397,13 +442,14 @@ class CsvReader(SourceReader):
                         self._place(pending, ncols, rows, ords, rejects, last=False)
                     pending = (ordinal, rec, text, err)
                     if len(rows) >= self.batch_size:
-                        yield self._batch(rows, ords, rejects)
+                        yield handing_over(self._batch(rows, ords, rejects))
+                        gc.disable()
                         rows, ords, rejects = [], [], []
                 if pending is None:
                     raise FileRejected("header_only", "the file has a header but no data records")
                 self._place(pending, ncols, rows, ords, rejects, last=True)
                 if rows or rejects:
-                    yield self._batch(rows, ords, rejects)
+                    yield handing_over(self._batch(rows, ords, rejects))
         except UnicodeDecodeError as exc:
             raise FileRejected("undecodable", f"not valid {self.probe.encoding}: {exc}") from None
         finally:
@@ -445,6 +491,27 @@ class CsvReader(SourceReader):
             arrays = [pa.array([], pa.string()) for _ in range(ncols)]
         table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(ncols)])
         return RawBatch(table, ords, None, rejects)
+
+
+def _record_boundary(buf: bytes, max_tries: int = 10_000) -> int:
+    """Index just after the last line break of `buf` that lies outside quotes, or -1.
+
+    Quote characters come in pairs in RFC 4180 CSV (open/close, "" escapes),
+    so a line break preceded by an even number of them ends a record. Files
+    with an odd total go to the csv module instead (see _arrow_can_read).
+    """
+    total = buf.count(b'"')
+    after = 0
+    end = len(buf)
+    for _ in range(max_tries):
+        nl = buf.rfind(b"\n", 0, end)
+        if nl < 0:
+            return -1
+        after += buf.count(b'"', nl + 1, end)
+        if (total - after) % 2 == 0:
+            return nl + 1
+        end = nl
+    return -1
 
 
 class _NeedSlowPath(Exception):

@@ -182,6 +182,10 @@ def load_schemas(path: Path | str | None = None) -> CanonicalSchemas:
     return _load_cached(str(p), p.stat().st_mtime_ns)
 
 
+# The name the orchestration layer imports.
+load_canonical = load_schemas
+
+
 def arrow_schema(entity: str, lineage: bool = True) -> pa.Schema:
     """Bronze Arrow schema of `entity` (canonical columns + lineage columns)."""
     return load_schemas().entity(entity).arrow_schema(lineage=lineage)

@@ -170,3 +170,29 @@ def move_to_rejected(layout: Layout, src: Path, source_file: str, batch_id: str,
     os.replace(tmp, note)
     shutil.move(str(src), str(dest))
     return dest
+
+
+def find_orphans(data_root: Path | str) -> list[Path]:
+    """Bronze and quarantine files that no manifest row accounts for.
+
+    Bronze is committed before its manifest row (the manifest is the commit
+    record), so a crash between the two leaves a complete but unlisted file;
+    the landing file is then loaded again by the next run. Consumers should
+    read bronze files listed as loaded in the manifest, or remove these first.
+    """
+    layout = Layout(data_root)
+    m = read_manifest(data_root)
+    listed = {b for b in m["bronze_file"].to_pylist() if b}
+    out: list[Path] = []
+    if not layout.bronze.is_dir():
+        return out
+    for p in sorted(layout.bronze.glob("*/*.parquet")):
+        if p.parent.name.startswith("_"):
+            continue
+        if layout.relative(p) not in listed:
+            out.append(p)
+    for p in sorted(layout.quarantine_dir.glob("*/*.parquet")) if layout.quarantine_dir.is_dir() else []:
+        bronze_twin = layout.bronze / p.parent.name / p.name
+        if layout.relative(bronze_twin) not in listed:
+            out.append(p)
+    return out

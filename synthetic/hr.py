@@ -63,7 +63,7 @@ class ChunkSim:
         self.rng_enrol = world.rng(chunk, 2)
         self._records: list[tuple] = []
         self._order = 0
-        self.productivity: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.productivity: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.manager_ratings: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.counts = {"rehires": 0, "boomerang_hires": 0, "future_dated_rows": 0, "corrected_rows": 0,
                        "data_change_events": 0}
@@ -173,8 +173,8 @@ class ChunkSim:
     def _pre_window_history(self, level0: np.ndarray) -> None:
         """Hire (and promotions) before the window, plus the first spell of
         boomerang hires, so job history reaches back to the original hire."""
-        rng, tl = self.rng_init, self.tl
-        pre = np.flatnonzero(~(self.hire_month >= 0))
+        tl = self.tl
+        pre = np.flatnonzero(self.hire_month < 0)
         boom = np.flatnonzero(self.boomerang)
         starters = np.concatenate([pre, boom])
         k = self.pre_promotions[starters]
@@ -191,10 +191,8 @@ class ChunkSim:
             self._new_positions(who)
             self._record(who, day, PROMOTION, level=start_level[sel] + j + 1, pay=pay0[sel] * 1.1 ** (j + 1))
         if boom.size:
-            reasons = rng.choice(C.VOLUNTARY_REASONS, size=boom.size, p=C.VOLUNTARY_REASON_SHARE)
             self._record(boom, self.prior_term_day[boom], TERMINATION, pay=self.pay[boom] / 1.05)
             self.counts["boomerang_hires"] += int(boom.size)
-            self._boomerang_prior_reason = dict(zip(boom.tolist(), reasons.tolist()))
 
     # ------------------------------------------------------------------ records
 
@@ -609,7 +607,7 @@ class ChunkSim:
             inside = ((prog >= 0) & w.prog_off_job[np.maximum(prog, 0)]
                       & (self.tl.month_index(att.start[idx]) <= m) & (m <= self.tl.month_index(att.exit[idx])))
             value *= np.where(inside, 1.0 - P.off_the_job_dip, 1.0)
-        self.productivity.append((idx, fam, value))
+        self.productivity.append((m, idx, fam, value))
 
     def _manager_ratings(self, m: int) -> None:
         rng, tl = self.rng, self.tl

@@ -19,7 +19,6 @@ from ingestion import readers
 from ingestion.schemas import LINEAGE_COLUMNS, load_schemas
 from ingestion.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 WORKERS_HEADER = "worker_id,first_name,last_name,email,hire_date,fte_pct,termination_category,rehire_flag"
 WORKERS = [
@@ -189,7 +188,8 @@ def test_unreadable_files_rejected(root: Path, name: str, content: bytes, rule: 
 
 # ----------------------------------------------------------------------------- encodings, delimiters, quoting
 
-@pytest.mark.parametrize("variant", ["bom", "cp1252", "semicolon", "tab", "pipe", "crlf", "quoted_newline"])
+@pytest.mark.parametrize("variant", ["bom", "cp1252", "semicolon", "tab", "pipe", "crlf", "quoted_newline",
+                                     "utf16_tab"])
 def test_text_variants_load(root: Path, variant: str):
     rows = list(WORKERS)
     rows[0] = rows[0].replace("Ann", "Zoë")
@@ -200,7 +200,7 @@ def test_text_variants_load(root: Path, variant: str):
         rows.append('W4,"Di ""Dee""",Pa,d@example.org,2022-02-02,75,,')
     if variant == "semicolon":
         kwargs["sep"] = ";"
-    elif variant == "tab":
+    elif variant in ("tab", "utf16_tab"):
         kwargs["sep"] = "\t"
     elif variant == "pipe":
         kwargs["sep"] = "|"
@@ -211,6 +211,8 @@ def test_text_variants_load(root: Path, variant: str):
         content = b"\xef\xbb\xbf" + text.encode("utf-8")
     elif variant == "cp1252":
         content = text.replace("Cy", "Cy “Ça”").encode("cp1252")
+    elif variant == "utf16_tab":
+        content = text.encode("utf-16")          # Excel's "Unicode text": BOM + UTF-16LE, tabs
     else:
         content = text.encode("utf-8")
     write(root, f"hris/workers_{variant}.csv", content)
@@ -225,7 +227,7 @@ def test_text_variants_load(root: Path, variant: str):
         assert t["first_name"][2].as_py() == "Cy “Ça”"
     if variant == "bom":
         assert "utf-8-sig" in fr.reason
-    if variant in ("semicolon", "tab", "pipe"):
+    if variant in ("semicolon", "tab", "pipe", "utf16_tab"):
         assert "delimiter=" in fr.reason
     if variant == "quoted_newline":
         assert t["first_name"][1].as_py() == "Bob\nthe second, jr."
@@ -363,6 +365,11 @@ def test_crash_leaves_no_bronze_and_no_manifest(root: Path):
     # the landing file stays, so the next run loads it
     fr = only_file(ingestion.ingest_family("hris", root, "b2"))
     assert fr.status == "loaded" and fr.rows_loaded == 3
+    assert ingestion.find_orphans(root) == []
+    # a bronze file whose manifest row never got written is reported
+    stray = root / "bronze/workers/b0__workers_2025-01-31.parquet"
+    stray.write_bytes((root / fr.bronze_file).read_bytes())
+    assert ingestion.find_orphans(root) == [stray]
 
 
 # ----------------------------------------------------------------------------- other formats
@@ -426,10 +433,8 @@ def test_xapi_json_array(root: Path):
     assert fr.status == "rejected" and fr.reason.startswith("truncated_file:")
 
 
-def test_spec_example_statement_loads(root: Path):
-    example = FIXTURES / "xapi/spec_examples/09_appA_simple_statement.json"
-    if not example.exists():
-        pytest.skip("shared fixtures not present")
+def test_spec_example_statement_loads(root: Path, shared_fixtures: Path):
+    example = shared_fixtures / "xapi/spec_examples/09_appA_simple_statement.json"
     stmt = json.loads(example.read_text())
     write(root, "lms/xapi/statements_2025-05.ndjson", json.dumps(stmt) + "\n")
     fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
@@ -444,7 +449,9 @@ SURVEY_IDS = ("StartDate,EndDate,Status,IPAddress,Progress,Duration (in seconds)
 def survey_file(rows: list[str]) -> str:
     n = len(SURVEY_IDS.split(","))
     texts = ",".join(f"text {i}" for i in range(n))
-    imports = ",".join('"{""ImportId"":""x%d""}"' % i for i in range(n))
+    # StartDate/EndDate declare their zone in the ImportId JSON, as Qualtrics v3 exports do
+    imports = ",".join('"{""ImportId"":""x%d""%s}"' % (i, ',""timeZone"":""Europe/Berlin""' if i < 2 else "")
+                       for i in range(n))
     return "\n".join([SURVEY_IDS, texts, imports] + rows) + "\n"
 
 
@@ -466,15 +473,21 @@ def test_qualtrics_survey(root: Path):
     assert t["finished"].to_pylist() == [True, True]
     assert t["worker_id"].to_pylist() == ["W1", "W3"]
     assert t["feedback_text"][1].as_py() == "multi\nline, text"
-    assert t["started_at"][0].as_py().isoformat() == "2025-02-01T10:00:00+00:00"
+    # the export's declared zone (Berlin, UTC+1 in February) wins over the mapping's UTC
+    assert t["started_at"][0].as_py().isoformat() == "2025-02-01T09:00:00+00:00"
+    assert t["ended_at"][0].as_py().isoformat() == "2025-02-01T09:05:00+00:00"
     assert t["_source_row"].to_pylist() == [1, 3]
     assert "ignored unmapped columns: Status" in fr.reason
 
 
-def test_qualtrics_legacy_fixture(root: Path):
-    fixture = FIXTURES / "surveys/qualtrics_legacy_2header.csv"
-    if not fixture.exists():
-        pytest.skip("shared fixtures not present")
+def test_qualtrics_not_an_export_rejected(root: Path):
+    write(root, "surveys/post_training_survey_2025-03.csv", "ResponseId,Q1\nR_1,9\n")
+    fr = only_file(ingestion.ingest_family("surveys", root, "b1", references={}))
+    assert fr.status == "rejected" and fr.reason.startswith("unrecognised_layout:"), fr.reason
+
+
+def test_qualtrics_legacy_fixture(root: Path, shared_fixtures: Path):
+    fixture = shared_fixtures / "surveys/qualtrics_legacy_2header.csv"
     write(root, "surveys/post_training_survey_legacy.csv", fixture.read_bytes())
     fr = only_file(ingestion.ingest_family("surveys", root, "b1", references={}))
     # the legacy export names the id column ResponseID; Q2 is free text, not a 1-5 relevance
@@ -545,3 +558,11 @@ def test_progress_and_metadata(root: Path):
     md = rep.to_metadata()
     json.dumps(md)                                   # plain JSON for Dagster metadata
     assert md["files_loaded"] == 1 and md["rows_loaded"] == 3 and md["unmatched_files"] == ["hris/notes.txt"]
+
+
+def test_previous_rows_loaded_for_volume_gate(root: Path):
+    write(root, "hris/workers_2025-01-31.csv", workers_csv())
+    write(root, "hris/workers_2025-02-28.csv", workers_csv(WORKERS[:1]))
+    first, second = ingestion.ingest_family("hris", root, "b1").files
+    assert first.previous_rows_loaded is None and second.previous_rows_loaded == 3
+    assert second.as_dict()["previous_rows_loaded"] == 3

@@ -31,3 +31,63 @@
     {{ prefix }}_batch_id,
     {{ prefix }}_ingested_at
 {%- endmacro %}
+
+
+{#
+  A bronze source that may have no files yet (quarantine is written only when a row
+  fails; a family may not have been delivered): read_parquet fails on an empty glob,
+  so an empty folder reads as zero rows with the entity's columns instead.
+  The columns come from ingestion/canonical_schemas.yml (env TI_CANONICAL_SCHEMAS),
+  so the empty shape never drifts from what ingestion writes.
+#}
+{% macro bronze_source(source_name, table_name) %}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if not execute or relation.external is none -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set pattern = modules.re.search("'((?:[^']|'')*)'", relation.external).group(1) -%}
+    {%- set files = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
+    {%- if files.columns[0].values()[0] > 0 -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {{ log("bronze " ~ table_name ~ ": no files match " ~ pattern ~ ", reading zero rows", info=true) }}
+    {{ return("(" ~ empty_bronze_select(table_name) ~ ") as empty_" ~ table_name) }}
+{% endmacro %}
+
+
+{% macro empty_bronze_select(table_name) %}
+    {%- set sql_types = {
+        'string': 'varchar', 'int': 'bigint', 'float': 'double', 'decimal': 'decimal(18, 2)',
+        'date': 'date', 'timestamp': 'timestamp with time zone', 'bool': 'boolean'
+    } -%}
+    {%- set lineage = [
+        ('_source_file', 'varchar'), ('_source_sha256', 'varchar'), ('_source_row', 'bigint'),
+        ('_batch_id', 'varchar'), ('_ingested_at', 'timestamp with time zone')
+    ] -%}
+    {%- if table_name == 'quarantine' -%}
+        {%- set columns = [('entity', 'varchar')] + lineage[:4] + [
+            ('rule', 'varchar'), ('"column"', 'varchar'), ('value', 'varchar'),
+            ('message', 'varchar'), ('record_json', 'varchar')] -%}
+    {%- elif table_name == 'load_manifest' -%}
+        {%- set columns = [
+            ('batch_id', 'varchar'), ('source_file', 'varchar'), ('source_sha256', 'varchar'),
+            ('size_bytes', 'bigint'), ('family', 'varchar'), ('entity', 'varchar'), ('mapping', 'varchar'),
+            ('status', 'varchar'), ('reason', 'varchar'), ('rows_read', 'bigint'), ('rows_loaded', 'bigint'),
+            ('rows_quarantined', 'bigint'), ('bronze_file', 'varchar'),
+            ('started_at', 'timestamp with time zone'), ('finished_at', 'timestamp with time zone')] -%}
+    {%- else -%}
+        {%- set path = env_var('TI_CANONICAL_SCHEMAS', '../ingestion/canonical_schemas.yml') -%}
+        {%- set text = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
+        {%- set schema = fromyaml(text.columns[0].values()[0]) -%}
+        {%- set columns = [] -%}
+        {%- for name, spec in schema['entities'][table_name]['columns'].items() -%}
+            {%- do columns.append((name, sql_types[spec['type']])) -%}
+        {%- endfor -%}
+        {%- set columns = columns + lineage -%}
+    {%- endif -%}
+    select
+    {%- for name, sql_type in columns %}
+        cast(null as {{ sql_type }}) as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    where false
+{% endmacro %}

@@ -20,8 +20,9 @@
 {% endmacro %}
 
 
-{# param('windows.pre_months'): one value by dotted path; a missing key fails the build. #}
-{% macro param(dotted_path) %}
+{# param('windows.pre_months'): one value by dotted path; a missing key fails the build
+   unless the parameter is optional (then it reads as none / SQL null). #}
+{% macro param(dotted_path, optional=false) %}
     {%- set parameters = load_parameters() -%}
     {%- if not execute and parameters | length == 0 -%}
         {{ return(none) }}
@@ -30,6 +31,8 @@
     {%- for part in dotted_path.split('.') -%}
         {%- if state.node is mapping and part in state.node -%}
             {%- set state.node = state.node[part] -%}
+        {%- elif optional -%}
+            {{ return(none) }}
         {%- else -%}
             {{ exceptions.raise_compiler_error("parameter '" ~ dotted_path ~ "' is missing from config/parameters.yml") }}
         {%- endif -%}
@@ -39,8 +42,8 @@
 
 
 {# A parameter as a typed SQL literal (strings quoted, none as null). #}
-{% macro param_literal(dotted_path, data_type) %}
-    {%- set value = param(dotted_path) -%}
+{% macro param_literal(dotted_path, data_type, optional=false) %}
+    {%- set value = param(dotted_path, optional=optional) -%}
     {%- if value is none -%}
         cast(null as {{ data_type }})
     {%- elif value is string -%}

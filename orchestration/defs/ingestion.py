@@ -40,7 +40,7 @@ def _gate_results(family: str, reports: list[dict], params: dict):
     for report in reports:
         by_entity[report["entity"]].append(report)
     for entity in CANONICAL.families[family]:
-        outcome = evaluate_gate(family, by_entity.get(entity, []), params)
+        outcome = evaluate_gate(family, by_entity.get(entity, []), params, entity=entity)
         failed_blocking = (not outcome.passed) and outcome.blocking
         yield dg.AssetCheckResult(
             check_name=GATE_CHECK,

@@ -5,7 +5,7 @@
 -- Benefits come only from the isolated (DiD) effects of this project's marts, converted
 -- with the money factors of config/parameters.yml; no effect estimate means no benefit.
 -- The conservative ROI uses the lower CI bound of every effect.
-with cost_lines as (
+with cost_lines_all as (
     select * from {{ ref('stg_finance__cost_lines') }}
 ),
 
@@ -23,6 +23,14 @@ data_window as (
 
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
+),
+
+-- no exchange rates in the sources: a line in another currency cannot be added up
+cost_lines as (
+    select cost_lines_all.*
+    from cost_lines_all
+    cross join parameters
+    where cost_lines_all.currency = parameters.currency
 ),
 
 productivity_effects as (

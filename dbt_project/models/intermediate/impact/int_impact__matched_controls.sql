@@ -2,6 +2,8 @@
 -- within the exact cell (start month × department × management level × job family ×
 -- tenure band), with replacement; ties broken by worker id (docs/methods.md).
 -- Exact cells are joined first, so the ranking window only sees a cell's candidates.
+-- With matching.caliper_index_points set, candidates further away are dropped (a
+-- participant with none left is not evaluated).
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -121,6 +123,9 @@ ranked_candidates as (
         parameters.controls_per_participant
     from cell_candidates
     cross join parameters
+    -- optional caliper: a candidate further than this from the participant's baseline is no match
+    where parameters.caliper_index_points is null
+       or cell_candidates.baseline_distance <= parameters.caliper_index_points
 ),
 
 matched_controls as (

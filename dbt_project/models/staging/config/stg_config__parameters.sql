@@ -18,6 +18,8 @@ with parameters as (
         {{ param_literal('windows.certification_days', 'integer') }} as certification_days,
 
         {{ param_literal('matching.controls_per_participant', 'integer') }} as controls_per_participant,
+        -- optional: without it every candidate of the cell may be matched (docs/methods.md as written)
+        {{ param_literal('matching.caliper_index_points', 'double', optional=true) }} as caliper_index_points,
         {{ param_literal('matching.max_abs_smd', 'double') }} as max_abs_smd,
         {{ param_literal('matching.max_pretrend_pct', 'double') }} as max_pretrend_pct,
 

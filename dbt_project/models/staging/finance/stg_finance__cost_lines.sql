@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('finance', 'cost_lines') }}
+    select * from {{ bronze_source('finance', 'cost_lines') }}
 ),
 
 -- the same invoice line may arrive in two extracts: line_id is stable, latest wins

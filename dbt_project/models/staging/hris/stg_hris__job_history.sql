@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('hris', 'job_history') }}
+    select * from {{ bronze_source('hris', 'job_history') }}
 ),
 
 -- the latest extract restates all history, retroactive corrections included

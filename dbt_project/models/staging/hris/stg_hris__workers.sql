@@ -1,6 +1,6 @@
 -- Direct identifiers (names, e-mail, national id) stop here: they never leave bronze.
 with source as (
-    select * from {{ source('hris', 'workers') }}
+    select * from {{ bronze_source('hris', 'workers') }}
 ),
 
 latest_extract as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('ingestion', 'load_manifest') }}
+    select * from {{ bronze_source('ingestion', 'load_manifest') }}
 ),
 
 renamed as (

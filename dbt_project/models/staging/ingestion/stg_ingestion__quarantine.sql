@@ -1,7 +1,7 @@
 -- The raw record (record_json) stays in bronze: it may hold direct identifiers.
 -- A broken value in an identifier column is masked for the same reason.
 with source as (
-    select * from {{ source('ingestion', 'quarantine') }}
+    select * from {{ bronze_source('ingestion', 'quarantine') }}
 ),
 
 renamed as (

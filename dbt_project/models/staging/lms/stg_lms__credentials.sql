@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('lms', 'credentials') }}
+    select * from {{ bronze_source('lms', 'credentials') }}
 ),
 
 latest_extract as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('lms', 'enrollments') }}
+    select * from {{ bronze_source('lms', 'enrollments') }}
 ),
 
 latest_extract as (

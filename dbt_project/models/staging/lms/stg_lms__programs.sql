@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('lms', 'programs') }}
+    select * from {{ bronze_source('lms', 'programs') }}
 ),
 
 latest_extract as (

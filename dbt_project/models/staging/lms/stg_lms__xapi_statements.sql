@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('lms', 'xapi_statements') }}
+    select * from {{ bronze_source('lms', 'xapi_statements') }}
 ),
 
 -- an LRS re-export repeats statements; the statement id is immutable (xAPI 1.0.3)
@@ -37,8 +37,8 @@ renamed as (
         cast(completion as boolean) as is_completion,
 
         -- timestamps
-        cast(statement_timestamp as timestamp) as statement_timestamp,
-        cast(stored as timestamp) as stored_at,
+        cast(statement_timestamp as timestamp with time zone) as statement_timestamp,
+        cast(stored as timestamp with time zone) as stored_at,
 
         -- lineage
         {{ lineage_columns() }}

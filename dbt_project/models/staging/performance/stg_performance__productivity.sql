@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('performance', 'productivity') }}
+    select * from {{ bronze_source('performance', 'productivity') }}
 ),
 
 -- monthly files append; a restated month replaces the earlier value

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('performance', 'ratings') }}
+    select * from {{ bronze_source('performance', 'ratings') }}
 ),
 
 latest_per_evaluation as (

@@ -1,6 +1,6 @@
 -- Recipient names, e-mail and IP address stop here: they never leave bronze.
 with source as (
-    select * from {{ source('surveys', 'survey_responses') }}
+    select * from {{ bronze_source('surveys', 'survey_responses') }}
 ),
 
 latest_per_response as (
@@ -33,8 +33,8 @@ renamed as (
         cast(finished as boolean) as is_finished,
 
         -- timestamps
-        cast(started_at as timestamp) as started_at,
-        cast(ended_at as timestamp) as ended_at,
+        cast(started_at as timestamp with time zone) as started_at,
+        cast(ended_at as timestamp with time zone) as ended_at,
 
         -- lineage
         {{ lineage_columns() }}

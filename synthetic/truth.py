@@ -1,0 +1,180 @@
+"""truth.json: the planted parameters and the exact effects the marts must recover.
+
+Productivity: the generator multiplies a completer's output by (1 + e) from the
+month after exit, so the effect is e x 100 % by construction. Mobility and
+retention: each first-attempt completer's 12 months after exit are simulated
+twice with the same uniforms, treated (the data) and untreated (a shadow), and
+the truth is the mean difference over the population docs/methods.md
+evaluates: exit at least 12 months before the end date, employed at exit.
+The naive productivity change is computed here exactly as the marts label it,
+from the very rows written, so the gap between the two is visible in truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import catalog as C
+from .hr import COMPLETER, INVOLUNTARY, VOLUNTARY, ChunkSim
+from .params import PROGRAM_TYPES
+from .timeline import NEVER, day_string
+from .world import World
+
+PRE_MONTHS = 6
+POST_FIRST, POST_LAST = 3, 9
+MIN_MONTHS = 3
+
+
+class Truth:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        tl = world.timeline
+        self.prod_sum = np.zeros((C.N_FAMILIES, tl.n_months))
+        self.prod_cnt = np.zeros((C.N_FAMILIES, tl.n_months))
+        self._windows: list[tuple] = []
+        self.crn = {t: dict.fromkeys(("n", "tr_moved", "sh_moved", "tr_stay", "sh_stay", "tr_vol", "sh_vol",
+                                      "tr_inv", "sh_inv"), 0) for t in PROGRAM_TYPES}
+        self.completers = dict.fromkeys(PROGRAM_TYPES, 0)
+        self.ability = {k: [0.0, 0] for k in ("enrollees", "non_enrollees", "completers", "all")}
+        self.features: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ per chunk
+
+    def begin_chunk(self, sim: ChunkSim) -> None:
+        """Mark first-attempt completers and their estimation windows."""
+        att, tl = sim.att[0], sim.tl
+        done = (att.outcome == COMPLETER) & (att.start != NEVER) & (att.exit <= tl.end_day)
+        self._comp = done
+        self._s = np.where(done, tl.month_index(np.where(done, att.start, 0)), -100)
+        self._x = np.where(done, tl.month_index(np.where(done, att.exit, 0)), -100)
+        self._type = np.where(att.prog >= 0, self.w.prog_type[np.maximum(att.prog, 0)], -1)
+        self._offset = sim.offset
+
+    def add_productivity(self, sim: ChunkSim, m: int, idx, fam, value) -> None:
+        F = C.N_FAMILIES
+        self.prod_sum[:, m] += np.bincount(fam, weights=value, minlength=F)
+        self.prod_cnt[:, m] += np.bincount(fam, minlength=F)
+        s, x = self._s[idx], self._x[idx]
+        pre = self._comp[idx] & (m >= s - PRE_MONTHS) & (m <= s - 1)
+        post = self._comp[idx] & (m >= x + POST_FIRST) & (m <= x + POST_LAST)
+        sel = np.flatnonzero(pre | post)
+        if sel.size:
+            who = idx[sel]
+            self._windows.append((who + self._offset, self._type[who], np.full(sel.size, m), fam[sel],
+                                  value[sel], post[sel]))
+
+    def add_chunk(self, sim: ChunkSim) -> None:
+        end = sim.tl.end_day
+        for t, name in enumerate(PROGRAM_TYPES):
+            ev = sim.trk & (sim.trk_end <= end) & (self._type == t)
+            c = self.crn[name]
+            c["n"] += int(ev.sum())
+            c["tr_moved"] += int(sim.tr_moved[ev].sum())
+            c["sh_moved"] += int(sim.sh_moved[ev].sum())
+            c["tr_stay"] += int((sim.tr_exit_cat[ev] == 0).sum())
+            c["sh_stay"] += int((sim.sh_exit_cat[ev] == 0).sum())
+            c["tr_vol"] += int((sim.tr_exit_cat[ev] == VOLUNTARY).sum())
+            c["sh_vol"] += int((sim.sh_exit_cat[ev] == VOLUNTARY).sum())
+            c["tr_inv"] += int((sim.tr_exit_cat[ev] == INVOLUNTARY).sum())
+            c["sh_inv"] += int((sim.sh_exit_cat[ev] == INVOLUNTARY).sum())
+            self.completers[name] += int((self._comp & (self._type == t)).sum())
+        enrolled = sim.att[0].prog >= 0
+        for key, mask in (("enrollees", enrolled), ("non_enrollees", ~enrolled), ("completers", self._comp),
+                          ("all", np.ones(sim.n, bool))):
+            self.ability[key][0] += float(sim.a[mask].sum())
+            self.ability[key][1] += int(mask.sum())
+        for k, v in sim.counts.items():
+            self.features[k] = self.features.get(k, 0) + v
+
+    def count(self, name: str, n: int) -> None:
+        self.features[name] = self.features.get(name, 0) + int(n)
+
+    # ------------------------------------------------------------------ result
+
+    def _naive_productivity(self) -> dict[str, tuple[float | None, int]]:
+        """(exp(mean ln(post/pre)) - 1) x 100 over completers, index = value /
+        mean(value of the metric and month) x 100, as docs/methods.md defines it."""
+        if not self._windows:
+            return {t: (None, 0) for t in PROGRAM_TYPES}
+        gid, typ, m, fam, value, post = (np.concatenate([w[i] for w in self._windows]) for i in range(6))
+        mean = self.prod_sum / np.maximum(self.prod_cnt, 1)
+        index = value / mean[fam, m] * 100.0
+        key, inv = np.unique(gid * 2 + post, return_inverse=True)
+        s = np.bincount(inv, weights=index)
+        n = np.bincount(inv)
+        person = key // 2
+        is_post = key % 2 == 1
+        pre_mean = dict(zip(person[~is_post].tolist(), zip(s[~is_post] / n[~is_post], n[~is_post])))
+        first_type = dict(zip(gid.tolist(), typ.tolist()))
+        d_by_type: dict[int, list[float]] = {0: [], 1: []}
+        for p, sm, cnt in zip(person[is_post].tolist(), (s[is_post] / n[is_post]).tolist(), n[is_post].tolist()):
+            pre = pre_mean.get(p)
+            if pre is None or pre[1] < MIN_MONTHS or cnt < MIN_MONTHS:
+                continue
+            d_by_type[first_type[p]].append(np.log(sm / pre[0]))
+        return {name: ((float(np.expm1(np.mean(d_by_type[t])) * 100), len(d_by_type[t]))
+                       if d_by_type[t] else (None, 0)) for t, name in enumerate(PROGRAM_TYPES)}
+
+    def result(self, ledger_dict: dict, canaries: list[dict]) -> dict:
+        w, P = self.w, self.w.params
+        naive = self._naive_productivity()
+        effects = {}
+        for t, name in enumerate(PROGRAM_TYPES):
+            c = self.crn[name]
+            n = c["n"]
+
+            def pct(k: str) -> float | None:
+                return round(100.0 * c[k] / n, 4) if n else None
+
+            def pp(a: str, b: str) -> float | None:
+                return round(100.0 * (c[a] - c[b]) / n, 4) if n else None
+
+            effects[name] = {
+                "productivity_pct": round(100.0 * P.productivity_effect[name], 4),
+                "mobility_12m_pp": pp("tr_moved", "sh_moved"),
+                "retention_12m_pp": pp("tr_stay", "sh_stay"),
+                "n_evaluated_mobility": n,
+                "n_evaluated_retention": n,
+                "voluntary_exit_12m_pp": pp("tr_vol", "sh_vol"),
+                "involuntary_exit_12m_pp": pp("tr_inv", "sh_inv"),
+                "mobility_12m_treated_pct": pct("tr_moved"),
+                "mobility_12m_untreated_pct": pct("sh_moved"),
+                "retention_12m_treated_pct": pct("tr_stay"),
+                "retention_12m_untreated_pct": pct("sh_stay"),
+                "n_completers": self.completers[name],
+                "naive_productivity_pct": None if naive[name][0] is None else round(naive[name][0], 4),
+                "n_evaluated_productivity": naive[name][1],
+            }
+        ab = {k: round(s / n, 4) if n else None for k, (s, n) in self.ability.items()}
+        ab_n = {k: n for k, (s, n) in self.ability.items()}
+        return {
+            "seed": w.seed,
+            "end_date": w.timeline.end_date.isoformat(),
+            "employees": w.employees,
+            "years": w.timeline.n_months // 12,
+            "window": {"first_day": day_string(w.timeline.first_day), "last_day": w.timeline.end_date.isoformat()},
+            "planted": {
+                **P.as_dict(),
+                "family_scale": {f.key: f.scale for f in C.FAMILIES},
+                "metric": {f.key: {"metric": f.metric, "unit": f.unit} for f in C.FAMILIES},
+                "one_program_per_worker": True,
+                "effect_window": "productivity: every month after the exit month; mobility and retention: "
+                                 "(exit, exit + 12 months], completers (status completed or passed) only",
+            },
+            "effects": effects,
+            "selection_bias": {
+                "description": (
+                    "Enrolment probability is logistic in an unobserved ability (intercept "
+                    f"{P.enrol_intercept}, slope {P.enrol_ability}); completion, promotion and staying also rise "
+                    "with ability, and stronger performers' productivity grows faster "
+                    f"({P.growth_ability} per month per SD). A naive before/after or participant-vs-everyone "
+                    "comparison therefore overstates every effect; matching on baseline productivity (which "
+                    "reflects ability) removes it."),
+                "mean_ability": ab,
+                "n": ab_n,
+                "enrolment_rate": round(ab_n["enrollees"] / ab_n["all"], 4) if ab_n["all"] else None,
+            },
+            "defects": ledger_dict,
+            "canaries": canaries,
+            "features": dict(sorted(self.features.items())),
+        }
