@@ -59,6 +59,7 @@ def evaluate_gate(
             raise ValueError(f"policy gate.{name} must be one of {ACTIONS}, not {action!r}")
     ref_prefixes = tuple(gate.get("reference_rule_prefixes") or ())
     max_ref = float(gate.get("max_reference_failure_share", 0.0))
+    min_share_rows = int(gate.get("min_rows_for_file_share", 0))
 
     blocking: list[str] = []
     warnings: list[str] = []
@@ -74,6 +75,7 @@ def evaluate_gate(
     totals = Counter()
     by_rule: Counter[str] = Counter()
     per_file: list[dict[str, Any]] = []
+    small_files_loaded = False
 
     for rep in file_reports:
         missing = [k for k in REQUIRED_KEYS if k not in rep]
@@ -103,20 +105,11 @@ def evaluate_gate(
                                 f" + rows_quarantined {quarantined}")
             if read == 0:
                 report(gate.get("empty_file", "warn"), f"{src}: empty_file: no data rows")
-            blocked_rules: set[str] = set()
-            ref_rules = {r: n for r, n in rules.items() if r.startswith(ref_prefixes)} if ref_prefixes else {}
-            ref_rows = sum(ref_rules.values())
-            if read and ref_rows / read > max_ref:
-                for r, n in sorted(ref_rules.items()):
-                    report("block", f"{src}: {r}: {n} of {read} rows ({n / read:.1%}) point at unknown ids;"
-                                    f" limit {max_ref:.1%} for reference rules")
-                blocked_rules |= set(ref_rules)
-            share = quarantined / read if read else 0.0
-            if share > max_q:
-                top = ", ".join(f"{r} ({n})" for r, n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-                report("block", f"{src}: quarantine_share: {quarantined} of {read} rows ({share:.1%})"
-                                f" quarantined, limit {max_q:.1%}" + (f"; top rules: {top}" if top else ""))
-                blocked_rules |= set(rules)
+            # Shares of tiny files swing on one row: judge them only in the run's total below.
+            judge_file = read >= min_share_rows
+            small_files_loaded |= not judge_file
+            blocked_rules = _share_failures(report, src, read, quarantined, rules, ref_prefixes,
+                                            max_ref, max_q) if judge_file else set()
             for r, n in sorted(rules.items()):
                 if r not in blocked_rules:
                     report(gate.get("row_failures", "warn"), f"{src}: {r}: {n} rows quarantined")
@@ -136,6 +129,11 @@ def evaluate_gate(
             "verdict": ("block" if len(blocking) > n_before[0]
                         else "warn" if len(warnings) > n_before[1] else "pass"),
         })
+
+    if small_files_loaded and totals["rows_read"]:
+        scope = f"{family}/{entity}" if entity else family
+        _share_failures(report, f"{scope} (all files this run)", totals["rows_read"],
+                        totals["rows_quarantined"], dict(by_rule), ref_prefixes, max_ref, max_q)
 
     if not file_reports:
         scope = f"{family}/{entity}" if entity else family
@@ -159,3 +157,22 @@ def evaluate_gate(
     }
     failures = blocking + warnings
     return GateOutcome(passed=not failures, blocking=bool(blocking), failures=failures, metadata=metadata)
+
+
+def _share_failures(report, src: str, read: int, quarantined: int, rules: dict[str, int],
+                    ref_prefixes: tuple[str, ...], max_ref: float, max_q: float) -> set[str]:
+    """Block on too many unknown references or too many quarantined rows; return the rules blamed."""
+    blamed: set[str] = set()
+    ref_rules = {r: n for r, n in rules.items() if ref_prefixes and r.startswith(ref_prefixes)}
+    if read and sum(ref_rules.values()) / read > max_ref:
+        for r, n in sorted(ref_rules.items()):
+            report("block", f"{src}: {r}: {n} of {read} rows ({n / read:.1%}) point at unknown ids;"
+                            f" limit {max_ref:.1%} for reference rules")
+        blamed |= set(ref_rules)
+    share = quarantined / read if read else 0.0
+    if share > max_q:
+        top = ", ".join(f"{r} ({n})" for r, n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+        report("block", f"{src}: quarantine_share: {quarantined} of {read} rows ({share:.1%})"
+                        f" quarantined, limit {max_q:.1%}" + (f"; top rules: {top}" if top else ""))
+        blamed |= set(rules)
+    return blamed

@@ -47,6 +47,12 @@ BOMS = (
 )
 
 
+# A file that is readable but holds no records: rejected for snapshot
+# entities (an empty snapshot would wipe the population), loaded as 0 rows for
+# append entities (a month without ratings or survey answers happens).
+EMPTY_EXTRACT_RULES = ("header_only", "no_records")
+
+
 class FileRejected(Exception):
     """The file as a whole cannot be read as its source; `rule` names why."""
 
@@ -544,7 +550,7 @@ class XapiReader(SourceReader):
         if probe.encoding_note:
             self.notes.append(probe.encoding_note)
         if probe.size_bytes == 0:
-            raise FileRejected("empty_file", "the file has 0 bytes")
+            raise FileRejected("no_records", "the file has 0 bytes")
 
     def batches(self) -> Iterator[RawBatch]:
         items = self._ndjson_items() if self.ndjson else self._array_items()
@@ -573,7 +579,7 @@ class XapiReader(SourceReader):
                 yield self._batch(rows, raws, ords, rejects)
                 rows, raws, ords, rejects = [], [], [], []
         if seen == 0:
-            raise FileRejected("empty_file", "no statements in the file")
+            raise FileRejected("no_records", "no statements in the file")
         if rows or rejects:
             yield self._batch(rows, raws, ords, rejects)
 
@@ -649,7 +655,7 @@ def iter_json_array(path: Path, encoding: str, max_item_bytes: int = 64 << 20) -
 
         skip_ws()
         if pos >= len(buf):
-            raise FileRejected("empty_file", "the file holds only whitespace")
+            raise FileRejected("no_records", "the file holds only whitespace")
         if buf[pos] == "{":
             # {"statements": [...]}: find the array start without decoding the whole object
             key = '"statements"'
@@ -920,6 +926,6 @@ class ParquetReader(SourceReader):
 
 
 __all__ = [
-    "FileRejected", "RawReject", "RawBatch", "FileProbe", "probe_file", "SourceReader",
+    "EMPTY_EXTRACT_RULES", "FileRejected", "RawReject", "RawBatch", "FileProbe", "probe_file", "SourceReader",
     "CsvReader", "XapiReader", "QualtricsReader", "XlsxReader", "ParquetReader", "NeedSlowPath", "iter_json_array",
 ]

@@ -70,3 +70,15 @@ def load_reference_ids(data_root: Path | str) -> dict[str, set[str]]:
         ids = pq.read_table(path, columns=[column])[column]
         out[name] = set(pc.unique(ids.drop_null()).to_pylist())
     return out
+
+
+def load_program_catalogue(data_root: Path | str):
+    """program_id, score_min, score_max of the latest loaded programs snapshot (pandas), or None.
+
+    The GX enrollment suite checks each score against its program's scale
+    (0-1000 for some providers) and falls back to 0-100 without it.
+    """
+    path = latest_loaded_bronze(data_root, "programs")
+    if path is None or not path.exists():
+        return None
+    return pq.read_table(path, columns=["program_id", "score_min", "score_max"]).to_pandas()

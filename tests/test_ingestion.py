@@ -566,3 +566,40 @@ def test_previous_rows_loaded_for_volume_gate(root: Path):
     first, second = ingestion.ingest_family("hris", root, "b1").files
     assert first.previous_rows_loaded is None and second.previous_rows_loaded == 3
     assert second.as_dict()["previous_rows_loaded"] == 3
+
+
+def test_empty_month_of_append_entity_loads_zero_rows(root: Path):
+    # a month without ratings or statements is a delivery, not an error;
+    # an empty workers snapshot is (test_unreadable_files_rejected)
+    write(root, "performance/ratings_2025-01.csv",
+          "evaluation_id,worker_id,evaluation_date,evaluation_type,rating\n")
+    write(root, "lms/xapi/statements_2025-01.ndjson", b"")
+    fr = only_file(ingestion.ingest_family("performance", root, "b1", references={}))
+    assert fr.status == "loaded" and (fr.rows_read, fr.rows_loaded) == (0, 0)
+    assert "header_only" in fr.reason and bronze(root, fr).num_rows == 0
+    fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    assert fr.status == "loaded" and fr.rows_read == 0 and "no_records" in fr.reason
+    # the next quiet month has the same bytes: another month, not a redelivery
+    write(root, "performance/ratings_2025-02.csv",
+          "evaluation_id,worker_id,evaluation_date,evaluation_type,rating\n")
+    rep = ingestion.ingest_family("performance", root, "b2", references={})
+    assert {f.source_file: f.status for f in rep.files} == {
+        "performance/ratings_2025-01.csv": "duplicate", "performance/ratings_2025-02.csv": "loaded"}
+    assert_reconciled(root)
+
+
+def test_enrollment_score_checked_against_program_scale(root: Path):
+    write(root, "hris/workers_2025-01-31.csv", workers_csv())
+    write(root, "lms/programs_2025-01-31.csv",
+          "program_id,title,method,score_min,score_max\nP1,Forklift,bootcamp,0,1000\nP2,Excel,hybrid,0,100\n")
+    write(root, "lms/enrollments_2025-01-31.csv",
+          "enrollment_id,worker_id,program_id,enrolled_at,status,score\n"
+          "E1,W1,P1,2025-01-02,passed,850\n"            # fine on P1's 0-1000 scale
+          "E2,W2,P2,2025-01-02,passed,850\n"            # above P2's maximum
+          "E3,W3,P404,2025-01-02,passed,50\n")          # unknown program: one row, not two
+    ingestion.ingest_family("hris", root, "b1")
+    enr = [f for f in ingestion.ingest_family("lms", root, "b1").files if f.entity == "enrollments"][0]
+    assert (enr.rows_loaded, enr.rows_quarantined) == (1, 2), quarantine(root, enr).to_pylist()
+    q = quarantine(root, enr).to_pylist()
+    assert sorted((r["_source_row"], r["rule"]) for r in q) == [
+        (2, "score_range:score"), (3, "unknown_reference:program_id")]

@@ -17,9 +17,9 @@ DAGSTER_YAML = """\
 # Written by training-impact for local runs. See docs/deployment.md for production.
 telemetry:
   enabled: false
-run_queue:
-  max_concurrent_runs: 1          # one run at a time against the DuckDB warehouse
 concurrency:
+  runs:
+    max_concurrent_runs: 1        # one run at a time against the DuckDB warehouse
   pools:
     default_limit: 1              # pool duckdb_warehouse: a single writer
 """

@@ -13,20 +13,20 @@
 
 {% macro kpi_slices() %}
     {{ return([
-        {'slice_level': 'overall', 'dimensions': []},
-        {'slice_level': 'program_type', 'dimensions': ['program_type']},
-        {'slice_level': 'program_type_method', 'dimensions': ['program_type', 'method']},
+        {'slice_grain': 'overall', 'dimensions': []},
+        {'slice_grain': 'program_type', 'dimensions': ['program_type']},
+        {'slice_grain': 'program_type_method', 'dimensions': ['program_type', 'method']},
     ]) }}
 {% endmacro %}
 
 
-{# One select per slice over `relation`, unioned: slice_level, the dimension columns,
-   the `keys` grouped in every slice (e.g. kpi, estimator), then `aggregates`. #}
+{# One select per slice over `relation`, unioned: slice_grain, the dimension columns,
+   the `keys` grouped in every slice (e.g. kpi, estimation_method), then `aggregates`. #}
 {% macro kpi_sliced(relation, aggregates, keys=[]) %}
     {%- for slice in kpi_slices() %}
     {%- set group_columns = keys + slice.dimensions %}
     select
-        cast('{{ slice.slice_level }}' as varchar) as slice_level,
+        cast('{{ slice.slice_grain }}' as varchar) as slice_grain,
         {%- for dimension in kpi_slice_dimensions() %}
         {%- if dimension in slice.dimensions %}
         cast({{ dimension }} as varchar) as {{ dimension }},
@@ -51,7 +51,7 @@
 
 {# Join condition on every slice column between two sliced relations. #}
 {% macro kpi_slice_join(left, right) -%}
-    {{ left }}.slice_level = {{ right }}.slice_level
+    {{ left }}.slice_grain = {{ right }}.slice_grain
     {%- for dimension in kpi_slice_dimensions() %}
     and {{ left }}.{{ dimension }} = {{ right }}.{{ dimension }}
     {%- endfor %}
@@ -97,22 +97,22 @@
                       n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high') %}
     select
         cast({{ kpi }} as varchar) as kpi,
-        slice_level,
+        slice_grain,
         {%- for dimension in kpi_slice_dimensions() %}
         {{ dimension }},
         {%- endfor %}
         period,
-        estimator,
+        estimation_method,
         evaluation_level,
         cast({{ unit }} as varchar) as unit,
-        cast({{ numerator }} as decimal(18, 4)) as numerator,
-        cast({{ denominator }} as decimal(18, 4)) as denominator,
+        round(cast({{ numerator }} as double), 4) as numerator,
+        round(cast({{ denominator }} as double), 4) as denominator,
         n,
         n_band,
         cast({{ n_comparison }} as bigint) as n_comparison,
-        cast({{ estimate }} as decimal(18, 4)) as estimate,
-        cast({{ ci_low }} as decimal(18, 4)) as ci_low,
-        cast({{ ci_high }} as decimal(18, 4)) as ci_high,
+        round(cast({{ estimate }} as double), 4) as estimate,
+        round(cast({{ ci_low }} as double), 4) as ci_low,
+        round(cast({{ ci_high }} as double), 4) as ci_high,
         is_flagged,
         definition_version,
         suppressed

@@ -5,13 +5,14 @@ reads landing → bronze → staging → intermediate → marts. dbt tests becom
 checks; at error severity `dbt build` skips the models downstream of a failure.
 """
 
-from __future__ import annotations
-
 import json
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from training_impact.settings import DBT_PROJECT_DIR, data_paths, disable_telemetry, load_parameters
@@ -20,11 +21,25 @@ disable_telemetry()
 data_paths().export_env()
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# A fresh clone has no manifest: parse once so the definitions can load anywhere
-# (dagster dev, the CLI, tests), not only under `dagster dev`.
-if not dbt_project.manifest_path.exists():
+
+
+def _manifest_is_stale() -> bool:
+    """True when no manifest exists or a model, macro, test or config changed after it."""
+    if not dbt_project.manifest_path.exists():
+        return True
+    built = dbt_project.manifest_path.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / name for name in ("models", "macros", "tests", "seeds")]
+    newest = max(
+        (path.stat().st_mtime for folder in sources if folder.exists() for path in folder.rglob("*") if path.is_file()),
+        default=0.0,
+    )
+    return newest > built or (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+
+
+# A fresh clone has no manifest: parse so the definitions load anywhere (dagster dev,
+# the CLI, tests), and parse again when the project changed since the last parse.
+if _manifest_is_stale():
     dbt_project.preparer.prepare(dbt_project)
-dbt_project.prepare_if_dev()
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -56,8 +71,10 @@ def dbt_vars() -> str:
     ),
     pool=WAREHOUSE_POOL,
 )
-def training_impact_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(["build", "--vars", dbt_vars()], context=context).stream()
 
 
-dbt_resource = DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+# The venv's dbt, whether or not the venv is on PATH (cron, systemd, the Makefile).
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))

@@ -5,19 +5,18 @@ ERROR severity, Dagster fails the step and skips everything downstream, so the
 KPI marts keep their last good state.
 """
 
-from __future__ import annotations
-
 from collections import defaultdict
 
 import dagster as dg
+from dagster import AssetExecutionContext
 
 from expectations.gate import evaluate_gate
 from ingestion import ingest_family, load_reference_ids
-from ingestion.schemas import load_canonical
+from ingestion.schemas import load_schemas
 from training_impact.settings import data_paths, load_parameters
 
 GATE_CHECK = "quality_gate"
-CANONICAL = load_canonical()
+CANONICAL = load_schemas()
 # Families whose rows reference workers / programs wait for the snapshots they point at.
 FAMILY_ORDER = ["hris", "lms", "performance", "finance", "surveys"]
 
@@ -77,12 +76,12 @@ def build_family_asset(family: str) -> dg.AssetsDefinition:
             for entity in entities
         ],
     )
-    def _ingest(context: dg.AssetExecutionContext):
+    def _ingest(context: AssetExecutionContext):
         paths = data_paths().ensure()
         params = load_parameters()
         references = None if family == "hris" else load_reference_ids(paths.root)
         report = ingest_family(family, paths.root, batch_id=context.run_id, references=references)
-        files = [file_report.as_dict() for file_report in report.files]
+        files = [file_report.to_dict() for file_report in report.files]
         for file_report in files:
             if file_report["status"] == "rejected":
                 context.log.error(f"rejected {file_report['source_file']}: {file_report['reason']}")

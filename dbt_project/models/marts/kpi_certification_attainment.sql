@@ -42,22 +42,22 @@ sliced as (
 published as (
     select
         cast('certification_attainment' as varchar) as kpi,
-        sliced.slice_level,
+        sliced.slice_grain,
         sliced.program_type,
         sliced.method,
         cast('all' as varchar) as period,
-        cast('observed' as varchar) as estimator,
+        cast('observed' as varchar) as estimation_method,
         cast(2 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        cast({{ unless_suppressed('sliced.credentialed', 'sliced.n') }} as decimal(18, 4)) as numerator,
-        cast({{ unless_suppressed('sliced.exits', 'sliced.n') }} as decimal(18, 4)) as denominator,
+        round(cast({{ unless_suppressed('sliced.credentialed', 'sliced.n') }} as double), 4) as numerator,
+        round(cast({{ unless_suppressed('sliced.exits', 'sliced.n') }} as double), 4) as denominator,
         cast({{ unless_suppressed('sliced.n', 'sliced.n') }} as bigint) as n,
         {{ count_band('sliced.n') }} as n_band,
-        cast({{ unless_suppressed('100.0 * sliced.credentialed / nullif(sliced.exits, 0)', 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('100.0 * sliced.credentialed / nullif(sliced.exits, 0)', 'sliced.n') }} as double), 4)
             as estimate,
-        cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', -1), 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', -1), 'sliced.n') }} as double), 4)
             as ci_low,
-        cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', 1), 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', 1), 'sliced.n') }} as double), 4)
             as ci_high,
         parameters.certification_days as window_days,
         false as is_flagged,

@@ -41,22 +41,22 @@ sliced as (
 published as (
     select
         cast('completion_rate' as varchar) as kpi,
-        sliced.slice_level,
+        sliced.slice_grain,
         sliced.program_type,
         sliced.method,
         cast('all' as varchar) as period,
-        cast('observed' as varchar) as estimator,
+        cast('observed' as varchar) as estimation_method,
         cast(0 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        cast({{ unless_suppressed('sliced.completions', 'sliced.n') }} as decimal(18, 4)) as numerator,
-        cast({{ unless_suppressed('sliced.enrollments', 'sliced.n') }} as decimal(18, 4)) as denominator,
+        round(cast({{ unless_suppressed('sliced.completions', 'sliced.n') }} as double), 4) as numerator,
+        round(cast({{ unless_suppressed('sliced.enrollments', 'sliced.n') }} as double), 4) as denominator,
         cast({{ unless_suppressed('sliced.n', 'sliced.n') }} as bigint) as n,
         {{ count_band('sliced.n') }} as n_band,
-        cast({{ unless_suppressed('100.0 * sliced.completions / nullif(sliced.enrollments, 0)', 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('100.0 * sliced.completions / nullif(sliced.enrollments, 0)', 'sliced.n') }} as double), 4)
             as estimate,
-        cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', -1), 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', -1), 'sliced.n') }} as double), 4)
             as ci_low,
-        cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', 1), 'sliced.n') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', 1), 'sliced.n') }} as double), 4)
             as ci_high,
         cast({{ unless_suppressed('sliced.n_completed', 'sliced.n') }} as bigint) as n_completed,
         cast({{ unless_suppressed('sliced.n_passed', 'sliced.n') }} as bigint) as n_passed,

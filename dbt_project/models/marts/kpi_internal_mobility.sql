@@ -51,28 +51,28 @@ sliced as (
 published as (
     select
         cast('internal_mobility' as varchar) as kpi,
-        sliced.slice_level,
+        sliced.slice_grain,
         sliced.program_type,
         sliced.method,
         cast('all' as varchar) as period,
-        cast('did_matched' as varchar) as estimator,
+        cast('did_matched' as varchar) as estimation_method,
         cast(4 as integer) as evaluation_level,
         cast('pp' as varchar) as unit,
-        cast({{ unless_suppressed('sliced.participants_with_outcome', 'sliced.n_people') }} as decimal(18, 4)) as numerator,
-        cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as decimal(18, 4)) as denominator,
+        round(cast({{ unless_suppressed('sliced.participants_with_outcome', 'sliced.n_people') }} as double), 4) as numerator,
+        round(cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as double), 4) as denominator,
         cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as bigint) as n,
         {{ count_band('sliced.n_people') }} as n_band,
         cast({{ unless_suppressed('sliced.n_comparison', 'sliced.n_people') }} as bigint) as n_comparison,
-        cast({{ unless_suppressed('100.0 * sliced.mean_difference', 'sliced.n_people') }} as decimal(18, 4)) as estimate,
-        cast({{ unless_suppressed(
+        round(cast({{ unless_suppressed('100.0 * sliced.mean_difference', 'sliced.n_people') }} as double), 4) as estimate,
+        round(cast({{ unless_suppressed(
             '100.0 * (sliced.mean_difference - ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
-            'sliced.n_people') }} as decimal(18, 4)) as ci_low,
-        cast({{ unless_suppressed(
+            'sliced.n_people') }} as double), 4) as ci_low,
+        round(cast({{ unless_suppressed(
             '100.0 * (sliced.mean_difference + ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
-            'sliced.n_people') }} as decimal(18, 4)) as ci_high,
-        cast({{ unless_suppressed('100.0 * sliced.participant_rate', 'sliced.n_people') }} as decimal(18, 4))
+            'sliced.n_people') }} as double), 4) as ci_high,
+        round(cast({{ unless_suppressed('100.0 * sliced.participant_rate', 'sliced.n_people') }} as double), 4)
             as participant_rate_pct,
-        cast({{ unless_suppressed('100.0 * sliced.comparison_rate', 'sliced.n_people') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('100.0 * sliced.comparison_rate', 'sliced.n_people') }} as double), 4)
             as comparison_rate_pct,
         parameters.mobility_months as window_months,
         false as is_flagged,

@@ -69,7 +69,7 @@ checks as (
 estimates as (
     select
         checks.*,
-        cast('did_matched' as varchar) as estimator,
+        cast('did_matched' as varchar) as estimation_method,
         checks.n_comparison as estimate_n_comparison,
         checks.mean_did as mean_log_change,
         checks.sd_did / sqrt(checks.n_episodes) as se_log_change,
@@ -83,7 +83,7 @@ estimates as (
     union all
     select
         checks.*,
-        cast('naive_pre_post' as varchar) as estimator,
+        cast('naive_pre_post' as varchar) as estimation_method,
         cast(null as bigint) as estimate_n_comparison,
         checks.mean_naive as mean_log_change,
         checks.sd_naive / sqrt(checks.n_episodes) as se_log_change,
@@ -94,32 +94,32 @@ estimates as (
 published as (
     select
         cast('productivity_change' as varchar) as kpi,
-        estimates.slice_level,
+        estimates.slice_grain,
         estimates.program_type,
         estimates.method,
         cast('all' as varchar) as period,
-        estimates.estimator,
+        estimates.estimation_method,
         cast(4 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        cast(null as decimal(18, 4)) as numerator,
-        cast(null as decimal(18, 4)) as denominator,
+        cast(null as double) as numerator,
+        cast(null as double) as denominator,
         cast({{ unless_suppressed('estimates.n_episodes', 'estimates.n_people') }} as bigint) as n,
         {{ count_band('estimates.n_people') }} as n_band,
         cast({{ unless_suppressed('estimates.estimate_n_comparison', 'estimates.n_people') }} as bigint) as n_comparison,
-        cast({{ unless_suppressed('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.n_people') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.n_people') }} as double), 4)
             as estimate,
-        cast({{ unless_suppressed(
+        round(cast({{ unless_suppressed(
             '100.0 * (exp(estimates.mean_log_change - ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as decimal(18, 4)) as ci_low,
-        cast({{ unless_suppressed(
+            'estimates.n_people') }} as double), 4) as ci_low,
+        round(cast({{ unless_suppressed(
             '100.0 * (exp(estimates.mean_log_change + ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as decimal(18, 4)) as ci_high,
-        cast({{ unless_suppressed('estimates.mean_log_change', 'estimates.n_people') }} as decimal(18, 4)) as mean_log_change,
-        cast({{ unless_suppressed('estimates.se_log_change', 'estimates.n_people') }} as decimal(18, 4)) as se_log_change,
-        cast({{ unless_suppressed("case when estimates.estimator = 'did_matched' then estimates.pretrend_pct end",
-            'estimates.n_people') }} as decimal(18, 4)) as pretrend_pct,
-        cast({{ unless_suppressed("case when estimates.estimator = 'did_matched' then estimates.balance_smd end",
-            'estimates.n_people') }} as decimal(18, 4)) as balance_smd,
+            'estimates.n_people') }} as double), 4) as ci_high,
+        round(cast({{ unless_suppressed('estimates.mean_log_change', 'estimates.n_people') }} as double), 4) as mean_log_change,
+        round(cast({{ unless_suppressed('estimates.se_log_change', 'estimates.n_people') }} as double), 4) as se_log_change,
+        round(cast({{ unless_suppressed("case when estimates.estimation_method = 'did_matched' then estimates.pretrend_pct end",
+            'estimates.n_people') }} as double), 4) as pretrend_pct,
+        round(cast({{ unless_suppressed("case when estimates.estimation_method = 'did_matched' then estimates.balance_smd end",
+            'estimates.n_people') }} as double), 4) as balance_smd,
         estimates.flag_reason is not null as is_flagged,
         estimates.flag_reason,
         parameters.definition_version,

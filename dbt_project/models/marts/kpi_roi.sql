@@ -35,7 +35,7 @@ cost_lines as (
 
 productivity_effects as (
     select * from {{ ref('kpi_productivity_change') }}
-    where estimator = 'did_matched'
+    where estimation_method = 'did_matched'
 ),
 
 mobility_effects as (
@@ -253,62 +253,62 @@ returns as (
 published as (
     select
         cast('roi' as varchar) as kpi,
-        returns.slice_level,
+        returns.slice_grain,
         returns.program_type,
         returns.method,
         cast('all' as varchar) as period,
-        cast('phillips' as varchar) as estimator,
+        cast('phillips' as varchar) as estimation_method,
         cast(5 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        cast({{ unless_suppressed('returns.monetary_benefits - returns.fully_loaded_cost', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.monetary_benefits - returns.fully_loaded_cost', 'returns.n_participants') }} as double), 4)
             as numerator,
-        cast({{ unless_suppressed('returns.fully_loaded_cost', 'returns.n_participants') }} as decimal(18, 4)) as denominator,
+        round(cast({{ unless_suppressed('returns.fully_loaded_cost', 'returns.n_participants') }} as double), 4) as denominator,
         cast({{ unless_suppressed('returns.n_participants', 'returns.n_participants') }} as bigint) as n,
         {{ count_band('returns.n_participants') }} as n_band,
         cast({{ unless_suppressed('returns.n_completers', 'returns.n_participants') }} as bigint) as n_completers,
-        cast({{ unless_suppressed(
+        round(cast({{ unless_suppressed(
             '100.0 * (returns.monetary_benefits - returns.fully_loaded_cost) / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as decimal(18, 4)) as estimate,
-        cast(null as decimal(18, 4)) as ci_low,
-        cast(null as decimal(18, 4)) as ci_high,
-        cast({{ unless_suppressed(
+            'returns.n_participants') }} as double), 4) as estimate,
+        cast(null as double) as ci_low,
+        cast(null as double) as ci_high,
+        round(cast({{ unless_suppressed(
             '100.0 * (returns.monetary_benefits_conservative - returns.fully_loaded_cost) / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as decimal(18, 4)) as roi_pct_conservative,
-        cast({{ unless_suppressed(
+            'returns.n_participants') }} as double), 4) as roi_pct_conservative,
+        round(cast({{ unless_suppressed(
             '100.0 * (returns.monetary_benefits - (returns.fully_loaded_cost + returns.offsets_amount))'
             ~ ' / nullif(returns.fully_loaded_cost + returns.offsets_amount, 0)',
-            'returns.n_participants') }} as decimal(18, 4)) as roi_pct_after_offsets,
-        cast({{ unless_suppressed('returns.monetary_benefits / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as decimal(18, 4)) as benefit_cost_ratio,
-        cast({{ unless_suppressed('returns.monetary_benefits_conservative / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as decimal(18, 4)) as benefit_cost_ratio_conservative,
+            'returns.n_participants') }} as double), 4) as roi_pct_after_offsets,
+        round(cast({{ unless_suppressed('returns.monetary_benefits / nullif(returns.fully_loaded_cost, 0)',
+            'returns.n_participants') }} as double), 4) as benefit_cost_ratio,
+        round(cast({{ unless_suppressed('returns.monetary_benefits_conservative / nullif(returns.fully_loaded_cost, 0)',
+            'returns.n_participants') }} as double), 4) as benefit_cost_ratio_conservative,
         -- months of (annual) benefits needed to repay the cost; none without a positive benefit
-        cast({{ unless_suppressed(
+        round(cast({{ unless_suppressed(
             'case when returns.monetary_benefits > 0 then 12.0 * returns.fully_loaded_cost / returns.monetary_benefits end',
-            'returns.n_participants') }} as decimal(18, 4)) as payback_months,
+            'returns.n_participants') }} as double), 4) as payback_months,
         {%- for category in cost_categories %}
-        cast({{ unless_suppressed('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as double), 4)
             as cost_{{ category }},
         {%- endfor %}
-        cast({{ unless_suppressed('returns.allocated_shared_amount', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.allocated_shared_amount', 'returns.n_participants') }} as double), 4)
             as cost_allocated_shared,
-        cast({{ unless_suppressed('returns.fully_loaded_cost', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.fully_loaded_cost', 'returns.n_participants') }} as double), 4)
             as fully_loaded_cost,
         {%- for category in offset_categories %}
-        cast({{ unless_suppressed('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as double), 4)
             as offset_{{ category }},
         {%- endfor %}
-        cast({{ unless_suppressed('returns.fully_loaded_cost + returns.offsets_amount', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.fully_loaded_cost + returns.offsets_amount', 'returns.n_participants') }} as double), 4)
             as net_cost_after_offsets,
-        cast({{ unless_suppressed('returns.productivity_benefit', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.productivity_benefit', 'returns.n_participants') }} as double), 4)
             as benefit_productivity,
-        cast({{ unless_suppressed('returns.retention_benefit', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.retention_benefit', 'returns.n_participants') }} as double), 4)
             as benefit_retention,
-        cast({{ unless_suppressed('returns.mobility_benefit', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.mobility_benefit', 'returns.n_participants') }} as double), 4)
             as benefit_mobility,
-        cast({{ unless_suppressed('returns.monetary_benefits', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.monetary_benefits', 'returns.n_participants') }} as double), 4)
             as monetary_benefits,
-        cast({{ unless_suppressed('returns.monetary_benefits_conservative', 'returns.n_participants') }} as decimal(18, 4))
+        round(cast({{ unless_suppressed('returns.monetary_benefits_conservative', 'returns.n_participants') }} as double), 4)
             as monetary_benefits_conservative,
         returns.has_improvement_data,
         returns.is_productivity_flagged as is_flagged,
