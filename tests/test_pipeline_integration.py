@@ -34,12 +34,12 @@ def _manifest(paths, batch_id: str) -> list[dict]:
 def test_marts_hold_both_program_types_and_summary_matches(pipeline_run, capsys):
     paths, outcome = pipeline_run
     rows = kpi_rows(paths)
-    program_types = {row[1] for row in rows}
+    program_types = {row[2] for row in rows}
     assert {"upskilling", "reskilling"} <= program_types
     assert any(key.startswith("marts/") for key in outcome.materialized)
     print_kpi_summary(paths)
     printed = capsys.readouterr().out
-    for kpi, program_type, n, estimate, ci_low, ci_high, suppressed, unit in rows:
+    for kpi, _method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, _flag in rows:
         assert kpi in printed
         if estimate is not None and not suppressed:
             assert f"{estimate:,.1f}" in printed, (kpi, program_type, estimate)
@@ -96,8 +96,8 @@ def test_comparison_group_beats_naive_against_truth(pipeline_run):
         rows = con.execute(
             """
             select program_type, estimation_method, estimate
-            from main_marts.kpi_productivity_change
-            where slice_grain = 'program_type'
+            from main_marts.kpi_summary
+            where slice_grain = 'program_type' and kpi = 'productivity_change'
             """
         ).fetchall()
     estimates = {(program_type, method): value for program_type, method, value in rows}

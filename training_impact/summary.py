@@ -65,11 +65,14 @@ def print_run_summary(paths: Paths, outcome) -> None:
 
 
 SUMMARY_QUERY = """
-select kpi, program_type, n, estimate, ci_low, ci_high, suppressed, unit
+select kpi, estimation_method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, is_flagged
 from main_marts.kpi_summary
 where slice_grain = 'program_type'
-order by kpi, program_type
+order by evaluation_level, kpi, estimation_method, program_type
 """
+
+# How each estimation method is labelled for a reader who never saw the marts.
+METHOD_LABELS = {"naive_pre_post": "naive before/after", "did_matched": "vs matched comparison"}
 
 
 def kpi_rows(paths: Paths) -> list[tuple]:
@@ -77,34 +80,31 @@ def kpi_rows(paths: Paths) -> list[tuple]:
         return con.execute(SUMMARY_QUERY).fetchall()
 
 
-def _fmt(value, unit: str) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.1f}{'' if unit in ('', None) else ' ' + unit}"
+def _cell(n, estimate, ci_low, ci_high, suppressed, unit, is_flagged) -> str:
+    if suppressed:
+        return f"suppressed (n<min) n={n}"
+    if estimate is None:
+        return f"— n={n}"
+    text = f"{estimate:,.1f} {unit}"
+    if ci_low is not None and ci_high is not None:
+        text += f" [{ci_low:,.1f}, {ci_high:,.1f}]"
+    return text + f" n={n}" + (" !" if is_flagged else "")
 
 
 def print_kpi_summary(paths: Paths) -> int:
     if not paths.warehouse.exists():
         print(f"no warehouse at {paths.warehouse}: run the pipeline first")
         return 1
-    rows = kpi_rows(paths)
-    by_kpi: dict[str, dict[str, tuple]] = {}
-    for kpi, program_type, n, estimate, ci_low, ci_high, suppressed, unit in rows:
-        by_kpi.setdefault(kpi, {})[program_type] = (n, estimate, ci_low, ci_high, suppressed, unit)
-    print("\nKPI summary (upskilling vs reskilling)")
-    print(f"  {'KPI':<34}{'upskilling':>30}{'reskilling':>30}")
-    for kpi, cells in by_kpi.items():
-        line = f"  {kpi:<34}"
-        for program_type in ("upskilling", "reskilling"):
-            if program_type not in cells:
-                line += f"{'—':>30}"
-                continue
-            n, estimate, ci_low, ci_high, suppressed, unit = cells[program_type]
-            text = "suppressed (n<min)" if suppressed else _fmt(estimate, unit)
-            if not suppressed and ci_low is not None:
-                text += f" [{ci_low:,.1f}, {ci_high:,.1f}]"
-            line += f"{text + f' n={n}':>30}"
-        print(line)
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged in kpi_rows(paths):
+        label = kpi + (f" ({METHOD_LABELS[method]})" if method in METHOD_LABELS else "")
+        cells.setdefault((label, method), {})[program_type] = _cell(n, estimate, ci_low, ci_high, suppressed,
+                                                                    unit, flagged)
+    width = 40
+    print("\nKPI summary by program type (95% CI in brackets; ! = balance or pre-trend check failed)")
+    print(f"  {'KPI':<46}{'upskilling':>{width}}{'reskilling':>{width}}")
+    for (label, _), by_type in cells.items():
+        print(f"  {label:<46}" + "".join(f"{by_type.get(t, '—'):>{width}}" for t in ("upskilling", "reskilling")))
     return 0
 
 

@@ -1,5 +1,8 @@
 -- Matched controls never enrolled in any program, and sit in the participant's exact cell
 -- at the start month (docs/methods.md).
+-- The Dagster asset check attaches to the matched controls (the test reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'int_impact__matched_controls'}}}) }}
+
 with matched_controls as (
     select * from {{ ref('int_impact__matched_controls') }}
 ),
