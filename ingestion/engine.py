@@ -369,16 +369,20 @@ class _FileIngest:
                 self._abort_sinks()
                 if attempt == 2 or not isinstance(reader, CsvReader):
                     raise
-                batches = reader.slow_batches(str(why))
-                self.report.notes[:] = [n for n in self.report.notes if not n.startswith("read record")]
+                batches = reader.slow_batches()
                 self.report.notes.append(f"read record by record ({why})")
             except BaseException:
                 self._abort_sinks()
                 raise
-        self._finish_loaded()
+        try:
+            self._finish_loaded()
+        except BaseException:
+            self._abort_sinks()  # no-op for sinks already committed
+            raise
 
     def _open_sinks(self) -> None:
         self.rows_read = self.rows_loaded = self.rows_quarantined = 0
+        self.last_ordinal = 0
         self.rule_counts: Counter[str] = Counter()
         self.report.validation = []
         stem = Path(self.rel).stem
@@ -407,6 +411,8 @@ class _FileIngest:
             self.rows_read += raw.records_read
             self.rows_loaded += good.num_rows
             self.rows_quarantined += n_bad
+            ordinals = list(raw.source_rows[-1:]) + [r.source_row for r in raw.rejects]
+            self.last_ordinal = max([self.last_ordinal, *ordinals])
             self._emit("batch")
 
     # ---- one batch
@@ -535,6 +541,11 @@ class _FileIngest:
             raise ReconciliationError(
                 f"{self.rel}: rows_read {self.rows_read} != rows_loaded {self.rows_loaded}"
                 f" + rows_quarantined {self.rows_quarantined}")
+        if self.rows_read != self.last_ordinal:
+            # Readers number records 1..N: a count below the last number means
+            # a record was skipped without being loaded or quarantined.
+            raise ReconciliationError(
+                f"{self.rel}: {self.rows_read} records counted but the last record is number {self.last_ordinal}")
         if self.bronze.rows != self.rows_loaded:
             raise ReconciliationError(f"{self.rel}: bronze holds {self.bronze.rows} rows, loaded {self.rows_loaded}")
         if self.rows_quarantined and (self.quarantine is None or self.quarantine.rows < self.rows_quarantined):

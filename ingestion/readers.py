@@ -245,11 +245,12 @@ def _first_record(text: str, delimiter: str) -> list[str] | None:
 class CsvReader(SourceReader):
     """Delimited text. Sniffs the delimiter by which header fits the mapping best.
 
-    Arrow's reader is the fast path. It is skipped, or abandoned before any
-    batch is used, whenever the file needs the csv module's record-by-record
-    care: an odd number of quote characters (an unterminated quote), a header
-    Arrow would read differently, or a row whose field count is off (Arrow
-    cannot tell which record it was).
+    Arrow's parser is the fast path. The csv module reads the file instead,
+    record by record, when the file needs that care: an odd number of quote
+    characters (an unterminated quote), a header Arrow would read differently,
+    or a row whose field count is off (Arrow cannot tell which record it was).
+    That last case shows only while parsing, so the caller then discards what
+    it made of the file and starts over with `slow_batches()`.
     """
 
     def __init__(self, path: Path, probe: FileProbe, score_header: HeaderScore,
@@ -309,8 +310,8 @@ class CsvReader(SourceReader):
         else:
             yield from self._python_batches()
 
-    def slow_batches(self, why: str) -> Iterator[RawBatch]:
-        self.notes.append(f"read record by record ({why})")
+    def slow_batches(self) -> Iterator[RawBatch]:
+        """Record by record with the csv module: exact ordinals whatever the file holds."""
         yield from self._python_batches()
 
     def _arrow_can_read(self) -> bool:
@@ -441,7 +442,7 @@ class CsvReader(SourceReader):
                         rec = self._lenient("".join(lines))
                     text = "".join(lines)
                     lines.clear()
-                    if not rec or (len(rec) == 1 and not rec[0].strip()):
+                    if err is None and (not rec or (len(rec) == 1 and not rec[0].strip())):
                         continue  # blank line: not a record
                     ordinal += 1
                     if pending is not None:

@@ -113,6 +113,7 @@ class AtomicParquetWriter:
         return self.final
 
     def abort(self) -> None:
+        """Drop the temp file; after commit() there is nothing to undo."""
         if self.writer is not None:
             try:
                 self.writer.close()

@@ -603,3 +603,14 @@ def test_enrollment_score_checked_against_program_scale(root: Path):
     q = quarantine(root, enr).to_pylist()
     assert sorted((r["_source_row"], r["rule"]) for r in q) == [
         (2, "score_range:score"), (3, "unknown_reference:program_id")]
+
+
+def test_record_the_csv_module_cannot_split_is_quarantined(root: Path):
+    # '"a"b"' mid-record: strict parsing fails, lenient re-reading yields two
+    # records from one line's text; the record goes to quarantine with its text
+    rows = [WORKERS[0], 'W2,"Bob" "x\n"y,Ng', WORKERS[2]]
+    write(root, "hris/workers_quotes.csv", workers_csv(rows) + '"\n')
+    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    assert fr.status == "loaded" and fr.rows_read == fr.rows_loaded + fr.rows_quarantined
+    assert fr.rows_loaded >= 1 and fr.rows_quarantined >= 1
+    assert_reconciled(root)

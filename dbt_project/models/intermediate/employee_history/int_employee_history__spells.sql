@@ -2,8 +2,21 @@
 -- every run (changes arrive late and are corrected retroactively: never incremental).
 -- A spell starts at every effective change; a termination ends the active spell on the
 -- termination date (last day employed) and opens a `terminated` spell the day after.
-with job_events as (
+-- History is as of the extract: changes keyed in with a later effective date (scheduled
+-- promotions) are not in force yet and stay out.
+with data_window as (
+    select * from {{ ref('int_data_window') }}
+),
+
+job_events as (
     select * from {{ ref('stg_hris__job_history') }}
+),
+
+job_events_in_force as (
+    select job_events.*
+    from job_events
+    cross join data_window
+    where job_events.effective_date <= data_window.data_end_date
 ),
 
 workers as (
@@ -31,7 +44,7 @@ daily_states as (
         max(case when event_reason in ('hire', 'rehire') then 1 else 0 end)
             over (partition by worker_id, effective_date) = 1 as starts_employment,
         'job_history' as state_source
-    from job_events
+    from job_events_in_force
     qualify row_number() over (partition by worker_id, effective_date order by event_sequence desc) = 1
 ),
 
@@ -63,7 +76,9 @@ terminations_from_workers as (
     from workers
     inner join last_states
         on workers.worker_id = last_states.worker_id
+    cross join data_window
     where workers.termination_date is not null
+      and workers.termination_date <= data_window.data_end_date
       and workers.termination_date >= last_states.effective_date
       and last_states.event_reason != 'termination'
 ),
