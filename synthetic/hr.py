@@ -74,7 +74,6 @@ class ChunkSim:
     def _init_population(self) -> None:
         w, P, tl, rng, n = self.w, self.P, self.tl, self.rng_init, self.n
         M = tl.n_months
-        self.a = np.clip(rng.standard_normal(n), -P.ability_clip, P.ability_clip)
         self.loc = rng.choice(len(C.LOCATIONS), size=n, p=w.loc_weight)
         self.dept = rng.choice(len(C.DEPARTMENTS), size=n, p=w.dept_weight)
         self.fam = np.empty(n, dtype=np.int64)
@@ -91,6 +90,7 @@ class ChunkSim:
         hm = np.maximum(self.hire_month, 0)
         in_window_day = tl.month_start[hm] + (rng.random(n) * tl.month_days[hm]).astype(np.int64)
         tenure_years = np.clip(rng.exponential(5.0, n), 0.05, 30.0)
+        self.a = self._draw_ability(np.where(new, 0.0, tenure_years))
         pre_window_day = tl.first_day - (tenure_years * 365.25).astype(np.int64)
         self.hire_day = np.where(new, in_window_day, pre_window_day)
         self.orig_hire_day = self.hire_day.copy()
@@ -126,6 +126,33 @@ class ChunkSim:
         self._build_manager_index()
         self._assign_managers(np.flatnonzero(self.employed))
         self._pre_window_history(level0)
+
+    def _draw_ability(self, tenure_years: np.ndarray) -> np.ndarray:
+        """Ability at hire is N(0, 1) (clipped). Incumbents at the window start
+        are the survivors of `tenure_years` of ability-dependent exits, so their
+        ability is drawn from the hire distribution tilted by the probability of
+        surviving that long (rejection sampling). Without it the workforce's
+        mean ability would drift upwards during the window purely as an
+        artefact of starting from an unselected population."""
+        P, rng = self.P, self.rng_init
+        months = tenure_years * 12.0
+        edges = np.array([0.0, *P.tenure_band_edges_years, np.inf]) * 12.0
+        rates = np.array(P.voluntary_exit_by_tenure_band)
+        vol_months = sum(r * np.clip(months - lo, 0.0, hi - lo) for r, lo, hi in zip(rates, edges[:-1], edges[1:]))
+
+        def cum_hazard(a, who):
+            return (vol_months[who] * np.exp(P.voluntary_exit_ability * a)
+                    + P.involuntary_exit * months[who] * np.exp(P.involuntary_exit_ability * a))
+
+        a = np.empty(tenure_years.size)
+        todo = np.arange(tenure_years.size)
+        lowest = cum_hazard(np.full(todo.size, P.ability_clip), todo)   # the best survivor's hazard
+        while todo.size:
+            cand = np.clip(rng.standard_normal(todo.size), -P.ability_clip, P.ability_clip)
+            accept = rng.random(todo.size) < np.exp(lowest[todo] - cum_hazard(cand, todo))
+            a[todo[accept]] = cand[accept]
+            todo = todo[~accept]
+        return a
 
     def _init_enrolment_plan(self, new: np.ndarray) -> None:
         """Who will ever enrol (selection on ability) and in which month they try.
