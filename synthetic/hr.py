@@ -100,10 +100,15 @@ class ChunkSim:
         self.prior_term_day = np.where(self.boomerang, self.hire_day - gap, NEVER)
         self.orig_hire_day = np.where(self.boomerang, self.prior_term_day - prior_tenure, self.orig_hire_day)
 
-        level0 = rng.choice(np.arange(1, C.N_LEVELS + 1), size=n, p=C.NEW_HIRE_LEVEL_SHARE)
+        # Level tracks ability (and tenure): stronger people sit higher, which is
+        # what a history of ability-driven promotions leaves behind.
         years_before = np.where(new, 0.0, np.minimum(tenure_years, 15.0))
-        n_promos = rng.poisson(years_before * 0.22 * np.exp(P.promotion_ability * self.a))
-        self.level = np.minimum(C.N_LEVELS, level0 + n_promos).astype(np.int64)
+        level0 = np.clip(np.rint(P.hire_level_base + P.level_ability * self.a
+                                 + rng.normal(0.0, P.level_noise, n)), 1, C.N_LEVELS - 1)
+        self.level = np.clip(np.rint(level0 + P.level_per_tenure_year * years_before
+                                     + rng.normal(0.0, P.level_noise, n) * (years_before > 0)),
+                             level0, C.N_LEVELS).astype(np.int64)
+        level0 = level0.astype(np.int64)
         self.pre_promotions = self.level - level0
         self.prof = (rng.random(n) * 12).astype(np.int64)   # reduced modulo the title list when shown
         self.pay = self._band(self.fam, self.level, self.loc) * rng.lognormal(0.0, 0.07, n)

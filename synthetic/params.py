@@ -37,6 +37,12 @@ class Planted:
     min_tenure_months_to_enrol: int = 3
     share_starts_with_pre_window: float = 0.92   # starts at least 6 months into the window
 
+    # --- levels at the window start: level = hire_level_base + level_ability*a (+ tenure), noisy
+    hire_level_base: float = 1.6
+    level_ability: float = 0.9
+    level_per_tenure_year: float = 0.18
+    level_noise: float = 0.45
+
     # --- separations
     tenure_band_edges_years: tuple = (1, 3, 6, 10)          # = parameters.yml matching bands
     voluntary_exit_by_tenure_band: tuple = (0.014, 0.009, 0.007, 0.005, 0.004)
