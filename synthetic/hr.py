@@ -82,8 +82,9 @@ class ChunkSim:
             self.fam[sel] = rng.choice(w.dept_families[d], size=sel.size, p=w.dept_family_share[d])
         self.fte = rng.choice(C.FTE_VALUES, size=n, p=C.FTE_SHARE)
 
-        # Who joins during the window: enough to offset about 10% yearly attrition.
-        p_new = 1.0 - 1.0 / (1.0 + 0.1 * M / 12)
+        # Who joins during the window: replacement of attrition plus some growth.
+        hires = P.annual_hiring_rate * M / 12
+        p_new = hires / (1.0 + hires)
         new = rng.random(n) < p_new
         hw = HIRING_SEASON[tl.month_of_year - 1]
         self.hire_month = np.where(new, rng.choice(M, size=n, p=hw / hw.sum()), -1)

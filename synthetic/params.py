@@ -37,6 +37,9 @@ class Planted:
     min_tenure_months_to_enrol: int = 3
     share_starts_with_pre_window: float = 0.92   # starts at least 6 months into the window
 
+    # --- workforce flows: hires per year as a share of the starting headcount
+    annual_hiring_rate: float = 0.12
+
     # --- levels at the window start: level = hire_level_base + level_ability*a (+ tenure), noisy
     hire_level_base: float = 1.6
     level_ability: float = 0.9
