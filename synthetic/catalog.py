@@ -100,7 +100,6 @@ N_FAMILIES = len(FAMILIES)
 N_LEVELS = 6
 LEVEL_PREFIX = ("Junior ", "", "Senior ", "Lead ")
 BASE_PAY_BY_LEVEL = (36000.0, 45000.0, 58000.0, 74000.0, 96000.0, 128000.0)
-NEW_HIRE_LEVEL_SHARE = (0.45, 0.30, 0.14, 0.07, 0.035, 0.005)
 
 # Common holiday pattern (August and December are quiet everywhere in Europe).
 _HOLIDAY = (0.97, 1.0, 1.03, 1.0, 1.0, 1.02, 0.96, 0.88, 1.03, 1.04, 1.04, 0.92)
@@ -301,7 +300,6 @@ PROGRAMS: tuple[Program, ...] = (
             "reskilling", "operations", 900, 365, "Registered Apprenticeship Certificate: Operations Technician",
             0, "passed", False, 0, 100, 60, 6, 1.0, 9200, "tuition", 300, "Line maintenance", 200, 10, False),
 )
-PROGRAM_INDEX = {p.program_id: i for i, p in enumerate(PROGRAMS)}
 
 # Methods that take the learner off the job for a good part of the program: a
 # small dip in output while enrolled (outside every estimation window).
@@ -388,11 +386,3 @@ FEEDBACK_PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 FEEDBACK_CONNECTORS = ("", "Overall, ", "Honestly, ", "To be fair, ", "On the whole, ", "")
 FEEDBACK_CLOSERS = ("", "", " Thanks to the trainers.", " Would recommend.", " Please keep it going.",
                     " More practical exercises please.")
-
-SURVEY_QUESTIONS = {
-    "Q1": "How likely are you to recommend this program to a colleague?",
-    "Q2": "How relevant was the program to your job?",
-    "Q3_1": "How confident were you in the skills the program covers? - Before the program",
-    "Q3_2": "How confident were you in the skills the program covers? - After the program",
-    "Q4": "What, if anything, would you change about the program?",
-}

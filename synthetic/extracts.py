@@ -32,10 +32,6 @@ def global_ids(wid: np.ndarray, local: np.ndarray) -> np.ndarray:
     return np.where(local >= 0, wid[np.maximum(local, 0)], "")
 
 
-def snapshot_name(entity_dir: str, entity: str, end_date) -> str:
-    return f"{entity_dir}/{entity}_{end_date.isoformat()}.csv"
-
-
 def write_workers(sim: ChunkSim, wid, names, writer: LandingWriter, rel: str) -> None:
     first, last, email, nid = names
     tl = sim.tl
@@ -108,14 +104,15 @@ def write_ratings(sim: ChunkSim, wid, competency, writer: LandingWriter, ledger:
     for i in bad.tolist():
         date_s[i] = bad_date(rng, int(date_s[i][:4]))
     comp_names = np.array([p.competency for p in C.PROGRAMS] + [""], dtype=object)
-    evaluator = global_ids(wid, mgr)
+    cols = ([f"EV{e:09d}" for e in ev_id.tolist()], wid[idx].tolist(), date_s.tolist(),
+            np.where(is_mgr, "manager_rating", "competency").tolist(), comp_names[comp].tolist(),
+            rating.tolist(), global_ids(wid, mgr).tolist())
+    is_bad = np.zeros(idx.size, dtype=bool)
+    is_bad[bad] = True
     bounds = np.r_[0, np.flatnonzero(np.diff(month)) + 1, month.size]
-    bad_set = set(bad.tolist())
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         if lo == hi:
             continue
         rel = f"performance/ratings_{sim.tl.label(int(month[lo]))}.csv"
-        rows = [(f"EV{ev_id[i]:09d}", wid[idx[i]], date_s[i], "manager_rating" if is_mgr[i] else "competency",
-                 comp_names[comp[i]], int(rating[i]), evaluator[i]) for i in range(lo, hi)]
-        writer.csv_rows(rel, [COLUMNS["ratings"]], rows)
-        ledger.add("bad_date", rel, sum(1 for i in range(lo, hi) if i in bad_set))
+        writer.csv_rows(rel, [COLUMNS["ratings"]], zip(*(c[lo:hi] for c in cols)))
+        ledger.add("bad_date", rel, int(is_bad[lo:hi].sum()))

@@ -73,7 +73,7 @@ class FinanceBook:
     # ------------------------------------------------------------------ company-wide
 
     def finish(self) -> None:
-        rng = self.w.rng(10**6, 1)
+        rng = self.w.global_rng(1)
         tl = self.tl
         lines: dict[int, list] = defaultdict(list)
         invoices: list[tuple[int, list]] = []
@@ -103,8 +103,6 @@ class FinanceBook:
                 inv = invoice_id(C.EVALUATOR_VENDOR, m)
                 post(m, _row(f"{inv}-1", day_in(m), C.LND_COST_CENTER, "evaluation", C.EVALUATOR_VENDOR, inv,
                              round(rng.uniform(6000, 12000), 2), "Quarterly training impact evaluation"), True)
-            if tl.month_of_year[m] == 3:
-                self._tax_credit(m, lines, rng, post, day_in)
 
         for pi, p in enumerate(C.PROGRAMS):
             if p.provider == C.INTERNAL:
@@ -117,6 +115,9 @@ class FinanceBook:
 
         for (pi, c), n in sorted(self.cohort_size.items()):
             self._cohort_lines(C.PROGRAMS[pi], c, n, rng, post, day_in, invoice_id)
+        for m in range(tl.n_months):          # claimed each March on the fees of the year before
+            if tl.month_of_year[m] == 3:
+                self._tax_credit(m, lines, rng, post, day_in)
 
         # Credit notes and reversals on a few invoices, the following month.
         for m, row in list(invoices):

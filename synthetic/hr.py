@@ -23,7 +23,6 @@ from .world import ENROL_SEASON, HIRING_SEASON, PROMOTION_SEASON, RATING_MONTHS,
 
 HIRE, REHIRE, PROMOTION, TRANSFER, LATERAL, DEMOTION, DATA_CHANGE, TERMINATION = range(8)
 REASONS = ("hire", "rehire", "promotion", "transfer", "lateral", "demotion", "data_change", "termination")
-MOVE_REASONS = (PROMOTION, LATERAL)   # plus job-family changes, which can be either reason
 
 NO_OUTCOME, COMPLETER, FAILED, WITHDRAWN, WAIVED = range(5)
 VOLUNTARY, INVOLUNTARY = 1, 2
@@ -72,6 +71,21 @@ class ChunkSim:
     # ------------------------------------------------------------------ setup
 
     def _init_population(self) -> None:
+        new, tenure_years = self._place_workers()
+        self.a = self._draw_ability(np.where(new, 0.0, tenure_years))
+        self.a[new] = np.clip(self.a[new] + self.P.window_hire_ability_shift, -self.P.ability_clip,
+                              self.P.ability_clip)
+        level0 = self._levels_and_pay(new, tenure_years)
+        self._blank_career_state(new)
+        self._init_enrolment_plan(new)
+        self._init_treatment_state()
+        self._build_manager_index()
+        self._assign_managers(np.flatnonzero(self.employed))
+        self._pre_window_history(level0)
+
+    def _place_workers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Location, department, family, FTE and the hiring timeline. Returns
+        (hired during the window, tenure in years at the window start)."""
         w, P, tl, rng, n = self.w, self.P, self.tl, self.rng_init, self.n
         M = tl.n_months
         self.loc = rng.choice(len(C.LOCATIONS), size=n, p=w.loc_weight)
@@ -84,39 +98,42 @@ class ChunkSim:
 
         # Who joins during the window: replacement of attrition plus some growth.
         hires = P.annual_hiring_rate * M / 12
-        p_new = hires / (1.0 + hires)
-        new = rng.random(n) < p_new
+        new = rng.random(n) < hires / (1.0 + hires)
         hw = HIRING_SEASON[tl.month_of_year - 1]
         self.hire_month = np.where(new, rng.choice(M, size=n, p=hw / hw.sum()), -1)
         hm = np.maximum(self.hire_month, 0)
         in_window_day = tl.month_start[hm] + (rng.random(n) * tl.month_days[hm]).astype(np.int64)
         tenure_years = np.clip(rng.exponential(5.0, n), 0.05, 30.0)
-        self.a = self._draw_ability(np.where(new, 0.0, tenure_years))
-        pre_window_day = tl.first_day - (tenure_years * 365.25).astype(np.int64)
-        self.hire_day = np.where(new, in_window_day, pre_window_day)
-        self.orig_hire_day = self.hire_day.copy()
+        self.hire_day = np.where(new, in_window_day, tl.first_day - (tenure_years * 365.25).astype(np.int64))
+        # Boomerangs: hired in the window, but worked here before (hire, leave, come back).
         self.boomerang = new & (rng.random(n) < P.boomerang_share_of_hires)
         prior_tenure = (rng.uniform(1.0, 6.0, n) * 365.25).astype(np.int64)
         gap = (rng.uniform(1.2, 4.0, n) * 365.25).astype(np.int64)
         self.prior_term_day = np.where(self.boomerang, self.hire_day - gap, NEVER)
-        self.orig_hire_day = np.where(self.boomerang, self.prior_term_day - prior_tenure, self.orig_hire_day)
+        self.orig_hire_day = np.where(self.boomerang, self.prior_term_day - prior_tenure, self.hire_day)
+        return new, tenure_years
 
-        # Level tracks ability (and tenure): stronger people sit higher, which is
-        # what a history of ability-driven promotions leaves behind.
+    def _levels_and_pay(self, new: np.ndarray, tenure_years: np.ndarray) -> np.ndarray:
+        """Level tracks ability and tenure, as a history of ability-driven
+        promotions leaves it; returns the level at (original) hire."""
+        P, rng, n = self.P, self.rng_init, self.n
         years_before = np.where(new, 0.0, np.minimum(tenure_years, 15.0))
         level0 = np.clip(np.rint(P.hire_level_base + P.level_ability * self.a
-                                 + rng.normal(0.0, P.level_noise, n)), 1, C.N_LEVELS - 1)
-        self.level = np.clip(np.rint(level0 + P.level_per_tenure_year * years_before
-                                     + rng.normal(0.0, P.level_noise, n) * (years_before > 0)),
-                             level0, C.N_LEVELS).astype(np.int64)
-        level0 = level0.astype(np.int64)
+                                 + rng.normal(0.0, P.level_noise, n)), 1, C.N_LEVELS - 1).astype(np.int64)
+        level = np.clip(np.rint(level0 + P.level_per_tenure_year * years_before
+                                + rng.normal(0.0, P.level_noise, n) * (years_before > 0)), level0, C.N_LEVELS)
+        # at most one promotion per nine months of service before the window
+        self.level = np.minimum(level, level0 + (years_before / 0.75).astype(np.int64)).astype(np.int64)
         self.pre_promotions = self.level - level0
         self.prof = (rng.random(n) * 12).astype(np.int64)   # reduced modulo the title list when shown
         self.pay = self._band(self.fam, self.level, self.loc) * rng.lognormal(0.0, 0.07, n)
         hire_year = self.orig_hire_day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
         age_at_hire = np.clip(21 + 2 * level0 + rng.exponential(4.0, n), 18, 60)
         self.birth_year = (hire_year - age_at_hire).astype(np.int64)
+        return level0
 
+    def _blank_career_state(self, new: np.ndarray) -> None:
+        n = self.n
         self.employed = ~new
         self.rehired = self.boomerang.copy()
         self.term_day = np.full(n, NEVER, dtype=np.int64)
@@ -126,12 +143,11 @@ class ChunkSim:
         self.rehire_eligible = np.zeros(n, dtype=bool)
         self.mgr = np.full(n, -1, dtype=np.int64)
         self.pos = np.zeros(n, dtype=np.int64)
-
-        self._init_enrolment_plan(new)
-        self._init_treatment_state()
-        self._build_manager_index()
-        self._assign_managers(np.flatnonzero(self.employed))
-        self._pre_window_history(level0)
+        # Latest effective date written per worker: a worker never gets two
+        # different events on one day, so "latest sequence per effective date"
+        # (how HR history is rebuilt) can never hide a move.
+        self.last_row_day = np.full(n, -(2**40), dtype=np.int64)
+        self.needs_manager = np.zeros(n, dtype=bool)
 
     def _draw_ability(self, tenure_years: np.ndarray) -> np.ndarray:
         """Ability at hire is N(0, 1) (clipped). Incumbents at the window start
@@ -212,7 +228,7 @@ class ChunkSim:
         starters = np.concatenate([pre, boom])
         k = self.pre_promotions[starters]
         start_level = np.where(self.boomerang[starters], self.level[starters], level0[starters])
-        pay0 = self.pay[starters] / (1.1 ** k)
+        pay0 = np.where(self.boomerang[starters], self.pay[starters] / 1.12, self.pay[starters] / (1.1 ** k))
         self._new_positions(starters)
         self._record(starters, self.orig_hire_day[starters], HIRE, level=start_level, pay=pay0)
         span_end = np.where(self.boomerang[starters], self.prior_term_day[starters], tl.first_day)
@@ -238,6 +254,7 @@ class ChunkSim:
         if k == 0:
             return
         day = np.broadcast_to(np.asarray(day, dtype=np.int64), (k,)).copy()
+        self.last_row_day[idx] = np.maximum(self.last_row_day[idx], day)
         self._records.append((
             idx.copy(), day, np.full(k, reason, dtype=np.int8), self.pos[idx].copy(), self.fam[idx].copy(),
             self.prof[idx].copy(), (self.level[idx] if level is None else np.asarray(level)).copy(),
@@ -285,8 +302,6 @@ class ChunkSim:
         emp_start = self.employed.copy()
         fam_start = self.fam.copy()
         joined = self._hires(m)
-        self._build_manager_index()
-        self._assign_managers(np.flatnonzero(joined))
         self._start_enrolments(m)
         self._start_retakes(m)
         opening = self.trk & (tl.month_index(self.trk_exit) == m)
@@ -299,29 +314,28 @@ class ChunkSim:
     def _hires(self, m: int) -> np.ndarray:
         tl, P, rng = self.tl, self.P, self.rng
         ms, nd = tl.month_start[m], tl.month_days[m]
-        joined = np.zeros(self.n, dtype=bool)
         new = np.flatnonzero(self.hire_month == m)
-        if new.size:
-            self.employed[new] = True
-            self._new_positions(new)
-            boom = self.boomerang[new]
-            self._record(new[~boom], self.hire_day[new[~boom]], HIRE)
-            self._record(new[boom], self.hire_day[new[boom]], REHIRE)
-            joined[new] = True
         back = np.flatnonzero(~self.employed & self.rehire_eligible
                               & (ms - self.term_day >= P.rehire_min_gap_days))
         back = back[rng.random(back.size) < P.rehire_monthly]
         if back.size:
-            day = ms + (rng.random(back.size) * nd).astype(np.int64)
-            self.employed[back] = True
+            self.hire_day[back] = ms + (rng.random(back.size) * nd).astype(np.int64)
             self.rehired[back] = True
-            self.hire_day[back] = day
             self.rehire_eligible[back] = False
             self.pay[back] *= rng.uniform(1.0, 1.08, back.size)
-            self._new_positions(back)
-            self._record(back, day, REHIRE)
             self.counts["rehires"] += int(back.size)
-            joined[back] = True
+        joined = np.zeros(self.n, dtype=bool)
+        joined[new] = True
+        joined[back] = True
+        who = np.flatnonzero(joined)
+        self.employed[who] = True
+        self._new_positions(who)
+        self._build_manager_index()
+        self._assign_managers(who)
+        first = who[~self.rehired[who]]         # boomerangs and rehires come back as "rehire"
+        self._record(first, self.hire_day[first], HIRE)
+        again = who[self.rehired[who]]
+        self._record(again, self.hire_day[again], REHIRE)
         return joined
 
     # ------------------------------------------------------------------ enrolment
@@ -387,6 +401,7 @@ class ChunkSim:
         if not s.size:
             return
         start = tl.month_start[m] + (rng.random(s.size) * tl.month_days[m]).astype(np.int64)
+        start = np.maximum(start, self.hire_day[s] + 1)     # a rehire starting this month
         self._open_attempt(0, s, self._choose_programs(s, rng), start, rng, retake=False)
 
     def _start_retakes(self, m: int) -> None:
@@ -401,32 +416,15 @@ class ChunkSim:
     # ------------------------------------------------------------------ events
 
     def _events(self, m: int, joined: np.ndarray) -> None:
-        w, P, tl, rng = self.w, self.P, self.tl, self.rng
+        tl = self.tl
         idx = np.flatnonzero(self.employed & ~joined)
         if not idx.size:
             return
-        k = idx.size
-        u = rng.random((k, 3))
+        u = self.rng.random((idx.size, 3))    # day, separation, move
         day = tl.month_start[m] + (u[:, 0] * tl.month_days[m]).astype(np.int64)
-        a = self.a[idx]
-        band = np.searchsorted(w.tenure_edges, (day - self.hire_day[idx]) / 365.25, side="right")
-        effect = (self.treat_exit[idx] < day) & (day <= self.treat_end[idx])
-        ttype = self.treat_type[idx]
-        h_vol0 = w.vol_by_band[band] * np.exp(P.voluntary_exit_ability * a)
-        h_vol = h_vol0 * np.where(effect, w.vol_multiplier[ttype], 1.0)
-        h_inv = P.involuntary_exit * np.exp(P.involuntary_exit_ability * a)
+        h_vol0, h_vol, h_inv, promo_factor, H = self._hazards(idx, day, m)
         vol = u[:, 1] < h_vol
         inv = ~vol & (u[:, 1] < h_vol + h_inv)
-
-        level, fam = self.level[idx], self.fam[idx]
-        promo_factor = np.exp(P.promotion_ability * a) * PROMOTION_SEASON[tl.month_of_year[m] - 1]
-        extra = np.where(effect, w.extra_hazard[ttype], 0.0)
-        extra = np.where((ttype == 1) & (fam == self.treat_target[idx]), 0.0, extra)
-        H = np.column_stack([
-            w.promotion_by_level[level] * promo_factor,
-            np.full(k, P.lateral), np.full(k, P.family_change), extra,
-            P.transfer * w.can_transfer[fam], P.demotion * (level > 1), np.full(k, P.data_change),
-        ])
         kind = (u[:, 2, None] >= np.cumsum(H, axis=1)).sum(axis=1)
         kind[vol | inv] = K_NONE
 
@@ -441,6 +439,30 @@ class ChunkSim:
         # A move before the exit day (in the exit month) is part of the state at exit.
         pre = self.trk[idx] & (tl.month_index(self.trk_exit[idx]) == m) & (day <= self.trk_exit[idx])
         self.sh_level[idx[pre]] = self.level[idx[pre]]
+
+    def _hazards(self, idx, day, m):
+        """This month's hazards: baseline voluntary exit, voluntary exit with the
+        planted effect, involuntary exit, the promotion multiplier, and the
+        move segments in K_* order (planted extra move included)."""
+        w, P = self.w, self.P
+        k = idx.size
+        a = self.a[idx]
+        band = np.searchsorted(w.tenure_edges, (day - self.hire_day[idx]) / 365.25, side="right")
+        effect = (self.treat_exit[idx] < day) & (day <= self.treat_end[idx])
+        ttype = self.treat_type[idx]
+        h_vol0 = w.vol_by_band[band] * np.exp(P.voluntary_exit_ability * a)
+        h_vol = h_vol0 * np.where(effect, w.vol_multiplier[ttype], 1.0)
+        h_inv = P.involuntary_exit * np.exp(P.involuntary_exit_ability * a)
+        level, fam = self.level[idx], self.fam[idx]
+        promo_factor = np.exp(P.promotion_ability * a) * PROMOTION_SEASON[self.tl.month_of_year[m] - 1]
+        extra = np.where(effect, w.extra_hazard[ttype], 0.0)
+        extra = np.where((ttype == 1) & (fam == self.treat_target[idx]), 0.0, extra)   # already there
+        H = np.column_stack([
+            w.promotion_by_level[level] * promo_factor,
+            np.full(k, P.lateral), np.full(k, P.family_change), extra,
+            P.transfer * w.can_transfer[fam], P.demotion * (level > 1), np.full(k, P.data_change),
+        ])
+        return h_vol0, h_vol, h_inv, promo_factor, H
 
     def _shadow(self, idx, day, u, h_vol0, h_inv, promo_factor, vol, inv, kind) -> None:
         """Outcomes of tracked completers inside their window, treated (actual)
@@ -478,8 +500,9 @@ class ChunkSim:
         sel = kind == K_EXTRA
         who, d = idx[sel], day[sel]
         up = self.treat_type[who] == 0
-        self._promote(who[up & (self.level[who] < C.N_LEVELS)], d[up & (self.level[who] < C.N_LEVELS)])
-        self._lateral(who[up & (self.level[who] == C.N_LEVELS)], d[up & (self.level[who] == C.N_LEVELS)])
+        top = self.level[who] == C.N_LEVELS     # decided before anyone is promoted
+        self._promote(who[up & ~top], d[up & ~top])
+        self._lateral(who[up & top], d[up & top])
         self._change_family(who[~up], d[~up], self.treat_target[who[~up]])
 
     def _promote(self, idx, day) -> None:
@@ -561,6 +584,14 @@ class ChunkSim:
         self.counts["data_change_events"] += int(idx.size)
 
     def _replace_departed_managers(self, gone, gone_day, m) -> None:
+        """Reports of a leaver get a new manager (a data_change) within two weeks;
+        when that would collide with another event of theirs this month, it
+        waits for the start of next month."""
+        stop = self.tl.month_stop[m]
+        late = np.flatnonzero(self.needs_manager & self.employed)
+        self.needs_manager[:] = False
+        if late.size:
+            self._reassign(late, np.maximum(self.tl.month_start[m], self.last_row_day[late] + 1), stop)
         if not gone.size:
             return
         subs = np.flatnonzero(self.employed & np.isin(self.mgr, gone))
@@ -568,7 +599,13 @@ class ChunkSim:
             return
         left_on = dict(zip(gone.tolist(), gone_day.tolist()))
         base = np.array([left_on[x] for x in self.mgr[subs].tolist()], dtype=np.int64)
-        day = np.minimum(base + 1 + (self.rng.random(subs.size) * 14).astype(np.int64), self.tl.month_stop[m])
+        day = base + 1 + (self.rng.random(subs.size) * 14).astype(np.int64)
+        self._reassign(subs, np.maximum(day, self.last_row_day[subs] + 1), stop)
+
+    def _reassign(self, subs, day, stop) -> None:
+        now = day <= stop
+        self.needs_manager[subs[~now]] = True
+        subs, day = subs[now], day[now]
         self._assign_managers(subs)
         self._record(subs, day, DATA_CHANGE)
         self.counts["data_change_events"] += int(subs.size)
@@ -602,7 +639,7 @@ class ChunkSim:
         withdrawal on the leaving day, so every completer was employed at exit."""
         for slot, att in enumerate(self.att):
             started = att.prog[idx] >= 0
-            first_leave = started & (att.left[idx] == NEVER) & (day >= att.start[idx] - 31)
+            first_leave = started & (att.left[idx] == NEVER)
             att.left[idx[first_leave]] = day[first_leave]
             open_ = started & (day <= att.exit[idx])
             who = idx[open_]
@@ -679,7 +716,7 @@ class ChunkSim:
         corrected base pay. Moves are never restated, so spells keep their shape."""
         rec = self.job_history_arrays(raw=True)
         rng = self.rng
-        eligible = np.isin(rec["reason"], (HIRE, REHIRE, TRANSFER, DATA_CHANGE)) & (rec["day"] <= self.tl.end_day - 30)
+        eligible = np.isin(rec["reason"], (HIRE, REHIRE, DATA_CHANGE)) & (rec["day"] <= self.tl.end_day - 30)
         cand = np.flatnonzero(eligible)
         pick = cand[rng.random(cand.size) < 0.02]
         if not pick.size:

@@ -16,7 +16,7 @@ from .hr import COMPLETER, FAILED, WAIVED, ChunkSim
 from .timeline import NEVER, day_string, day_strings
 from .writer import COLUMNS, DefectLedger, LandingWriter
 
-SCORE_DEFECT_RATE = 0.004
+SCORE_DEFECT_RATE = 0.03      # of retake/failed rows with a score: about 0.4% of all registrations
 VOIDED_RATE = 0.01
 INVALID_XAPI_RATE = 0.003
 
@@ -122,10 +122,18 @@ def write_enrollments(t: AttemptTable, wid, writer: LandingWriter, ledger: Defec
     enrolled_s = day_strings(t.enrolled)
     started_s = np.where(t.start != NEVER, day_strings(np.where(t.start != NEVER, t.start, 0)), "")
     done_s = np.where(t.exited, day_strings(np.where(t.exited, t.exit, 0)), "")
-    assign = rng.choice(C.ASSIGNMENT_TYPES, size=t.w.size, p=C.ASSIGNMENT_SHARE)
+    # Reskilling is a career choice: never mandatory.
+    reskill = np.array([p.program_type == "reskilling" for p in C.PROGRAMS])[t.prog]
+    assign = np.where(reskill, rng.choice(C.ASSIGNMENT_TYPES, size=t.w.size, p=(0.0, 0.8, 0.2)),
+                      rng.choice(C.ASSIGNMENT_TYPES, size=t.w.size, p=C.ASSIGNMENT_SHARE))
     smax = np.array([np.nan if p.score_max is None else p.score_max for p in C.PROGRAMS])[t.prog]
     score = t.score.copy()
-    bad = np.flatnonzero(~np.isnan(score) & (rng.random(score.size) < SCORE_DEFECT_RATE))
+    # Typos land on retakes and failed attempts only: a quarantined first-attempt
+    # completion would drop a treated worker into the comparison pool.
+    eligible = ~np.isnan(score) & ((t.attempt == 2) | (t.status == "failed"))
+    pool = np.flatnonzero(eligible)
+    n_bad = min(pool.size, max(1, round(SCORE_DEFECT_RATE * pool.size)))
+    bad = np.sort(rng.choice(pool, size=n_bad, replace=False)) if pool.size else pool
     score[bad] = np.round(smax[bad] + rng.uniform(1.0, 0.25 * smax[bad]), 1)
     ledger.add("score_above_max", rel, int(bad.size))
     rows = [(t.enrollment_id[i], wid[t.w[i]], C.PROGRAMS[t.prog[i]].program_id, int(t.attempt[i]), assign[i],
@@ -139,15 +147,15 @@ def write_orphan_enrollments(n: int, first_orphan: int, world, writer: LandingWr
     """Registrations of people the HRIS does not know (contractors, test users)."""
     if n <= 0:
         return
-    rng = world.rng(10**6, 0)
+    rng = world.global_rng(0)
     tl = world.timeline
     ids = world.counters.take("enrollment", n)
     rows = []
     for j in range(n):
         p = C.PROGRAMS[int(rng.integers(len(C.PROGRAMS)))]
-        start = int(rng.integers(tl.first_day, tl.end_day - p.window_days))
+        start = int(rng.integers(tl.first_day, max(tl.first_day + 1, tl.end_day - p.window_days)))
         status = p.completer_status if rng.random() < 0.6 else "withdrawn"
-        exit_day = start + int(rng.integers(20, p.window_days))
+        exit_day = min(start + int(rng.integers(20, p.window_days)), tl.end_day)
         score = "" if not p.has_score or status == "withdrawn" else f"{p.mastery_score + 5:g}"
         rows.append((f"ENR{ids[j]:08d}", f"W{first_orphan + j:07d}", p.program_id, 1, "optional",
                      day_string(start - 7), day_string(start), status, day_string(exit_day), score,
@@ -230,8 +238,21 @@ def competency_evaluations(t: AttemptTable, sim: ChunkSim, rng: np.random.Genera
 # --------------------------------------------------------------------------- xAPI
 
 
-def _uuid(rng: np.random.Generator) -> str:
-    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+class UuidSource:
+    """Version-4 UUIDs from a seeded generator, drawn 4096 at a time (one
+    rng call per UUID dominated the xAPI writer's run time)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._buf = b""
+        self._pos = 0
+
+    def __call__(self) -> str:
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = self.rng.bytes(16 * 4096), 0
+        raw = self._buf[self._pos:self._pos + 16]
+        self._pos += 16
+        return str(uuid.UUID(bytes=raw, version=4))
 
 
 def _ts(day: int, seconds: int) -> str:
@@ -249,6 +270,7 @@ class StatementFactory:
 
     def __init__(self, rng: np.random.Generator, end_day: int) -> None:
         self.rng = rng
+        self.uuid = UuidSource(rng)
         self.end_day = end_day
         self.out: list[tuple[int, int, str, dict]] = []   # (day, seconds, id, statement)
 
@@ -256,7 +278,7 @@ class StatementFactory:
              result: dict | None = None) -> str | None:
         if day > self.end_day:
             return None
-        sid = _uuid(self.rng)
+        sid = self.uuid()
         stmt = {"id": sid, "actor": actor, "verb": {"id": VERB_IDS[verb], "display": {"en-US": verb}},
                 "object": obj}
         if result is not None:
@@ -289,10 +311,10 @@ def registration_statements(f: StatementFactory, t: AttemptTable, i: int, worker
     actor = {"objectType": "Agent", "account": {"homePage": C.LMS_HOME, "name": worker_id}}
     course = {"objectType": "Activity", "id": iri,
               "definition": {"name": {"en-US": p.title}, "type": COURSE_TYPE}}
-    ctx = {"registration": _uuid(rng),
+    ctx = {"registration": f.uuid(),
            "contextActivities": {"parent": [{"objectType": "Activity", "id": iri}],
                                  "category": [{"objectType": "Activity", "id": CMI5_CATEGORY}]},
-           "extensions": {SESSION_EXT: _uuid(rng)}}
+           "extensions": {SESSION_EXT: f.uuid()}}
     start, status = int(t.start[i]), t.status[i]
     secs = int(rng.integers(7 * 3600, 18 * 3600))
     total = max(t.hours[i], 0.25) * 3600
@@ -359,10 +381,11 @@ def _void(f: StatementFactory, sid_source: dict, day: int, secs: int) -> bool:
     return True
 
 
-def _invalid(stmt: dict, rng: np.random.Generator) -> dict:
+def _invalid(stmt: dict, f: StatementFactory) -> dict:
     """A statement broken the way real LRS exports are."""
+    rng = f.rng
     bad = json.loads(json.dumps(stmt))
-    bad["id"] = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+    bad["id"] = f.uuid()
     kind = int(rng.integers(4))
     if kind == 0:
         bad["verb"]["id"] = bad["verb"]["display"]["en-US"]            # not an IRI
@@ -385,7 +408,7 @@ def write_xapi(t: AttemptTable, sim: ChunkSim, wid, writer: LandingWriter, ledge
             if _void(f, stmt, day, secs):
                 counts["voided_statements"] = counts.get("voided_statements", 0) + 1
     invalid = np.flatnonzero(rng.random(len(f.out)) < INVALID_XAPI_RATE)
-    extra = [(f.out[j][0], f.out[j][1] + 7, "", _invalid(f.out[j][3], rng)) for j in invalid.tolist()]
+    extra = [(f.out[j][0], f.out[j][1] + 7, "", _invalid(f.out[j][3], f)) for j in invalid.tolist()]
     stmts = sorted(f.out + extra, key=lambda x: (x[0], x[1]))
     month = sim.tl.month_index(np.array([s[0] for s in stmts], dtype=np.int64)) if stmts else np.zeros(0, int)
     bad_ids = {id(x[3]) for x in extra}

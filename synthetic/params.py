@@ -14,22 +14,22 @@ PROGRAM_TYPES = ("upskilling", "reskilling")
 @dataclass(frozen=True)
 class Planted:
     # --- ability: one N(0,1) draw per person, never written anywhere
-    ability_clip: float = 3.0
+    ability_clip: float = 1.5            # bounded talent: the top of a cell always has peers to match
 
     # --- productivity: value = family_scale x (1 + ability_coef*ability) x seasonal(month)
     #     x exp((growth_base + growth_ability*ability) * months_since_window_start) x lognormal noise
     ability_coef: float = 0.25
     growth_base: float = 0.002
-    growth_ability: float = 0.004        # stronger performers improve faster: the naive bias
+    growth_ability: float = 0.003        # stronger performers improve faster: a naive bias
     noise_sd: float = 0.05
     off_the_job_dip: float = 0.04        # output dip while in a bootcamp/apprenticeship (never in a window)
     productivity_effect: dict = field(default_factory=lambda: {"upskilling": 0.08, "reskilling": 0.04})
 
     # --- enrolment: P(ever enrol) = logistic(enrol_intercept + enrol_ability*ability)
-    enrol_intercept: float = -0.75
-    enrol_ability: float = 0.8
+    enrol_intercept: float = -1.3
+    enrol_ability: float = 0.6
     reskilling_share: float = 0.35
-    completion_ability: float = 0.7      # added to the program's completion log-odds
+    completion_ability: float = 0.5      # added to the program's completion log-odds
     waiver_rate: float = 0.03            # among enrolments in waivable programs
     failed_share_of_noncompleters: float = 0.45
     retake_probability: float = 0.4      # after failed/withdrawn (not after leaving the company)
@@ -38,7 +38,12 @@ class Planted:
     share_starts_with_pre_window: float = 0.92   # starts at least 6 months into the window
 
     # --- workforce flows: hires per year as a share of the starting headcount
-    annual_hiring_rate: float = 0.12
+    annual_hiring_rate: float = 0.18
+    # Hires during the window come from a weaker pool than the incumbents were:
+    # the average output per head of each metric drifts down, so an incumbent's
+    # productivity index rises with no change in output (the other naive bias;
+    # a comparison group measured over the same months cancels it).
+    window_hire_ability_shift: float = -0.7
 
     # --- levels at the window start: level = hire_level_base + level_ability*a (+ tenure), noisy
     hire_level_base: float = 1.6

@@ -50,7 +50,8 @@ def feedback_text(rng, nps: int) -> str:
     lead = C.FEEDBACK_CONNECTORS[int(rng.integers(len(C.FEEDBACK_CONNECTORS)))]
     text = " ".join(parts)
     if lead:
-        text = lead + text[0].lower() + text[1:]
+        keep_case = text.startswith(("I ", "I'"))
+        text = lead + (text if keep_case else text[0].lower() + text[1:])
     return text + C.FEEDBACK_CLOSERS[int(rng.integers(len(C.FEEDBACK_CLOSERS)))]
 
 

@@ -167,9 +167,12 @@ class Truth:
                     "Enrolment probability is logistic in an unobserved ability (intercept "
                     f"{P.enrol_intercept}, slope {P.enrol_ability}); completion, promotion and staying also rise "
                     "with ability, and stronger performers' productivity grows faster "
-                    f"({P.growth_ability} per month per SD). A naive before/after or participant-vs-everyone "
-                    "comparison therefore overstates every effect; matching on baseline productivity (which "
-                    "reflects ability) removes it."),
+                    f"({P.growth_ability} per month per SD). Hires during the window come from a weaker pool "
+                    f"(ability shifted by {P.window_hire_ability_shift}), so every metric's average output per "
+                    "head drifts down and incumbents' productivity index drifts up. A naive before/after or "
+                    "participant-vs-everyone comparison therefore overstates the effects; a comparison group "
+                    "matched on cell and baseline productivity (which reflects ability) and measured over the "
+                    "same months removes both."),
                 "mean_ability": ab,
                 "n": ab_n,
                 "enrolment_rate": round(ab_n["enrollees"] / ab_n["all"], 4) if ab_n["all"] else None,

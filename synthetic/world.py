@@ -17,6 +17,7 @@ ENROL_SEASON = np.array([1.3, 1.2, 1.1, 1.0, 1.0, 0.9, 0.7, 0.5, 1.3, 1.2, 1.0, 
 _PROMO = np.array([1.8, 0.75, 0.75, 1.3, 0.75, 0.75, 1.6, 0.75, 0.75, 1.0, 0.75, 0.75])
 PROMOTION_SEASON = _PROMO / _PROMO.mean()
 RATING_MONTHS = (3, 6, 9, 12)
+GLOBAL_CHUNK = 10**6    # spawn key of the company-wide streams (no chunk ever gets this number)
 
 
 class Counters:
@@ -84,6 +85,10 @@ class World:
         """Independent stream per (chunk, purpose): adding a draw to one purpose
         never shifts another's numbers."""
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(chunk, stream)))
+
+    def global_rng(self, stream: int) -> np.random.Generator:
+        """Streams for company-wide outputs (finance, orphan rows), apart from every chunk's."""
+        return self.rng(GLOBAL_CHUNK, stream)
 
     def worker_ids(self, offset: int, n: int) -> np.ndarray:
         return np.array([f"W{g:07d}" for g in range(offset + 1, offset + n + 1)], dtype=object)

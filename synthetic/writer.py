@@ -148,4 +148,6 @@ class DefectLedger:
         for kind, description in DEFECT_KINDS.items():
             files = dict(sorted(self.counts.get(kind, {}).items()))
             out[kind] = {"description": description, "total": sum(files.values()), "files": files}
+            if self.detail.get(kind):
+                out[kind]["line_ids"] = sorted(self.detail[kind])
         return out
