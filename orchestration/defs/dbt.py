@@ -6,6 +6,7 @@ checks; at error severity `dbt build` skips the models downstream of a failure.
 """
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,11 @@ from training_impact.settings import DBT_PROJECT_DIR, data_paths, disable_teleme
 
 disable_telemetry()
 data_paths().export_env()
+# dagster-dbt looks dbt up on PATH (also when it parses the project): put this
+# interpreter's bin folder first, so cron, systemd and `make` runs find the venv's dbt.
+_VENV_BIN = str(Path(sys.executable).parent)
+if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
