@@ -13,7 +13,7 @@ SCALE ?= 100000
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test dev bench clean
+.PHONY: venv demo test dev bench report clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,9 @@ test: venv
 
 dev: venv
 	$(BIN)/training-impact dev --data $(DATA)
+
+report: venv
+	$(BIN)/training-impact report --data $(DATA) --screenshot $(DATA)/reports/kpi_report.png
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --scale $(SCALE)

@@ -43,3 +43,47 @@ def neutralise_frame(df: pd.DataFrame, columns: Iterable[str] | None = None) -> 
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.map(neutralise_formula, na_action="ignore")
     return out
+
+
+def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, entity: str | None = None) -> int:
+    """Write the quarantine table (``bronze/_quarantine``) to one CSV for people to open
+    in a spreadsheet, every text cell neutralised; returns the rows written.
+
+    ``batch_id`` / ``entity`` narrow it to one run or one entity. The file is
+    UTF-8 with a BOM (Excel then reads it as UTF-8) and appears only when complete.
+    """
+    import os
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    root = Path(data_root)
+    files = sorted((root / "bronze" / "_quarantine").glob(f"{entity or '*'}/*.parquet"))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    written = 0
+    columns: list[str] | None = None
+    try:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as handle:
+            for path in files:
+                if batch_id is not None and not path.name.startswith(f"{batch_id}__"):
+                    continue
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+                    frame = batch.to_pandas()
+                    if batch_id is not None:
+                        frame = frame[frame["_batch_id"] == batch_id]
+                    if columns is None:
+                        columns = list(frame.columns)
+                        handle.write(",".join(columns) + "\n")
+                    neutralise_frame(frame[columns]).to_csv(handle, header=False, index=False)
+                    written += len(frame)
+            if columns is None:
+                from ingestion.store import QUARANTINE_SCHEMA
+
+                handle.write(",".join(QUARANTINE_SCHEMA.names) + "\n")
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return written

@@ -10,12 +10,24 @@ e.g. ``hris/workers_2026-10-31.csv: missing_required_column: hire_date``.
 
 A file report is a dict with ``source_file, entity, status (loaded |
 duplicate | rejected), reason, rows_read, rows_loaded, rows_quarantined,
-quarantine_by_rule`` and, optionally, ``previous_rows_loaded`` (rows loaded by
-the previous file of the same entity) for the volume check.
+quarantine_by_rule`` and, optionally, for the volume check,
+``previous_loads`` (earlier loads of the same entity and cadence, newest first:
+``[{"source_file", "rows_loaded"}]``) or just ``previous_rows_loaded``.
+
+Volume: a file is compared with the median (low median) of the last
+``volume_drop.baseline_files`` loads of its series, not only the one before it.
+Monthly ratings peak in review months; a median of three months ignores one
+peak, so the quiet month after a review is not a "drop", while a real fall in
+a steady source (productivity, snapshots) still shows.
+
+Freshness: ``freshness`` (from ``ingestion.landing_freshness``) says how old
+the newest landing file of the entity is; older than ``freshness.max_age_days``
+(per entity overrides in ``freshness.per_entity``) -> ``freshness.action``.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +54,12 @@ def evaluate_gate(
     *,
     entity: str | None = None,
     policy: Mapping[str, Any] | None = None,
+    freshness: Mapping[str, Any] | None = None,
 ) -> GateOutcome:
-    """Judge one family's (or, with ``entity``, one entity's) file reports of a run."""
+    """Judge one family's (or, with ``entity``, one entity's) file reports of a run.
+
+    ``freshness``: ``ingestion.landing_freshness(...)`` of the entity, when known.
+    """
     gate = dict((policy or load_policy())["gate"])
     policy_version = (policy or load_policy()).get("version")
     try:
@@ -51,10 +67,13 @@ def evaluate_gate(
     except (KeyError, TypeError) as exc:
         raise KeyError("params need quality.max_quarantine_share (config/parameters.yml)") from exc
     volume = dict(gate.get("volume_drop") or {})
+    fresh_policy = dict(gate.get("freshness") or {})
     for name, action in [("row_failures", gate.get("row_failures", "warn")),
                          ("empty_file", gate.get("empty_file", "warn")),
                          ("no_files", gate.get("no_files", "warn")),
-                         ("volume_drop.action", volume.get("action", "warn"))]:
+                         ("duplicate_file", gate.get("duplicate_file", "warn")),
+                         ("volume_drop.action", volume.get("action", "warn")),
+                         ("freshness.action", fresh_policy.get("action", "warn"))]:
         if action not in ACTIONS:
             raise ValueError(f"policy gate.{name} must be one of {ACTIONS}, not {action!r}")
     ref_prefixes = tuple(gate.get("reference_rule_prefixes") or ())
@@ -88,7 +107,10 @@ def evaluate_gate(
         rules = {str(k): int(v) for k, v in (rep.get("quarantine_by_rule") or {}).items() if int(v) > 0}
 
         if status == "duplicate":
-            pass  # the same bytes were loaded before: nothing new to judge
+            # The same bytes were loaded before: nothing new to judge. Under another
+            # name it is a redelivery, set aside: worth a word, not a block.
+            if rep.get("rejected_file"):
+                report(gate.get("duplicate_file", "warn"), f"{src}: {rep.get('reason') or 'duplicate'}")
         elif status == "rejected":
             # Schema errors (missing columns, unreadable file): nothing of the
             # file loaded, and the family's picture is incomplete.
@@ -113,12 +135,12 @@ def evaluate_gate(
             for r, n in sorted(rules.items()):
                 if r not in blocked_rules:
                     report(gate.get("row_failures", "warn"), f"{src}: {r}: {n} rows quarantined")
-            prev = rep.get("previous_rows_loaded")
-            if prev is not None and int(prev) >= int(volume.get("min_previous_rows", 0)) and int(prev) > 0:
-                drop = 1 - loaded / int(prev)
+            prev, basis = _volume_baseline(rep, int(volume.get("baseline_files", 1)))
+            if prev is not None and prev >= int(volume.get("min_previous_rows", 0)) and prev > 0:
+                drop = 1 - loaded / prev
                 if drop > float(volume.get("max_drop_share", 1.0)):
                     report(volume.get("action", "warn"),
-                           f"{src}: volume_drop: {loaded} rows loaded vs {int(prev)} in the previous load"
+                           f"{src}: volume_drop: {loaded} rows loaded vs {prev} {basis}"
                            f" ({drop:.0%} fewer)")
         else:
             raise ValueError(f"{src}: unknown status {status!r} (loaded | duplicate | rejected)")
@@ -139,6 +161,11 @@ def evaluate_gate(
         scope = f"{family}/{entity}" if entity else family
         report(gate.get("no_files", "warn"), f"{scope}: no_files: no new files this run")
 
+    fresh_meta = None
+    if freshness is not None:
+        scope = f"{family}/{entity}" if entity else family
+        fresh_meta = _check_freshness(report, scope, freshness, fresh_policy, entity)
+
     read_total = totals["rows_read"]
     metadata = {
         "family": family,
@@ -154,6 +181,7 @@ def evaluate_gate(
         "blocking_failures": blocking,
         "warnings": warnings,
         "per_file": per_file,
+        "freshness": fresh_meta,
     }
     failures = blocking + warnings
     return GateOutcome(passed=not failures, blocking=bool(blocking), failures=failures, metadata=metadata)
@@ -176,3 +204,31 @@ def _share_failures(report, src: str, read: int, quarantined: int, rules: dict[s
                         f" quarantined, limit {max_q:.1%}" + (f"; top rules: {top}" if top else ""))
         blamed |= set(rules)
     return blamed
+
+
+def _volume_baseline(rep: Mapping[str, Any], baseline_files: int) -> tuple[int | None, str]:
+    """(rows to compare with, how the text names it) from the file's series history."""
+    loads = [int(p.get("rows_loaded") or 0) for p in (rep.get("previous_loads") or [])][:max(1, baseline_files)]
+    if len(loads) > 1:
+        return int(statistics.median_low(loads)), f"(median of the last {len(loads)} loads of this series)"
+    if loads:
+        return loads[0], "in the previous load"
+    prev = rep.get("previous_rows_loaded")
+    return (int(prev), "in the previous load") if prev is not None else (None, "")
+
+
+def _check_freshness(report, scope: str, freshness: Mapping[str, Any], policy: Mapping[str, Any],
+                     entity: str | None) -> dict[str, Any]:
+    per_entity = dict(policy.get("per_entity") or {})
+    limit = per_entity.get(entity or freshness.get("entity"), policy.get("max_age_days"))
+    meta = {**dict(freshness), "max_age_days": limit}
+    if limit is None:
+        return meta
+    action = policy.get("action", "warn")
+    newest, age = freshness.get("newest_file"), freshness.get("age_days")
+    if newest is None:
+        report(action, f"{scope}: freshness: no landing file at all")
+    elif float(age) > float(limit):
+        report(action, f"{scope}: freshness: newest landing file {newest} is {float(age):.0f} days old"
+                       f" (delivered {str(freshness.get('modified_at'))[:10]}), limit {limit} days")
+    return meta

@@ -9,9 +9,12 @@ analytics are off (see ``_gx.py``) and nothing is fetched while building.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from expectations import contexts, suites
 from expectations.validate import RowValidation
@@ -39,6 +42,7 @@ def record_run(
     *results: RowValidation | Iterable[RowValidation],
     run_name: str | None = None,
     run_time: dt.datetime | None = None,
+    _keys: list[Any] | None = None,
 ) -> list[Path]:
     """Persist the validation results of one run (e.g. one ingestion batch).
 
@@ -56,6 +60,7 @@ def record_run(
     run_time = run_time or dt.datetime.now(dt.timezone.utc)
     run_id = RunIdentifier(run_name=run_name or run_time.strftime("%Y%m%dT%H%M%SZ"), run_time=run_time)
 
+    keys: list[Any] = _keys if _keys is not None else []
     ctx = contexts.file_context(data_root)
     with contexts.LOCK:
         # The stored suite is the full versioned one (the run may have skipped
@@ -63,8 +68,13 @@ def record_run(
         ctx.suites.add_or_update(suites.build_suite(entity))
         suite_id = ExpectationSuiteIdentifier(name=entity)
         written: list[Path] = []
+        seen: dict[str, int] = {}
         for i, r in enumerate(flat):
             batch = _safe(r.source_file or f"{entity}_dataframe_{i + 1}")
+            # A large file is validated in several batches: one result each, none overwritten.
+            seen[batch] = seen.get(batch, 0) + 1
+            if seen[batch] > 1:
+                batch = f"{batch}__part{seen[batch]}"
             r.gx_result.meta["run_id"] = run_id
             r.gx_result.meta["validation_time"] = run_time
             r.gx_result.meta["run_name"] = run_id.run_name
@@ -78,15 +88,64 @@ def record_run(
             )
             base = gx_root(data_root) / "uncommitted" / "validations" / entity / _safe(run_id.run_name)
             written.extend(sorted(base.glob(f"*/{batch}.json"))[-1:])
+            keys.append(key)
+        keys.append(suite_id)
     return written
 
 
-def build_data_docs(data_root: str | Path) -> Path:
-    """Render the Data Docs site from the stored results; returns index.html."""
+def record_reports(data_root: str | Path, file_reports: Iterable[Any], run_name: str) -> list[Any]:
+    """Store the GX results an ingestion run kept on its file reports
+    (``ingestion.FileReport.gx_results``), one entity at a time.
+
+    Returns the GX resource identifiers written (validation results and their
+    suites), for an incremental ``build_data_docs(..., resource_identifiers=...)``.
+    """
+    by_entity: dict[str, list[RowValidation]] = {}
+    for rep in file_reports:
+        for result in getattr(rep, "gx_results", None) or ():
+            by_entity.setdefault(result.entity, []).append(result)
+    run_time = dt.datetime.now(dt.timezone.utc)
+    identifiers: list[Any] = []
+    for entity, results in by_entity.items():
+        record_run(data_root, entity, *results, run_name=run_name, run_time=run_time, _keys=identifiers)
+    return identifiers
+
+
+def build_data_docs(data_root: str | Path, resource_identifiers: list[Any] | None = None) -> Path:
+    """Render the Data Docs site from the stored results; returns index.html.
+
+    With ``resource_identifiers`` only those pages are (re)rendered, plus the
+    index: a run's docs cost what the run validated, not the whole history.
+    """
     ctx = contexts.file_context(data_root)
+    started = time.time()
     with contexts.LOCK:
-        ctx.build_data_docs(site_names=[SITE])
-    index = gx_root(data_root) / "uncommitted" / "data_docs" / SITE / "index.html"
+        if resource_identifiers is None:
+            ctx.build_data_docs(site_names=[SITE])
+        else:
+            ctx.build_data_docs(site_names=[SITE], resource_identifiers=list(resource_identifiers))
+    site = gx_root(data_root) / "uncommitted" / "data_docs" / SITE
+    _local_logo(site, since=started - 1)
+    index = site / "index.html"
     if not index.exists():
         raise FileNotFoundError(f"Data Docs were built but {index} is missing")
     return index
+
+
+# GX's page header loads its logo from GX's S3 bucket with the data context id and
+# the build time in the query string: a beacon each time someone opens the docs.
+# The same image ships in the site's static/ folder.
+_REMOTE_LOGO = re.compile(r'https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/([\w.-]+)(\?[^"\']*)?')
+
+
+def _local_logo(site: Path, since: float) -> None:
+    """Point the logo of the pages written since `since` at the site's own copy."""
+    images = site / "static" / "images"
+    for page in site.rglob("*.html"):
+        if page.stat().st_mtime < since:
+            continue
+        text = page.read_text(encoding="utf-8")
+        if "great-expectations-web-assets" not in text:
+            continue
+        rel = Path(os.path.relpath(images, page.parent)).as_posix()
+        page.write_text(_REMOTE_LOGO.sub(lambda m: f"{rel}/{m.group(1)}", text), encoding="utf-8")

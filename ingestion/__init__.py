@@ -7,7 +7,9 @@ Public API (pure Python, no Dagster):
     report.to_metadata()                                      # JSON-able summary
     ingest_file(path, data_root, batch_id, entity=None)       # FileReport
     read_manifest(data_root)                                  # pyarrow.Table
+    reconcile_batch(data_root, batch_id)                      # manifest vs bronze/quarantine/rejected on disk
     load_reference_ids(data_root)                             # {"worker_id": set, "program_id": set}
+    landing_freshness(data_root, entity)                      # age of the newest landing file (gate)
 
 Run families in the order hris -> lms -> performance -> finance -> surveys:
 worker and program ids are checked against the latest loaded snapshots.
@@ -20,20 +22,22 @@ from .engine import (
     ProgressEvent,
     ReconciliationError,
     discover_files,
+    file_series,
     ingest_family,
     ingest_file,
+    landing_freshness,
     new_batch_id,
 )
 from .mapping import Mapping, MappingError, available_mappings, load_mapping
 from .references import REFERENCE_CHECKS, load_reference_ids
 from .schemas import LINEAGE_COLUMNS, arrow_schema, load_schemas
-from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, find_orphans, read_manifest
+from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, find_orphans, read_manifest, reconcile_batch
 
 __all__ = [
     "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "ProgressEvent", "ReconciliationError",
-    "discover_files", "ingest_family", "ingest_file", "new_batch_id",
+    "discover_files", "file_series", "ingest_family", "ingest_file", "landing_freshness", "new_batch_id",
     "Mapping", "MappingError", "available_mappings", "load_mapping",
     "REFERENCE_CHECKS", "load_reference_ids",
     "LINEAGE_COLUMNS", "arrow_schema", "load_schemas",
-    "MANIFEST_SCHEMA", "QUARANTINE_SCHEMA", "Layout", "find_orphans", "read_manifest",
+    "MANIFEST_SCHEMA", "QUARANTINE_SCHEMA", "Layout", "find_orphans", "read_manifest", "reconcile_batch",
 ]

@@ -16,7 +16,9 @@ loads workers or programs.
 from __future__ import annotations
 
 import dataclasses
+import copy
 import json
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .casting import cast_column
-from .mapping import EntityMapping, Mapping, load_mapping
+from .mapping import EntityMapping, Mapping, load_mapping, mapping_for_family
 from .readers import (
     EMPTY_EXTRACT_RULES, CsvReader, FileProbe, FileRejected, NeedSlowPath, ParquetReader, QualtricsReader, RawBatch,
     SourceReader, XapiReader, XlsxReader, probe_file,
@@ -95,10 +97,17 @@ class FileReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     validation: list[dict] = field(default_factory=list, repr=False)   # GX result summary per batch
-    previous_rows_loaded: int | None = None   # rows_loaded of the entity's previous load (volume check)
+    # Volume check: earlier loads of the same entity *and cadence* (see file_series),
+    # newest first: [{"source_file", "rows_loaded"}]. previous_rows_loaded is the first.
+    previous_rows_loaded: int | None = None
+    previous_loads: list[dict] = field(default_factory=list)
+    cadence: str | None = None             # daily | monthly | yearly | undated (from the file name)
+    # The GX results of the row validation (expectations.validate.RowValidation, per
+    # batch), kept for Data Docs (expectations.results.record_reports); never serialised.
+    gx_results: list = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self, with_validation: bool = False) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "gx_results"}
         for k in ("started_at", "finished_at"):
             d[k] = d[k].isoformat() if d[k] else None
         if not with_validation:
@@ -180,14 +189,39 @@ def _now() -> datetime:
 
 # --------------------------------------------------------------------------- manifest state
 
+# A date in a landing file name: YYYY-MM-DD (daily snapshot), YYYY-MM (monthly), YYYY (yearly).
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?!\d)")
+
+
+def file_series(source_file: str) -> tuple[str, str]:
+    """(cadence, period) of a landing file from the date in its name.
+
+    `workers_2026-10-31.csv` -> ("daily", "2026-10-31"), `ratings_2026-10.csv` ->
+    ("monthly", "2026-10"), `notes.csv` -> ("undated", ""). The volume check
+    compares a file only with earlier files of the same entity and cadence, in
+    period order (a late delivery of an old month compares with the months before it).
+    """
+    name = Path(source_file).name
+    found = [m for m in _NAME_DATE.finditer(name) if 1900 <= int(m.group(1)) <= 2999]
+    if not found:
+        return "undated", ""
+    m = found[-1]
+    cadence = "daily" if m.group(3) else "monthly" if m.group(2) else "yearly"
+    return cadence, m.group(0)
+
+
+# Earlier loads of a series handed to the gate (it takes a median of the newest few).
+PREVIOUS_LOADS_KEPT = 12
+
+
 @dataclass
 class _ManifestState:
     """What the manifest says, kept current while a family loads (one read per run)."""
     loaded: dict[str, list[tuple[str, str, int]]]   # sha256 -> [(source_file, batch_id, rows_read)] loaded
     bronze_files: set[str]
-    # entity -> (started_at, source_file, rows_loaded) of its latest load: the
-    # gate compares volumes with it (volume_drop)
-    latest: dict[str, tuple[datetime, str, int]] = field(default_factory=dict)
+    # (entity, cadence) -> [(period, started_at, source_file, rows_loaded)] of every
+    # loaded file: the gate compares volumes within a series (volume_drop)
+    series: dict[tuple[str, str], list[tuple[str, datetime, str, int]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_root: Path) -> "_ManifestState":
@@ -213,15 +247,21 @@ class _ManifestState:
                 return src, batch
         return None
 
+    def previous_loads(self, entity: str, source_file: str) -> list[dict]:
+        """Loads of the same entity and cadence before this file (by period, then load time), newest first."""
+        cadence, period = file_series(source_file)
+        earlier = [item for item in self.series.get((entity, cadence), ()) if item[0] <= period]
+        earlier.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
+        return [{"source_file": src, "rows_loaded": rows} for _, _, src, rows in earlier[:PREVIOUS_LOADS_KEPT]]
+
     def record(self, sha: str, source_file: str, batch_id: str, bronze_file: str | None, entity: str | None,
                started_at: datetime, rows_read: int, rows_loaded: int) -> None:
         self.loaded.setdefault(sha, []).append((source_file, batch_id, int(rows_read)))
         if bronze_file:
             self.bronze_files.add(bronze_file)
         if entity:
-            cur = self.latest.get(entity)
-            if cur is None or (started_at, source_file) > cur[:2]:
-                self.latest[entity] = (started_at, source_file, int(rows_loaded))
+            cadence, period = file_series(source_file)
+            self.series.setdefault((entity, cadence), []).append((period, started_at, source_file, int(rows_loaded)))
 
 
 # --------------------------------------------------------------------------- validator
@@ -315,7 +355,7 @@ class _FileIngest:
         if fmt == "qualtrics":
             return QualtricsReader(self.path, probe, self.batch_size)
         if fmt == "xlsx":
-            return XlsxReader(self.path, probe, self.batch_size, self.em.sheet)
+            return XlsxReader(self.path, probe, self.batch_size, self.em.sheet, self._score_header)
         if fmt == "parquet":
             return ParquetReader(self.path, probe, self.batch_size)
         raise AssertionError(f"format {fmt!r} passed mapping validation but has no reader")
@@ -385,6 +425,7 @@ class _FileIngest:
         self.last_ordinal = 0
         self.rule_counts: Counter[str] = Counter()
         self.report.validation = []
+        self.report.gx_results = []
         stem = Path(self.rel).stem
         bronze = self.layout.bronze_file(self.schema.name, self.batch_id, stem)
         if self.layout.relative(bronze) in self.state.bronze_files:
@@ -466,6 +507,9 @@ class _FileIngest:
         v = self.row_validator(self.schema.name, df)
         summary = dict(getattr(v, "result", {}) or {})
         self.report.validation.append(summary)
+        if getattr(v, "gx_result", None) is not None:
+            # Data Docs need the GX result only; the failures are in the quarantine already.
+            self.report.gx_results.append(dataclasses.replace(v, failures=v.failures.iloc[0:0]))
         f = v.failures
         if f is None or len(f) == 0:
             return
@@ -566,8 +610,9 @@ class _FileIngest:
         r.quarantine_file = self.layout.relative(q_path) if q_path else None
         r.status = "loaded"
         r.reason = ("notes: " + "; ".join(r.notes)) if r.notes else None
-        prev = self.state.latest.get(self.schema.name)
-        r.previous_rows_loaded = prev[2] if prev else None
+        r.cadence = file_series(r.source_file)[0]
+        r.previous_loads = self.state.previous_loads(self.schema.name, r.source_file)
+        r.previous_rows_loaded = r.previous_loads[0]["rows_loaded"] if r.previous_loads else None
         self._write_manifest()
         self.state.record(r.sha256, r.source_file, self.batch_id, r.bronze_file, r.entity, r.started_at,
                           r.rows_read, r.rows_loaded)
@@ -580,9 +625,19 @@ class _FileIngest:
         return self.report
 
     def _finish_duplicate(self, prior_file: str, prior_batch: str) -> FileReport:
+        """Bytes loaded before. The same path seen again is a re-run over a persistent
+        landing zone: it stays. Under another name it is a redelivery: it is set aside
+        in rejected/<batch>/ with a reason file, like a rejected file."""
         r = self.report
         r.status = "duplicate"
         r.reason = f"duplicate: {self.rel} is byte-identical to {prior_file} loaded in batch {prior_batch}"
+        if prior_file != self.rel:
+            try:
+                dest = move_to_rejected(self.layout, self.path, self.rel, self.batch_id, r.reason, r.sha256)
+                r.rejected_file = self.layout.relative(dest)
+                r.reason += f" (set aside in {r.rejected_file})"
+            except OSError as exc:  # read-only landing: the manifest still records it
+                r.notes.append(f"could not move the file to rejected/: {exc}")
         self._write_manifest()
         return r
 
@@ -593,6 +648,7 @@ class _FileIngest:
         r.rows_read = r.rows_loaded = r.rows_quarantined = 0
         r.quarantine_by_rule = {}
         r.validation = []
+        r.gx_results = []
         try:
             dest = move_to_rejected(self.layout, self.path, self.rel, self.batch_id, r.reason, r.sha256)
             r.rejected_file = self.layout.relative(dest)
@@ -718,6 +774,30 @@ def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str) -
     return [found[k] for k in sorted(found)]
 
 
+def landing_freshness(data_root: Path | str, entity: str, mapping: str | Mapping = "canonical",
+                      now: datetime | None = None) -> dict[str, Any]:
+    """How old the newest landing file of `entity` is: the freshness check of the gate.
+
+    Age is measured from the file's modification time (when it was delivered),
+    not from the date in its name: a source that keeps re-sending old months is
+    still delivering. Files moved to rejected/ no longer count.
+    Returns {"entity", "newest_file", "modified_at", "age_days", "files"}; newest_file
+    is None when the entity has no landing file at all.
+    """
+    now = (now or _now()).astimezone(timezone.utc)
+    layout = Layout(data_root)
+    files = discover_files(layout.root, mapping, entity)
+    out: dict[str, Any] = {"entity": entity, "newest_file": None, "modified_at": None, "age_days": None,
+                           "files": len(files)}
+    if not files:
+        return out
+    newest = max(files, key=lambda p: (p.stat().st_mtime, p.name))
+    modified = datetime.fromtimestamp(newest.stat().st_mtime, timezone.utc)
+    out.update(newest_file=newest.relative_to(layout.landing).as_posix(), modified_at=modified.isoformat(),
+               age_days=round((now - modified).total_seconds() / 86400, 2))
+    return out
+
+
 def _unmatched(layout: Layout, m: Mapping, schemas: CanonicalSchemas, family: str) -> list[str]:
     tops: set[str] = set()
     for ent in schemas.family_entities(family):
@@ -744,7 +824,7 @@ def ingest_family(
     family: str,
     data_root: Path | str,
     batch_id: str,
-    mapping: str | Path = "canonical",
+    mapping: str | Path | Mapping | None = None,
     references: dict[str, set[str]] | None = None,
     progress: ProgressCallback | None = None,
     *,
@@ -760,7 +840,9 @@ def ingest_family(
     """
     layout = Layout(data_root)
     schemas = load_schemas()
-    m = load_mapping(mapping)
+    # mapping=None: the data root's landing/mappings.yml names the mapping(s)
+    # of this family, else "canonical" (ingestion.mapping.mapping_for_family).
+    m = load_mapping(mapping) if mapping is not None else mapping_for_family(layout.root, family)
     entities = schemas.family_entities(family)
     state = _ManifestState.load(layout.root)
     refs = references if references is not None else load_reference_ids(layout.root)

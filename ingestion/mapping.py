@@ -238,8 +238,13 @@ def _load_cached(path: str, mtime_ns: int) -> Mapping:
         return parse_mapping(yaml.safe_load(fh), p)
 
 
-def load_mapping(name_or_path: str | Path = "canonical") -> Mapping:
-    """Load a mapping by name (`ingestion/mappings/<name>.yml`) or by path."""
+def load_mapping(name_or_path: str | Path | Mapping = "canonical") -> Mapping:
+    """Load a mapping by name (`ingestion/mappings/<name>.yml`) or by path.
+
+    A Mapping passes through unchanged, so callers may hand either.
+    """
+    if isinstance(name_or_path, Mapping):
+        return name_or_path
     p = Path(name_or_path)
     if p.suffix not in (".yml", ".yaml"):
         p = MAPPINGS_DIR / f"{name_or_path}.yml"
@@ -251,3 +256,103 @@ def load_mapping(name_or_path: str | Path = "canonical") -> Mapping:
 
 def available_mappings() -> list[str]:
     return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yml"))
+
+
+# --------------------------------------------------------------------------- selection per data root
+
+# landing/mappings.yml: which mapping(s) read each source family of this data
+# root. Written by whoever delivers the extracts (synthetic.vendors writes it
+# for the vendor-format exports); absent = every family uses "canonical".
+LANDING_MAPPINGS_FILE = "mappings.yml"
+DEFAULT_MAPPING = "canonical"
+
+
+def combine_mappings(parts: list[str | Path | Mapping], name: str | None = None) -> Mapping:
+    """One mapping made of several: per entity, the source specs of each part in order.
+
+    A landing file is read by the first spec whose pattern matches it, so an
+    earlier part wins where patterns overlap. A family delivered by two vendors
+    (an LMS transcript from one, xAPI statements from an LRS) reads through the
+    combination of their mappings.
+    """
+    loaded = [load_mapping(p) for p in parts]
+    if not loaded:
+        raise MappingError("combine_mappings needs at least one mapping")
+    if len(loaded) == 1 and name is None:
+        return loaded[0]
+    entities: dict[str, tuple[EntityMapping, ...]] = {}
+    for m in loaded:
+        for entity, specs in m.entities.items():
+            entities[entity] = entities.get(entity, ()) + specs
+    return Mapping(
+        name=name or "+".join(m.name for m in loaded),
+        path=loaded[0].path,
+        description="; ".join(m.description for m in loaded if m.description),
+        entities=entities,
+    )
+
+
+def landing_mappings_path(data_root: str | Path) -> Path:
+    return Path(data_root) / "landing" / LANDING_MAPPINGS_FILE
+
+
+def read_landing_mappings(data_root: str | Path) -> dict[str, list[str]]:
+    """family -> mapping names (or paths) from landing/mappings.yml; {} when there is none.
+
+    Format (family names of canonical_schemas.yml; a value is one mapping or a
+    list, combined in order; a path ending in .yml is relative to landing/):
+
+        version: 1
+        families:
+          hris: workday
+          lms: [docebo, xapi_lrs]
+    """
+    path = landing_mappings_path(data_root)
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    fams = doc.get("families") if isinstance(doc, dict) else None
+    if not isinstance(fams, dict):
+        raise MappingError(f"{path}: expected a 'families:' mapping of family -> mapping name(s)")
+    known = load_schemas().families
+    out: dict[str, list[str]] = {}
+    for family, value in fams.items():
+        if family not in known:
+            raise MappingError(f"{path}: unknown family {family!r}; known: {sorted(known)}")
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise MappingError(f"{path}: family {family!r} needs a mapping name or a list of names")
+        resolved = []
+        for n in names:
+            n = n.strip()
+            if n.endswith((".yml", ".yaml")) and not Path(n).is_absolute():
+                n = str(path.parent / n)
+            resolved.append(n)
+        out[str(family)] = resolved
+    return out
+
+
+def mapping_for_family(data_root: str | Path, family: str) -> Mapping:
+    """The mapping that reads `family` in this data root: landing/mappings.yml, else canonical."""
+    names = read_landing_mappings(data_root).get(family)
+    if not names:
+        return load_mapping(DEFAULT_MAPPING)
+    return combine_mappings(names)
+
+
+def write_landing_mappings(data_root: str | Path, families: dict[str, list[str]], comment: str = "") -> Path:
+    """Write landing/mappings.yml (family -> mapping names), atomically."""
+    path = landing_mappings_path(data_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()] if comment else []
+    lines += ["# Which mapping(s) of ingestion/mappings/ read each source family of this",
+              "# landing zone (docs/mappings.md). Families not listed use \"canonical\".",
+              "version: 1", "families:"]
+    for family, names in families.items():
+        value = names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"
+        lines.append(f"  {family}: {value}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -819,9 +819,15 @@ def unterminated_quote_at_eof(path: Path, encoding: str, delimiter: str) -> bool
 # --------------------------------------------------------------------------- XLSX
 
 class XlsxReader(SourceReader):
-    """First sheet (or the mapping's `sheet`) of a workbook, read-only streaming."""
+    """One sheet of a workbook, read-only streaming.
 
-    def __init__(self, path: Path, probe: FileProbe, batch_size: int, sheet: str | None):
+    The mapping's `sheet` when it names one; otherwise the first sheet whose
+    header row maps to the entity's columns (workbooks often carry a cover,
+    notes or pivot sheet before the data), else the first sheet.
+    """
+
+    def __init__(self, path: Path, probe: FileProbe, batch_size: int, sheet: str | None,
+                 score_header: HeaderScore | None = None):
         import zipfile
 
         import openpyxl
@@ -841,20 +847,34 @@ class XlsxReader(SourceReader):
                 raise FileRejected("missing_sheet", f"sheet {sheet!r} not in workbook (sheets: {names})")
             self.ws = self.wb[sheet]
         else:
-            self.ws = self.wb.worksheets[0]
+            self.ws = self._best_sheet(score_header) if score_header is not None else self.wb.worksheets[0]
         others = [n for n in names if n != self.ws.title]
         if others:
             self.notes.append(f"sheet={self.ws.title!r}; ignored sheets: {', '.join(others)}")
         self._rows = self.ws.iter_rows(values_only=True)
-        self.header = []
-        for row in self._rows:
-            if row and any(v is not None and str(v).strip() for v in row):
-                self.header = [raw_text(v).strip() if v is not None else "" for v in row]
-                break
-        while self.header and not self.header[-1]:
-            self.header.pop()
+        self.header = self._header_of(self._rows)
         if not self.header:
             raise FileRejected("empty_file", f"sheet {self.ws.title!r} has no header row")
+
+    @staticmethod
+    def _header_of(rows) -> list[str]:
+        """The first non-empty row, trailing blank cells dropped; consumes `rows` up to it."""
+        header: list[str] = []
+        for row in rows:
+            if row and any(v is not None and str(v).strip() for v in row):
+                header = [raw_text(v).strip() if v is not None else "" for v in row]
+                break
+        while header and not header[-1]:
+            header.pop()
+        return header
+
+    def _best_sheet(self, score_header: HeaderScore):
+        best, best_score = self.wb.worksheets[0], 0
+        for ws in self.wb.worksheets:
+            score = score_header(self._header_of(ws.iter_rows(values_only=True, max_row=50)))
+            if score > best_score:
+                best, best_score = ws, score
+        return best
 
     def batches(self) -> Iterator[RawBatch]:
         ncols = len(self.header)

@@ -197,3 +197,55 @@ def find_orphans(data_root: Path | str) -> list[Path]:
         if layout.relative(bronze_twin) not in listed:
             out.append(p)
     return out
+
+
+def reconcile_batch(data_root: Path | str, batch_id: str, entity: str | None = None) -> list[dict[str, Any]]:
+    """Check what one batch left on disk against its manifest, file by file.
+
+    For a loaded file: rows_read = rows_loaded + rows_quarantined (as recorded),
+    the bronze file holds rows_loaded rows and the quarantine file holds
+    rows_quarantined distinct records. For a rejected file: it sits in
+    rejected/<batch>/ with its .reason.txt. Each entry carries `ok` and, when
+    not ok, `problem`. Reads Parquet footers and one quarantine column only.
+    """
+    layout = Layout(data_root)
+    m = read_manifest(data_root)
+    rows = [r for r in m.to_pylist() if r["batch_id"] == batch_id and (entity is None or r["entity"] == entity)]
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: r["source_file"]):
+        entry = {k: r[k] for k in ("source_file", "entity", "status", "rows_read", "rows_loaded",
+                                   "rows_quarantined")}
+        problems: list[str] = []
+        if r["status"] == "loaded":
+            read, loaded, quarantined = (int(r[k] or 0) for k in ("rows_read", "rows_loaded", "rows_quarantined"))
+            if read != loaded + quarantined:
+                problems.append(f"rows_read {read} != rows_loaded {loaded} + rows_quarantined {quarantined}")
+            bronze = layout.root / r["bronze_file"] if r["bronze_file"] else None
+            bronze_rows = pq.ParquetFile(bronze).metadata.num_rows if bronze and bronze.exists() else None
+            if bronze_rows != loaded:
+                problems.append(f"bronze holds {bronze_rows} rows, manifest says {loaded} loaded")
+            q_records = 0
+            if bronze is not None:
+                q = layout.quarantine_dir / r["entity"] / bronze.name
+                if q.exists():
+                    q_records = len(set(pq.read_table(q, columns=["_source_row"])["_source_row"].to_pylist()))
+            if q_records != quarantined:
+                problems.append(f"quarantine holds {q_records} records, manifest says {quarantined}")
+            entry.update(bronze_rows=bronze_rows, quarantined_records=q_records)
+        elif r["status"] in ("rejected", "duplicate"):
+            # Rejected files, and duplicates delivered under another name, are set aside with a reason.
+            moved = layout.rejected_file(batch_id, r["source_file"])
+            note = moved.with_name(moved.name + ".reason.txt")
+            set_aside = r["status"] == "rejected" or "set aside in" in (r["reason"] or "")
+            if set_aside and not (moved.exists() or (layout.landing / r["source_file"]).exists()):
+                problems.append(f"the file is neither in {layout.relative(moved)} nor in landing")
+            if set_aside and moved.exists() and not note.exists():
+                problems.append(f"no reason file {layout.relative(note)}")
+            entry.update(reason=r["reason"])
+            if set_aside:
+                entry.update(rejected_file=layout.relative(moved))
+        entry["ok"] = not problems
+        if problems:
+            entry["problem"] = "; ".join(problems)
+        out.append(entry)
+    return out

@@ -4,11 +4,15 @@ import dagster as dg
 
 from orchestration.defs.dbt import dbt_resource, training_impact_dbt
 from orchestration.defs.ingestion import ingestion_assets
+from orchestration.defs.publishing import publishing_assets
+from orchestration.defs.report import report_assets  # KPI report (HTML), group published
 from orchestration.defs.schedules import nightly_schedule, pipeline_job
+from orchestration.defs.sensors import alert_on_run_failure  # alerts when runs fail under the daemon
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, training_impact_dbt],
+    assets=[*ingestion_assets, training_impact_dbt, *publishing_assets, *report_assets],
     jobs=[pipeline_job],
     schedules=[nightly_schedule],
+    sensors=[alert_on_run_failure],
     resources={"dbt": dbt_resource},
 )

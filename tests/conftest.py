@@ -44,6 +44,24 @@ def pipeline_run(tmp_path_factory):
     return paths, outcome
 
 
+TRUTH_COMPANY = {"employees": 6000, "years": 3, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def truth_run(tmp_path_factory):
+    """A company large enough that sampling noise is well below the planted selection bias."""
+    import synthetic
+    from training_impact.pipeline import run_pipeline
+    from training_impact.settings import data_paths
+
+    root = tmp_path_factory.mktemp("truth_company")
+    synthetic.generate(root, **TRUTH_COMPANY)
+    paths = data_paths(root)
+    outcome = run_pipeline(paths)
+    assert outcome.success, outcome.failures
+    return paths, outcome
+
+
 @pytest.fixture
 def copy_of_run(pipeline_run, tmp_path):
     """An independent copy of the pipeline's data root, for tests that change inputs."""

@@ -89,8 +89,8 @@ def test_missing_required_column_blocks_the_marts(copy_of_run):
     assert after == before
 
 
-def test_comparison_group_beats_naive_against_truth(pipeline_run):
-    paths, _ = pipeline_run
+def test_comparison_group_beats_naive_against_truth(truth_run):
+    paths, _ = truth_run
     truth = json.loads(paths.truth.read_text())
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         rows = con.execute(

@@ -1,4 +1,4 @@
-"""`training-impact` command line: generate, run, demo, summary, dev."""
+"""`training-impact` command line: generate, run, demo, summary, report, dev."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     started = time.monotonic()
     summary = synthetic.generate(out, employees=args.employees, years=args.years, seed=args.seed, progress=_progress)
+    if getattr(args, "formats", None):  # rewrite the canonical extracts in vendor formats (synthetic/vendors.py)
+        from synthetic.vendors import export_vendor_format
+        exported = export_vendor_format(out, args.formats)["families"]
+        print("  vendor formats (landing/mappings.yml): " + "; ".join(f"{f}: {'+'.join(m)}" for f, m in exported.items()))
     print(f"generated a company of {args.employees:,} employees over {args.years} years "
           f"(seed {args.seed}) in {time.monotonic() - started:.1f}s")
     print(f"  landing files: {out / 'landing'}")
@@ -54,7 +58,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     has_landing = paths.landing.exists() and any(p.is_file() for p in paths.landing.rglob("*"))
     if not has_landing:
         print(f"== generating a synthetic company into {paths.root}")
-        cmd_generate(argparse.Namespace(out=str(paths.root), employees=args.employees, years=args.years, seed=args.seed))
+        cmd_generate(argparse.Namespace(out=str(paths.root), employees=args.employees, years=args.years, seed=args.seed,
+                                        formats=args.formats))
     else:
         print(f"== landing files already in {paths.landing}: re-running on them (nothing new loads twice)")
     print("== running the pipeline (Dagster: ingest → quality gate → dbt → KPI marts)")
@@ -65,6 +70,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_kpi_summary(paths)
         print_output_locations(paths)
     return code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the HTML KPI report from the existing warehouse (and optionally screenshot it)."""
+    from reporting import write_report
+    from training_impact.settings import load_parameters
+
+    paths = data_paths(args.data)
+    try:
+        written = write_report(paths.root, paths.warehouse, params=load_parameters(), run_id=args.run_id)
+    except (FileNotFoundError, LookupError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"KPI report: {written.path}  ({len(written.chart_ids)} charts, {written.suppressed_cells} suppressed cells)")
+    if args.screenshot:
+        from reporting.browser import ChromiumNotFound, check_render, screenshot
+
+        try:
+            check = check_render(written.path)
+        except ChromiumNotFound as error:
+            print(error, file=sys.stderr)
+            return 1
+        missing = sorted(set(written.chart_ids) - check.drawn())
+        png = screenshot(written.path, Path(args.screenshot), height=min(max(check.height, 600), 30000))
+        print(f"screenshot: {png}  ({len(check.drawn())}/{len(written.chart_ids)} charts drawn)")
+        if missing:
+            print(f"charts NOT drawn: {', '.join(missing)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """Quarantined rows as a CSV for a spreadsheet (formula-like text neutralised)."""
+    from expectations.export import export_quarantine_csv
+
+    paths = data_paths(args.data)
+    rows = export_quarantine_csv(paths.root, args.csv, batch_id=args.batch, entity=args.entity)
+    print(f"{rows:,} quarantined rows written to {Path(args.csv).resolve()}")
+    return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -87,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--years", type=int, default=3)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", default=str(data_paths().root), help="data root (landing/ and truth.json go here)")
+    gen.add_argument("--formats", default=None, help="vendor formats, e.g. workday,docebo,xapi_json (docs/mappings.md)")
     gen.set_defaults(func=cmd_generate)
 
     for name, func, text in (
@@ -102,7 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--years", type=int, default=3)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--data", default=None)
+    demo.add_argument("--formats", default=None, help="vendor formats of the generated extracts (see generate)")
     demo.set_defaults(func=cmd_demo)
+
+    report = sub.add_parser("report", help="write the HTML KPI report (data/reports/kpi_report.html)")
+    report.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
+    report.add_argument("--screenshot", default=None, metavar="PNG",
+                        help="also render it in headless Chromium and save a full-page PNG")
+    report.add_argument("--run-id", default=None, help="also write reports/runs/<RUN_ID>.html")
+    report.set_defaults(func=cmd_report)
+
+    from training_impact.mappings_cli import add_parser as add_mappings_parser
+    add_mappings_parser(sub)  # training-impact mappings list|check|suggest|docs
+
+    quarantine = sub.add_parser("quarantine", help="export quarantined rows to CSV (spreadsheet-safe)")
+    quarantine.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
+    quarantine.add_argument("--csv", required=True, metavar="OUT", help="CSV file to write")
+    quarantine.add_argument("--batch", default=None, help="only this run's rows (batch id = Dagster run id)")
+    quarantine.add_argument("--entity", default=None, help="only this entity")
+    quarantine.set_defaults(func=cmd_quarantine)
 
     dev = sub.add_parser("dev", help="start the Dagster UI on the whole asset graph")
     dev.add_argument("--data", default=None)

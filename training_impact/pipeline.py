@@ -44,6 +44,7 @@ class RunOutcome:
     failures: list[str] = field(default_factory=list)
     check_results: list[dict] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
+    alerts: list = field(default_factory=list)  # orchestration.alerts.Delivery, one per channel tried
 
 
 def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
@@ -54,6 +55,7 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
 
     import dagster as dg
 
+    from orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
     from orchestration.definitions import defs
 
     started = time.monotonic()
@@ -62,7 +64,8 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
         selection = None
         if groups:
             selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
-        result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,
+                                        tags={ALERTED_TAG: ALERTED_VALUE})  # the failure sensor skips these
     outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -80,4 +83,10 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
             outcome.materialized.append(event.asset_key.to_user_string())
         elif event.event_type_value == "STEP_FAILURE":
             outcome.failures.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+    # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.
+    from orchestration.alerts import alert_for_outcome, send_alert, step_assets_of
+
+    alert = alert_for_outcome(outcome, job=job.name, step_assets=step_assets_of(defs), data_dir=str(paths.root))
+    if alert is not None:
+        outcome.alerts = send_alert(alert)
     return outcome

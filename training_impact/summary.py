@@ -51,6 +51,8 @@ def print_run_summary(paths: Paths, outcome) -> None:
     for status, source_file, reason, *_ in rows:
         if status == "rejected":
             print(f"  REJECTED {source_file}: {reason}")
+        elif status == "duplicate" and "set aside in" in reason:
+            print(f"  SET ASIDE {source_file}: {reason}")
     for entity, rule, count in _quarantine_reasons(paths, outcome.run_id):
         print(f"  quarantined {entity}: {rule} × {count:,}")
     checks = outcome.check_results

@@ -2,38 +2,82 @@
   KPI slicing, suppression and intervals shared by the marts.
 
   A slice is a set of dimension columns to group by; the dimensions not in a slice
-  read 'all', so every KPI has its totals. To add a slice (program, cohort,
-  department, region, period), add its dimension to kpi_slice_dimensions(), its
-  grouping to kpi_slices(), and the column to each mart's input CTE and contract.
+  read 'all', so every KPI has its totals. Every mart's input CTE carries all the
+  dimension columns (kpi_slice_dimensions); a mart may publish only some grains.
+  Unit tests narrow the grains through the var `kpi_slice_grains` (overrides: vars),
+  which each mart passes in directly (dbt applies overrides to direct references only).
 #}
 {% macro kpi_slice_dimensions() %}
-    {{ return(['program_type', 'method']) }}
+    {{ return(['program_type', 'method', 'program_id', 'cohort', 'department', 'region', 'period']) }}
 {% endmacro %}
 
 
-{% macro kpi_slices() %}
-    {{ return([
+{# program and cohort rows also carry their program's type and method (functionally
+   dependent), so a BI filter on program_type keeps working at those grains. #}
+{% macro kpi_slices(grains=none) %}
+    {%- set all_slices = [
         {'slice_grain': 'overall', 'dimensions': []},
         {'slice_grain': 'program_type', 'dimensions': ['program_type']},
         {'slice_grain': 'program_type_method', 'dimensions': ['program_type', 'method']},
-    ]) }}
+        {'slice_grain': 'program', 'dimensions': ['program_type', 'method', 'program_id']},
+        {'slice_grain': 'cohort', 'dimensions': ['program_type', 'method', 'program_id', 'cohort']},
+        {'slice_grain': 'department', 'dimensions': ['department']},
+        {'slice_grain': 'region', 'dimensions': ['region']},
+        {'slice_grain': 'period', 'dimensions': ['period']},
+        {'slice_grain': 'program_type_period', 'dimensions': ['program_type', 'period']},
+    ] -%}
+    {%- if grains is none -%}
+        {{ return(all_slices) }}
+    {%- endif -%}
+    {%- set chosen = [] -%}
+    {%- for slice in all_slices if slice.slice_grain in grains -%}
+        {%- do chosen.append(slice) -%}
+    {%- endfor -%}
+    {{ return(chosen) }}
 {% endmacro %}
 
 
-{# One select per slice over `relation`, unioned: slice_grain, the dimension columns,
-   the `keys` grouped in every slice (e.g. kpi, estimation_method), then `aggregates`. #}
-{% macro kpi_sliced(relation, aggregates, keys=[]) %}
-    {%- for slice in kpi_slices() %}
-    {%- set group_columns = keys + slice.dimensions %}
-    select
+{# Every grain name, for accepted_values tests and documentation. #}
+{% macro kpi_slice_grain_names(grains=none) %}
+    {%- set names = [] -%}
+    {%- for slice in kpi_slices(grains) -%}
+        {%- do names.append(slice.slice_grain) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{# The grains without a period dimension: for KPIs that only make sense over the whole
+   window (ROI: costs follow starts, benefits follow exits). #}
+{% macro kpi_grains_without_period(grains=none) %}
+    {%- set names = [] -%}
+    {%- for slice in kpi_slices(grains) if 'period' not in slice.dimensions -%}
+        {%- do names.append(slice.slice_grain) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{# The slice columns of one grain: the dimension itself, or 'all'. #}
+{% macro kpi_slice_columns(slice) -%}
         cast('{{ slice.slice_grain }}' as varchar) as slice_grain,
         {%- for dimension in kpi_slice_dimensions() %}
         {%- if dimension in slice.dimensions %}
-        cast({{ dimension }} as varchar) as {{ dimension }},
+        cast(coalesce(cast({{ dimension }} as varchar), 'unknown') as varchar) as {{ dimension }},
         {%- else %}
         cast('all' as varchar) as {{ dimension }},
         {%- endif %}
         {%- endfor %}
+{%- endmacro %}
+
+
+{# One select per slice over `relation`, unioned: slice_grain, the dimension columns,
+   the `keys` grouped in every slice (e.g. kpi, estimation_method), then `aggregates`. #}
+{% macro kpi_sliced(relation, aggregates, keys=[], grains=none) %}
+    {%- for slice in kpi_slices(grains) %}
+    {%- set group_columns = keys + slice.dimensions %}
+    select
+        {{ kpi_slice_columns(slice) }}
         {%- for key in keys %}
         {{ key }},
         {%- endfor %}
@@ -49,12 +93,52 @@
 {% endmacro %}
 
 
+{# Every row of `relation` once per slice, not aggregated (for statistics that need the
+   rows of a slice in order, e.g. Kaplan-Meier): the slice columns, then `columns`. #}
+{% macro kpi_slice_rows(relation, columns, grains=none) %}
+    {%- for slice in kpi_slices(grains) %}
+    select
+        {{ kpi_slice_columns(slice) }}
+        {{ columns | join(', ') }}
+    from {{ relation }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{% endmacro %}
+
+
+{# The slice columns, for a partition by / group by / select list. #}
+{% macro kpi_slice_key(prefix=none) -%}
+    {%- set p = prefix ~ '.' if prefix else '' -%}
+    {{ p }}slice_grain, {% for dimension in kpi_slice_dimensions() %}{{ p }}{{ dimension }}{{ ', ' if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+
 {# Join condition on every slice column between two sliced relations. #}
 {% macro kpi_slice_join(left, right) -%}
     {{ left }}.slice_grain = {{ right }}.slice_grain
     {%- for dimension in kpi_slice_dimensions() %}
     and {{ left }}.{{ dimension }} = {{ right }}.{{ dimension }}
     {%- endfor %}
+{%- endmacro %}
+
+
+{# The dimension columns of an input row: each one as a non-null string. #}
+{% macro kpi_input_dimensions(prefix, period_expression) -%}
+        coalesce({{ prefix }}.program_type, 'unknown') as program_type,
+        coalesce({{ prefix }}.method, 'unknown') as method,
+        coalesce({{ prefix }}.program_id, 'unknown') as program_id,
+        coalesce({{ prefix }}.cohort, 'unknown') as cohort,
+        coalesce({{ prefix }}.department, 'unknown') as department,
+        coalesce({{ prefix }}.region, 'unknown') as region,
+        coalesce(cast({{ period_expression }} as varchar), 'unknown') as period
+{%- endmacro %}
+
+
+{# Calendar year of a date as the period label ('2025'). #}
+{% macro period_of(date_expression) -%}
+    cast(extract(year from {{ date_expression }}) as varchar)
 {%- endmacro %}
 
 
@@ -82,11 +166,21 @@
 {%- endmacro %}
 
 
+{# A published figure: suppressed below the cell size, a double rounded to 4 decimals. #}
+{% macro published(expression, n_people, data_type='double') -%}
+    {%- if data_type == 'double' -%}
+    round(cast({{ unless_suppressed(expression, n_people) }} as double), 4)
+    {%- else -%}
+    cast({{ unless_suppressed(expression, n_people) }} as {{ data_type }})
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# The count as published: exact from min_cell_size people on, else a band. #}
 {% macro count_band(n_people='n', min_cell_size='parameters.min_cell_size') -%}
     case
         when {{ n_people }} >= {{ min_cell_size }} then cast({{ n_people }} as varchar)
-        when {{ n_people }} = 0 then '0'
+        when coalesce({{ n_people }}, 0) = 0 then '0'
         else '1-' || cast({{ min_cell_size }} - 1 as varchar)
     end
 {%- endmacro %}
@@ -94,16 +188,17 @@
 
 {# One kpi_summary row set from a kpi_* mart: its common columns, any of them overridable. #}
 {% macro kpi_summary_row(relation, kpi='kpi', unit='unit', numerator='numerator', denominator='denominator',
-                      n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high') %}
+                      n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high',
+                      estimation_method='estimation_method', evaluation_level='evaluation_level',
+                      definition_variant="'default'", flag_reason='cast(null as varchar)', where=none) %}
     select
         cast({{ kpi }} as varchar) as kpi,
         slice_grain,
-        {%- for dimension in kpi_slice_dimensions() %}
-        {{ dimension }},
-        {%- endfor %}
+        program_type,
+        method,
         period,
-        estimation_method,
-        evaluation_level,
+        cast({{ estimation_method }} as varchar) as estimation_method,
+        cast({{ evaluation_level }} as integer) as evaluation_level,
         cast({{ unit }} as varchar) as unit,
         round(cast({{ numerator }} as double), 4) as numerator,
         round(cast({{ denominator }} as double), 4) as denominator,
@@ -115,6 +210,15 @@
         round(cast({{ ci_high }} as double), 4) as ci_high,
         is_flagged,
         definition_version,
-        suppressed
+        suppressed,
+        program_id,
+        cohort,
+        department,
+        region,
+        cast({{ definition_variant }} as varchar) as definition_variant,
+        cast({{ flag_reason }} as varchar) as flag_reason
     from {{ relation }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
 {% endmacro %}

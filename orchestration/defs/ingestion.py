@@ -1,8 +1,17 @@
 """Bronze zone: one multi-asset per source family, one asset per canonical entity.
 
-Each entity carries a *blocking* quality-gate check. When a gate fails with
-ERROR severity, Dagster fails the step and skips everything downstream, so the
-KPI marts keep their last good state.
+Each entity carries two *blocking* checks:
+- ``quality_gate``: GX suite results, file rules, volume and freshness, judged
+  by ``expectations/policy.yml``;
+- ``reconciliation``: for every file of the run, what the manifest records
+  (rows_read = rows_loaded + rows_quarantined) against what is on disk
+  (bronze rows, quarantined records, rejected file + reason).
+When either fails with ERROR severity, Dagster fails the step and skips
+everything downstream, so the KPI marts keep their last good state.
+
+Every family step also stores its GX validation results and rebuilds the Data
+Docs site before the checks run, so the docs exist for a blocked run too; the
+path is in the assets' ``data_docs`` metadata.
 """
 
 from collections import defaultdict
@@ -11,11 +20,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from expectations.gate import evaluate_gate
-from ingestion import ingest_family, load_reference_ids
+from ingestion import ingest_family, landing_freshness, load_reference_ids, reconcile_batch
 from ingestion.schemas import load_schemas
 from training_impact.settings import data_paths, load_parameters
 
 GATE_CHECK = "quality_gate"
+RECONCILIATION_CHECK = "reconciliation"
 CANONICAL = load_schemas()
 # Families whose rows reference workers / programs wait for the snapshots they point at.
 FAMILY_ORDER = ["hris", "lms", "performance", "finance", "surveys"]
@@ -34,12 +44,13 @@ def _family_deps(family: str) -> list[dg.AssetKey]:
     return deps
 
 
-def _gate_results(family: str, reports: list[dict], params: dict):
+def _gate_results(family: str, reports: list[dict], params: dict, freshness: dict[str, dict]):
     by_entity: dict[str, list[dict]] = defaultdict(list)
     for report in reports:
         by_entity[report["entity"]].append(report)
     for entity in CANONICAL.families[family]:
-        outcome = evaluate_gate(family, by_entity.get(entity, []), params, entity=entity)
+        outcome = evaluate_gate(family, by_entity.get(entity, []), params, entity=entity,
+                                freshness=freshness.get(entity))
         failed_blocking = (not outcome.passed) and outcome.blocking
         yield dg.AssetCheckResult(
             check_name=GATE_CHECK,
@@ -49,6 +60,36 @@ def _gate_results(family: str, reports: list[dict], params: dict):
             description="; ".join(outcome.failures) if outcome.failures else "all files passed",
             metadata=outcome.metadata,
         )
+
+
+def _reconciliation_results(family: str, data_root, batch_id: str):
+    entries = reconcile_batch(data_root, batch_id)
+    for entity in CANONICAL.families[family]:
+        mine = [e for e in entries if e["entity"] == entity]
+        loaded = [e for e in mine if e["status"] == "loaded"]
+        broken = [e for e in mine if not e["ok"]]
+        totals = {k: sum(int(e[k] or 0) for e in loaded) for k in ("rows_read", "rows_loaded", "rows_quarantined")}
+        yield dg.AssetCheckResult(
+            check_name=RECONCILIATION_CHECK,
+            asset_key=bronze_key(entity),
+            passed=not broken,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=("; ".join(f"{e['source_file']}: {e['problem']}" for e in broken) if broken else
+                         f"{len(loaded)} loaded files: {totals['rows_read']} rows read = {totals['rows_loaded']}"
+                         f" loaded + {totals['rows_quarantined']} quarantined;"
+                         f" {sum(e['status'] == 'rejected' for e in mine)} rejected files set aside with a reason"),
+            metadata={**totals, "files": dg.MetadataValue.json(mine)},
+        )
+
+
+def _data_docs(context: AssetExecutionContext, data_root, reports, batch_id: str) -> str | None:
+    """Store this step's GX results and rebuild their Data Docs pages; returns index.html."""
+    from expectations.results import build_data_docs, record_reports
+
+    identifiers = record_reports(data_root, reports, run_name=batch_id)
+    index = build_data_docs(data_root, identifiers)
+    context.log.info(f"GX Data Docs: {index}")
+    return str(index)
 
 
 def build_family_asset(family: str) -> dg.AssetsDefinition:
@@ -67,42 +108,58 @@ def build_family_asset(family: str) -> dg.AssetsDefinition:
             for entity in entities
         ],
         check_specs=[
-            dg.AssetCheckSpec(
-                GATE_CHECK,
-                asset=bronze_key(entity),
-                blocking=True,
-                description="GX suite + file rules + reconciliation; blocks the marts on ERROR.",
-            )
+            spec
             for entity in entities
+            for spec in (
+                dg.AssetCheckSpec(
+                    GATE_CHECK,
+                    asset=bronze_key(entity),
+                    blocking=True,
+                    description="GX suite + file rules + volume + freshness (expectations/policy.yml);"
+                                " blocks the marts on ERROR.",
+                ),
+                dg.AssetCheckSpec(
+                    RECONCILIATION_CHECK,
+                    asset=bronze_key(entity),
+                    blocking=True,
+                    description="Every file: rows read = loaded + quarantined (manifest vs bronze and"
+                                " quarantine on disk); rejected files set aside with a reason.",
+                ),
+            )
         ],
     )
     def _ingest(context: AssetExecutionContext):
         paths = data_paths().ensure()
         params = load_parameters()
-        references = None if family == "hris" else load_reference_ids(paths.root)
-        report = ingest_family(family, paths.root, batch_id=context.run_id, references=references)
+        # references=None: the engine reads worker/program ids and the programme catalogue
+        # itself, and re-reads them after this family loads new workers or programs.
+        report = ingest_family(family, paths.root, batch_id=context.run_id, references=None)
         files = [file_report.to_dict() for file_report in report.files]
         for file_report in files:
             if file_report["status"] == "rejected":
                 context.log.error(f"rejected {file_report['source_file']}: {file_report['reason']}")
+        docs = _data_docs(context, paths.root, report.files, context.run_id)
+        freshness = {entity: landing_freshness(paths.root, entity) for entity in entities}
         for entity in entities:
             mine = [f for f in files if f["entity"] == entity]
-            yield dg.MaterializeResult(
-                asset_key=bronze_key(entity),
-                metadata={
-                    "batch_id": context.run_id,
-                    "files_seen": len(mine),
-                    "files_loaded": sum(f["status"] == "loaded" for f in mine),
-                    "files_rejected": sum(f["status"] == "rejected" for f in mine),
-                    "rows_read": sum(f["rows_read"] or 0 for f in mine),
-                    "rows_loaded": sum(f["rows_loaded"] or 0 for f in mine),
-                    "rows_quarantined": sum(f["rows_quarantined"] or 0 for f in mine),
-                    "source_files": dg.MetadataValue.json(
-                        [{k: f[k] for k in ("source_file", "sha256", "status", "reason")} for f in mine]
-                    ),
-                },
-            )
-        yield from _gate_results(family, files, params)
+            metadata = {
+                "batch_id": context.run_id,
+                "files_seen": len(mine),
+                "files_loaded": sum(f["status"] == "loaded" for f in mine),
+                "files_rejected": sum(f["status"] == "rejected" for f in mine),
+                "rows_read": sum(f["rows_read"] or 0 for f in mine),
+                "rows_loaded": sum(f["rows_loaded"] or 0 for f in mine),
+                "rows_quarantined": sum(f["rows_quarantined"] or 0 for f in mine),
+                "source_files": dg.MetadataValue.json(
+                    [{k: f[k] for k in ("source_file", "sha256", "status", "reason")} for f in mine]
+                ),
+                "newest_landing_file": dg.MetadataValue.json(freshness[entity]),
+            }
+            if docs:
+                metadata["data_docs"] = dg.MetadataValue.path(docs)
+            yield dg.MaterializeResult(asset_key=bronze_key(entity), metadata=metadata)
+        yield from _reconciliation_results(family, paths.root, context.run_id)
+        yield from _gate_results(family, files, params, freshness)
 
     return _ingest
 

@@ -1,9 +1,29 @@
--- Certification attainment: participant episodes that exited and earned a credential
--- during the program or within certification_days of exit ÷ episodes that exited.
--- Only exits whose certification window has fully passed are counted, so recent
--- exits do not pull the rate down.
+-- Certification attainment (docs/measurement.md): participant episodes that exited and
+-- earned a credential during the program or within certification_days of exit ÷ episodes
+-- that exited; the period is the exit year. Only exits whose certification window has
+-- fully passed are counted, so recent exits do not pull the rate down.
+-- Active certification rate as of a date: participants who exited by the date and are
+-- employed on it, holding a credential of their program valid on it (issued_on ..
+-- expires_on) ÷ those participants. As of the data end date for the whole window, as of
+-- each year end (or the data end) for the period slices.
+{%- set grains = var('kpi_slice_grains', none) %}
+{%- set period_grains = [] %}
+{%- for slice in kpi_slices(grains) if 'period' in slice.dimensions %}{% do period_grains.append(slice.slice_grain) %}{% endfor %}
+
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
+),
+
+credentials as (
+    select * from {{ ref('stg_lms__credentials') }}
+),
+
+spells as (
+    select * from {{ ref('int_employee_history__spells') }}
+),
+
+calendar_months as (
+    select * from {{ ref('int_calendar_months') }}
 ),
 
 data_window as (
@@ -16,8 +36,7 @@ parameters as (
 
 exited_episodes as (
     select
-        coalesce(learning_history.program_type, 'unknown') as program_type,
-        coalesce(learning_history.method, 'unknown') as method,
+        {{ kpi_input_dimensions('learning_history', period_of('learning_history.exit_date')) }},
         learning_history.worker_id,
         learning_history.has_credential
     from learning_history
@@ -29,42 +48,121 @@ exited_episodes as (
         <= data_window.data_end_date
 ),
 
+-- as-of dates: the data end (period 'all') and each year end inside the window
+as_of_dates as (
+    select cast('all' as varchar) as as_of_period, data_end_date as as_of_date
+    from data_window
+    union all
+    select
+        {{ period_of('calendar_months.month_start') }} as as_of_period,
+        least(max(calendar_months.month_end), max(data_window.data_end_date)) as as_of_date
+    from calendar_months
+    cross join data_window
+    group by {{ period_of('calendar_months.month_start') }}
+),
+
+participants_as_of as (
+    select
+        learning_history.program_type,
+        learning_history.method,
+        learning_history.program_id,
+        learning_history.cohort,
+        learning_history.department,
+        learning_history.region,
+        as_of_dates.as_of_period,
+        as_of_dates.as_of_date,
+        learning_history.worker_id,
+        learning_history.credential_name,
+        learning_history.enrollment_id
+    from learning_history
+    cross join as_of_dates
+    inner join spells
+        on learning_history.worker_id = spells.worker_id
+        and spells.employment_status = 'active'
+        and as_of_dates.as_of_date between spells.valid_from and spells.valid_to
+    where learning_history.is_first_attempt
+      and learning_history.exit_date <= as_of_dates.as_of_date
+),
+
+holders as (
+    select
+        participants_as_of.enrollment_id,
+        participants_as_of.as_of_period
+    from participants_as_of
+    inner join credentials
+        on participants_as_of.worker_id = credentials.worker_id
+        and (
+            credentials.program_id = participants_as_of.program_id
+            or (credentials.program_id is null and credentials.credential_name = participants_as_of.credential_name)
+        )
+        and credentials.issued_on <= participants_as_of.as_of_date
+        and (credentials.expires_on is null or credentials.expires_on >= participants_as_of.as_of_date)
+    group by 1, 2
+),
+
+active_holders as (
+    select
+        {{ kpi_input_dimensions('participants_as_of', 'participants_as_of.as_of_period') }},
+        participants_as_of.worker_id,
+        holders.enrollment_id is not null as has_credential
+    from participants_as_of
+    left join holders
+        on participants_as_of.enrollment_id = holders.enrollment_id
+        and participants_as_of.as_of_period = holders.as_of_period
+),
+
+active_whole_window as (
+    select * from active_holders where period = 'all'
+),
+
+active_by_year as (
+    select * from active_holders where period != 'all'
+),
+
 {% set aggregates %}
         count(distinct worker_id) as n,
-        count(*) as exits,
+        count(*) as episodes,
         sum(case when has_credential then 1 else 0 end) as credentialed
 {% endset %}
 
 sliced as (
-    {{ kpi_sliced('exited_episodes', aggregates) }}
+    select cast('certification_attainment' as varchar) as kpi, attainment.*
+    from ({{ kpi_sliced('exited_episodes', aggregates, grains=grains) }}) as attainment
+    union all
+    select cast('active_certification_rate' as varchar) as kpi, active.*
+    from ({{ kpi_sliced('active_whole_window', aggregates, grains=kpi_grains_without_period(grains)) }}) as active
+    {%- if period_grains %}
+    union all
+    select cast('active_certification_rate' as varchar) as kpi, active_yearly.*
+    from ({{ kpi_sliced('active_by_year', aggregates, grains=period_grains) }}) as active_yearly
+    {%- endif %}
 ),
 
 published as (
     select
-        cast('certification_attainment' as varchar) as kpi,
-        sliced.slice_grain,
-        sliced.program_type,
-        sliced.method,
-        cast('all' as varchar) as period,
+        sliced.kpi,
+        {{ kpi_slice_key('sliced') }},
         cast('observed' as varchar) as estimation_method,
         cast(2 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        round(cast({{ unless_suppressed('sliced.credentialed', 'sliced.n') }} as double), 4) as numerator,
-        round(cast({{ unless_suppressed('sliced.exits', 'sliced.n') }} as double), 4) as denominator,
-        cast({{ unless_suppressed('sliced.n', 'sliced.n') }} as bigint) as n,
+        {{ published('sliced.credentialed', 'sliced.n') }} as numerator,
+        {{ published('sliced.episodes', 'sliced.n') }} as denominator,
+        {{ published('sliced.n', 'sliced.n', 'bigint') }} as n,
         {{ count_band('sliced.n') }} as n_band,
-        round(cast({{ unless_suppressed('100.0 * sliced.credentialed / nullif(sliced.exits, 0)', 'sliced.n') }} as double), 4)
-            as estimate,
-        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', -1), 'sliced.n') }} as double), 4)
-            as ci_low,
-        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.credentialed', 'sliced.exits', 1), 'sliced.n') }} as double), 4)
-            as ci_high,
-        parameters.certification_days as window_days,
+        {{ published('100.0 * sliced.credentialed / nullif(sliced.episodes, 0)', 'sliced.n') }} as estimate,
+        {{ published(wilson_bound_pct('sliced.credentialed', 'sliced.episodes', -1), 'sliced.n') }} as ci_low,
+        {{ published(wilson_bound_pct('sliced.credentialed', 'sliced.episodes', 1), 'sliced.n') }} as ci_high,
+        case when sliced.kpi = 'certification_attainment' then parameters.certification_days end as window_days,
+        as_of_dates.as_of_date,
         false as is_flagged,
+        cast(null as varchar) as flag_reason,
         parameters.definition_version,
         sliced.n < parameters.min_cell_size as suppressed
     from sliced
     cross join parameters
+    left join as_of_dates
+        on sliced.kpi = 'active_certification_rate'
+        and sliced.period = as_of_dates.as_of_period
 )
 
 select * from published

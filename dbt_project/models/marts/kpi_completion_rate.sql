@@ -1,6 +1,9 @@
 -- Completion rate: enrollments counting as completed ÷ enrollments, once the program
--- window has closed. Completion and success are kept apart: the status counts sit
+-- window has closed, per cohort (program × start month) and every other slice; the
+-- period is the start year. Completion and success are kept apart: the status counts sit
 -- beside the rate, and waived counts as completed only where the program's rule says so.
+{%- set grains = var('kpi_slice_grains', none) %}
+
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -11,14 +14,13 @@ parameters as (
 
 closed_enrollments as (
     select
-        coalesce(program_type, 'unknown') as program_type,
-        coalesce(method, 'unknown') as method,
-        worker_id,
-        enrollment_id,
-        status,
-        counts_as_completed
+        {{ kpi_input_dimensions('learning_history', period_of('learning_history.started_on')) }},
+        learning_history.worker_id,
+        learning_history.enrollment_id,
+        learning_history.status,
+        learning_history.counts_as_completed
     from learning_history
-    where is_window_closed
+    where learning_history.is_window_closed
 ),
 
 {% set aggregates %}
@@ -35,38 +37,32 @@ closed_enrollments as (
 {% endset %}
 
 sliced as (
-    {{ kpi_sliced('closed_enrollments', aggregates) }}
+    {{ kpi_sliced('closed_enrollments', aggregates, grains=grains) }}
 ),
 
 published as (
     select
         cast('completion_rate' as varchar) as kpi,
-        sliced.slice_grain,
-        sliced.program_type,
-        sliced.method,
-        cast('all' as varchar) as period,
+        {{ kpi_slice_key('sliced') }},
         cast('observed' as varchar) as estimation_method,
         cast(0 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        round(cast({{ unless_suppressed('sliced.completions', 'sliced.n') }} as double), 4) as numerator,
-        round(cast({{ unless_suppressed('sliced.enrollments', 'sliced.n') }} as double), 4) as denominator,
-        cast({{ unless_suppressed('sliced.n', 'sliced.n') }} as bigint) as n,
+        {{ published('sliced.completions', 'sliced.n') }} as numerator,
+        {{ published('sliced.enrollments', 'sliced.n') }} as denominator,
+        {{ published('sliced.n', 'sliced.n', 'bigint') }} as n,
         {{ count_band('sliced.n') }} as n_band,
-        round(cast({{ unless_suppressed('100.0 * sliced.completions / nullif(sliced.enrollments, 0)', 'sliced.n') }} as double), 4)
-            as estimate,
-        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', -1), 'sliced.n') }} as double), 4)
-            as ci_low,
-        round(cast({{ unless_suppressed(wilson_bound_pct('sliced.completions', 'sliced.enrollments', 1), 'sliced.n') }} as double), 4)
-            as ci_high,
-        cast({{ unless_suppressed('sliced.n_completed', 'sliced.n') }} as bigint) as n_completed,
-        cast({{ unless_suppressed('sliced.n_passed', 'sliced.n') }} as bigint) as n_passed,
-        cast({{ unless_suppressed('sliced.n_failed', 'sliced.n') }} as bigint) as n_failed,
-        cast({{ unless_suppressed('sliced.n_waived', 'sliced.n') }} as bigint) as n_waived,
-        cast({{ unless_suppressed('sliced.n_waived_counted_as_completed', 'sliced.n') }} as bigint)
-            as n_waived_counted_as_completed,
-        cast({{ unless_suppressed('sliced.n_withdrawn', 'sliced.n') }} as bigint) as n_withdrawn,
-        cast({{ unless_suppressed('sliced.n_open', 'sliced.n') }} as bigint) as n_open,
+        {{ published('100.0 * sliced.completions / nullif(sliced.enrollments, 0)', 'sliced.n') }} as estimate,
+        {{ published(wilson_bound_pct('sliced.completions', 'sliced.enrollments', -1), 'sliced.n') }} as ci_low,
+        {{ published(wilson_bound_pct('sliced.completions', 'sliced.enrollments', 1), 'sliced.n') }} as ci_high,
+        {{ published('sliced.n_completed', 'sliced.n', 'bigint') }} as n_completed,
+        {{ published('sliced.n_passed', 'sliced.n', 'bigint') }} as n_passed,
+        {{ published('sliced.n_failed', 'sliced.n', 'bigint') }} as n_failed,
+        {{ published('sliced.n_waived', 'sliced.n', 'bigint') }} as n_waived,
+        {{ published('sliced.n_waived_counted_as_completed', 'sliced.n', 'bigint') }} as n_waived_counted_as_completed,
+        {{ published('sliced.n_withdrawn', 'sliced.n', 'bigint') }} as n_withdrawn,
+        {{ published('sliced.n_open', 'sliced.n', 'bigint') }} as n_open,
         false as is_flagged,
+        cast(null as varchar) as flag_reason,
         parameters.definition_version,
         sliced.n < parameters.min_cell_size as suppressed
     from sliced

@@ -1,6 +1,12 @@
--- Internal mobility: share of completers with a promotion, lateral move or job-family
--- change within mobility_months after exit, minus the same share among their matched
--- controls still employed at the participant's exit (docs/methods.md), in points.
+-- Internal mobility (docs/methods.md): completers with an internal move within
+-- mobility_months after exit, minus the same share among their matched controls still
+-- employed at the participant's exit, in points. Definition variants are a dimension
+-- (macros/impact.sql): any_move (promotion, lateral or job-family change: the headline
+-- `internal_mobility`), promotion, job_family_change, reskilling_landed (a job-family
+-- change into the program's target family; reskilling programs only) and title_change.
+-- Rows of a slice that fails the balance or pre-trend check are flagged.
+{%- set grains = var('kpi_slice_grains', none) %}
+
 with episode_outcomes as (
     select * from {{ ref('int_impact__episode_outcomes') }}
 ),
@@ -9,77 +15,62 @@ person_outcomes as (
     select * from {{ ref('int_impact__person_outcomes') }}
 ),
 
+slice_checks as (
+    select distinct {{ kpi_slice_key() }}, flag_reason
+    from {{ ref('kpi_comparison_balance') }}
+),
+
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
 ),
 
 evaluated_people as (
+    {%- for variant in mobility_variants() %}
     select
-        coalesce(episode_outcomes.program_type, 'unknown') as program_type,
-        coalesce(episode_outcomes.method, 'unknown') as method,
+        cast('{{ variant.kpi }}' as varchar) as kpi,
+        cast('{{ variant.variant }}' as varchar) as definition_variant,
+        {{ kpi_input_dimensions('episode_outcomes', period_of('episode_outcomes.exit_date')) }},
         person_outcomes.role,
         person_outcomes.measured_worker_id,
         person_outcomes.is_employed_at_exit,
-        case when person_outcomes.role = 'participant' then episode_outcomes.mobility_outcome end
+        case when person_outcomes.role = 'participant' then episode_outcomes.{{ variant.column }}_outcome end
             as participant_outcome,
-        case when person_outcomes.role = 'participant' then episode_outcomes.control_mobility_rate end
+        case when person_outcomes.role = 'participant' then episode_outcomes.control_{{ variant.column }}_rate end
             as control_rate,
-        case when person_outcomes.role = 'participant' then episode_outcomes.mobility_difference end
+        case when person_outcomes.role = 'participant' then episode_outcomes.{{ variant.column }}_difference end
             as outcome_difference
     from person_outcomes
     inner join episode_outcomes
         on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
     where episode_outcomes.is_mobility_evaluated
+    {%- if variant.program_type %}
+      and episode_outcomes.program_type = '{{ variant.program_type }}'
+    {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
-{% set aggregates %}
-        count(distinct case when role = 'participant' then measured_worker_id end) as n_people,
-        count(outcome_difference) as n_episodes,
-        count(distinct case when role = 'control' and is_employed_at_exit then measured_worker_id end)
-            as n_comparison,
-        sum(participant_outcome) as participants_with_outcome,
-        avg(participant_outcome) as participant_rate,
-        avg(control_rate) as comparison_rate,
-        avg(outcome_difference) as mean_difference,
-        stddev_samp(outcome_difference) as sd_difference
-{% endset %}
-
 sliced as (
-    {{ kpi_sliced('evaluated_people', aggregates) }}
+    {{ kpi_sliced('evaluated_people', did_rate_aggregates(), keys=['kpi', 'definition_variant'], grains=grains) }}
 ),
 
 published as (
     select
-        cast('internal_mobility' as varchar) as kpi,
-        sliced.slice_grain,
-        sliced.program_type,
-        sliced.method,
-        cast('all' as varchar) as period,
-        cast('did_matched' as varchar) as estimation_method,
-        cast(4 as integer) as evaluation_level,
-        cast('pp' as varchar) as unit,
-        round(cast({{ unless_suppressed('sliced.participants_with_outcome', 'sliced.n_people') }} as double), 4) as numerator,
-        round(cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as double), 4) as denominator,
-        cast({{ unless_suppressed('sliced.n_episodes', 'sliced.n_people') }} as bigint) as n,
-        {{ count_band('sliced.n_people') }} as n_band,
-        cast({{ unless_suppressed('sliced.n_comparison', 'sliced.n_people') }} as bigint) as n_comparison,
-        round(cast({{ unless_suppressed('100.0 * sliced.mean_difference', 'sliced.n_people') }} as double), 4) as estimate,
-        round(cast({{ unless_suppressed(
-            '100.0 * (sliced.mean_difference - ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
-            'sliced.n_people') }} as double), 4) as ci_low,
-        round(cast({{ unless_suppressed(
-            '100.0 * (sliced.mean_difference + ' ~ ci_z() ~ ' * sliced.sd_difference / sqrt(sliced.n_episodes))',
-            'sliced.n_people') }} as double), 4) as ci_high,
-        round(cast({{ unless_suppressed('100.0 * sliced.participant_rate', 'sliced.n_people') }} as double), 4)
-            as participant_rate_pct,
-        round(cast({{ unless_suppressed('100.0 * sliced.comparison_rate', 'sliced.n_people') }} as double), 4)
-            as comparison_rate_pct,
+        sliced.kpi,
+        {{ kpi_slice_key('sliced') }},
+        {{ did_rate_published('sliced') }}
+        sliced.definition_variant,
         parameters.mobility_months as window_months,
-        false as is_flagged,
+        slice_checks.flag_reason is not null as is_flagged,
+        slice_checks.flag_reason,
         parameters.definition_version,
         sliced.n_people < parameters.min_cell_size as suppressed
     from sliced
     cross join parameters
+    left join slice_checks
+        on {{ kpi_slice_join('sliced', 'slice_checks') }}
 )
 
 select * from published

@@ -1,7 +1,11 @@
 -- Productivity change of completers (docs/methods.md): the matched difference-in-
 -- differences estimate (exp(mean(did)) - 1) × 100 with its 95% CI, and beside it the
 -- naive pre/post change of the same participants, labelled as such. A DiD row whose
--- baseline balance or pre-trend check fails is flagged.
+-- slice fails the balance or pre-trend check (kpi_comparison_balance) is flagged.
+-- Extreme values (Phillips): an episode whose |did| on the log scale exceeds
+-- roi.extreme_abs_log_change is left out of both estimates and counted apart.
+{%- set grains = var('kpi_slice_grains', none) %}
+
 with episode_outcomes as (
     select * from {{ ref('int_impact__episode_outcomes') }}
 ),
@@ -10,26 +14,51 @@ person_outcomes as (
     select * from {{ ref('int_impact__person_outcomes') }}
 ),
 
+slice_checks as (
+    select distinct {{ kpi_slice_key() }}, flag_reason
+    from {{ ref('kpi_comparison_balance') }}
+),
+
+balance_checks as (
+    select
+        {{ kpi_slice_key() }},
+        max(case when kpi = 'balance_smd' and covariate = 'baseline_productivity_index'
+            and matching_stage = 'after_matching' then estimate end) as balance_smd,
+        max(case when kpi = 'pretrend' then estimate end) as pretrend_pct
+    from {{ ref('kpi_comparison_balance') }}
+    group by {{ kpi_slice_key() }}
+),
+
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
 ),
 
+episodes as (
+    select
+        episode_outcomes.*,
+        abs(episode_outcomes.productivity_did) > parameters.extreme_abs_log_change as is_extreme
+    from episode_outcomes
+    cross join parameters
+    where episode_outcomes.productivity_did is not null
+),
+
 evaluated_people as (
     select
-        coalesce(episode_outcomes.program_type, 'unknown') as program_type,
-        coalesce(episode_outcomes.method, 'unknown') as method,
+        {{ kpi_input_dimensions('episodes', period_of('episodes.exit_date')) }},
         person_outcomes.role,
         person_outcomes.measured_worker_id,
         person_outcomes.productivity_log_change is not null as has_productivity_change,
-        person_outcomes.pre_mean_index,
-        case when person_outcomes.role = 'participant' then episode_outcomes.productivity_did end as productivity_did,
-        case when person_outcomes.role = 'participant' then episode_outcomes.productivity_log_change end
-            as participant_log_change,
-        case when person_outcomes.role = 'participant' then episode_outcomes.pretrend_did end as pretrend_did
+        episodes.is_extreme,
+        case when person_outcomes.role = 'participant' then episodes.productivity_did end as productivity_did,
+        case when person_outcomes.role = 'participant' then episodes.productivity_log_change end
+            as participant_log_change
     from person_outcomes
-    inner join episode_outcomes
-        on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
-    where episode_outcomes.productivity_did is not null
+    inner join episodes
+        on person_outcomes.enrollment_id = episodes.enrollment_id
+),
+
+kept_people as (
+    select * from evaluated_people where not is_extreme
 ),
 
 {% set aggregates %}
@@ -40,92 +69,71 @@ evaluated_people as (
         avg(productivity_did) as mean_did,
         stddev_samp(productivity_did) as sd_did,
         avg(participant_log_change) as mean_naive,
-        stddev_samp(participant_log_change) as sd_naive,
-        avg(pretrend_did) as mean_pretrend,
-        avg(case when role = 'participant' then pre_mean_index end) as treated_baseline_mean,
-        var_samp(case when role = 'participant' then pre_mean_index end) as treated_baseline_variance,
-        avg(case when role = 'control' and has_productivity_change then pre_mean_index end) as control_baseline_mean,
-        var_samp(case when role = 'control' and has_productivity_change then pre_mean_index end)
-            as control_baseline_variance
+        stddev_samp(participant_log_change) as sd_naive
 {% endset %}
 
 sliced as (
-    {{ kpi_sliced('evaluated_people', aggregates) }}
+    {{ kpi_sliced('kept_people', aggregates, grains=grains) }}
 ),
 
-checks as (
-    select
-        sliced.*,
-        (sliced.treated_baseline_mean - sliced.control_baseline_mean)
-            / nullif(sqrt((sliced.treated_baseline_variance + sliced.control_baseline_variance) / 2.0), 0)
-            as balance_smd,
-        100.0 * (exp(sliced.mean_pretrend) - 1) as pretrend_pct,
-        parameters.max_abs_smd,
-        parameters.max_pretrend_pct
-    from sliced
-    cross join parameters
+extremes as (
+    {{ kpi_sliced('evaluated_people', 'count(case when is_extreme then productivity_did end) as n_extreme', grains=grains) }}
 ),
 
 estimates as (
     select
-        checks.*,
+        sliced.*,
         cast('did_matched' as varchar) as estimation_method,
-        checks.n_comparison as estimate_n_comparison,
-        checks.mean_did as mean_log_change,
-        checks.sd_did / sqrt(checks.n_episodes) as se_log_change,
-        case
-            when abs(checks.balance_smd) > checks.max_abs_smd and abs(checks.pretrend_pct) > checks.max_pretrend_pct
-                then 'balance_and_pretrend'
-            when abs(checks.balance_smd) > checks.max_abs_smd then 'balance'
-            when abs(checks.pretrend_pct) > checks.max_pretrend_pct then 'pretrend'
-        end as flag_reason
-    from checks
+        sliced.n_comparison as estimate_n_comparison,
+        sliced.mean_did as mean_log_change,
+        sliced.sd_did / sqrt(sliced.n_episodes) as se_log_change
+    from sliced
     union all
     select
-        checks.*,
+        sliced.*,
         cast('naive_pre_post' as varchar) as estimation_method,
         cast(null as bigint) as estimate_n_comparison,
-        checks.mean_naive as mean_log_change,
-        checks.sd_naive / sqrt(checks.n_episodes) as se_log_change,
-        cast(null as varchar) as flag_reason
-    from checks
+        sliced.mean_naive as mean_log_change,
+        sliced.sd_naive / sqrt(sliced.n_episodes) as se_log_change
+    from sliced
 ),
 
 published as (
     select
         cast('productivity_change' as varchar) as kpi,
-        estimates.slice_grain,
-        estimates.program_type,
-        estimates.method,
-        cast('all' as varchar) as period,
+        {{ kpi_slice_key('estimates') }},
         estimates.estimation_method,
         cast(4 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
-        cast({{ unless_suppressed('estimates.n_episodes', 'estimates.n_people') }} as bigint) as n,
+        {{ published('estimates.n_episodes', 'estimates.n_people', 'bigint') }} as n,
         {{ count_band('estimates.n_people') }} as n_band,
-        cast({{ unless_suppressed('estimates.estimate_n_comparison', 'estimates.n_people') }} as bigint) as n_comparison,
-        round(cast({{ unless_suppressed('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.n_people') }} as double), 4)
-            as estimate,
-        round(cast({{ unless_suppressed(
-            '100.0 * (exp(estimates.mean_log_change - ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as double), 4) as ci_low,
-        round(cast({{ unless_suppressed(
-            '100.0 * (exp(estimates.mean_log_change + ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as double), 4) as ci_high,
-        round(cast({{ unless_suppressed('estimates.mean_log_change', 'estimates.n_people') }} as double), 4) as mean_log_change,
-        round(cast({{ unless_suppressed('estimates.se_log_change', 'estimates.n_people') }} as double), 4) as se_log_change,
-        round(cast({{ unless_suppressed("case when estimates.estimation_method = 'did_matched' then estimates.pretrend_pct end",
-            'estimates.n_people') }} as double), 4) as pretrend_pct,
-        round(cast({{ unless_suppressed("case when estimates.estimation_method = 'did_matched' then estimates.balance_smd end",
-            'estimates.n_people') }} as double), 4) as balance_smd,
-        estimates.flag_reason is not null as is_flagged,
-        estimates.flag_reason,
+        {{ published('estimates.estimate_n_comparison', 'estimates.n_people', 'bigint') }} as n_comparison,
+        {{ published('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.n_people') }} as estimate,
+        {{ published('100.0 * (exp(estimates.mean_log_change - ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
+            'estimates.n_people') }} as ci_low,
+        {{ published('100.0 * (exp(estimates.mean_log_change + ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
+            'estimates.n_people') }} as ci_high,
+        {{ published('estimates.mean_log_change', 'estimates.n_people') }} as mean_log_change,
+        {{ published('estimates.se_log_change', 'estimates.n_people') }} as se_log_change,
+        {{ published("case when estimates.estimation_method = 'did_matched' then balance_checks.pretrend_pct end",
+            'estimates.n_people') }} as pretrend_pct,
+        {{ published("case when estimates.estimation_method = 'did_matched' then balance_checks.balance_smd end",
+            'estimates.n_people') }} as balance_smd,
+        {{ published('coalesce(extremes.n_extreme, 0)', 'estimates.n_people', 'bigint') }} as n_excluded_extreme,
+        estimates.estimation_method = 'did_matched' and slice_checks.flag_reason is not null as is_flagged,
+        case when estimates.estimation_method = 'did_matched' then slice_checks.flag_reason end as flag_reason,
         parameters.definition_version,
         estimates.n_people < parameters.min_cell_size as suppressed
     from estimates
     cross join parameters
+    left join extremes
+        on {{ kpi_slice_join('estimates', 'extremes') }}
+    left join slice_checks
+        on {{ kpi_slice_join('estimates', 'slice_checks') }}
+    left join balance_checks
+        on {{ kpi_slice_join('estimates', 'balance_checks') }}
 )
 
 select * from published

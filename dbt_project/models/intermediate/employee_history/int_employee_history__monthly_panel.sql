@@ -78,6 +78,7 @@ panel as (
         spells_at_month_end.region,
         spells_at_month_end.fte_pct,
         spells_at_month_end.base_pay,
+        spells_at_month_end.currency as pay_currency,
         spells_at_month_end.employment_start_date,
         {{ dbt.datediff('spells_at_month_end.employment_start_date', 'spells_at_month_end.month_end', 'day') }} / 365.25
             as tenure_years,

@@ -3,6 +3,7 @@
 -- Classified by comparing attributes, not by the HR event reason, which vendors fill
 -- inconsistently. A move counts for mobility when it is a promotion, a lateral move
 -- or a job-family change (docs/methods.md); demotions and transfers are kept apart.
+-- A title change (new job profile, whatever else changed) is kept as a definition variant.
 with spells as (
     select * from {{ ref('int_employee_history__spells') }}
     where employment_status = 'active'
@@ -56,6 +57,7 @@ moves as (
         coalesce(is_lateral, false) as is_lateral,
         coalesce(is_transfer, false) as is_transfer,
         coalesce(is_promotion or is_job_family_change or is_lateral, false) as is_mobility_move,
+        job_profile is distinct from previous_job_profile as is_title_change,
         event_reason,
         previous_job_profile,
         job_profile,

@@ -24,7 +24,10 @@ control_means as (
         avg(pretrend_log_change) as control_pretrend_log_change,
         -- mobility and retention: controls still employed at the participant's exit
         sum(case when is_employed_at_exit then 1 else 0 end) as n_controls_employed_at_exit,
-        avg(case when is_employed_at_exit then cast(has_mobility_move as integer) end) as control_mobility_rate,
+        {%- for variant in mobility_variants() %}
+        avg(case when is_employed_at_exit then cast(has_{{ variant.column }}_move as integer) end)
+            as control_{{ variant.column }}_rate,
+        {%- endfor %}
         avg(case when is_employed_at_exit then cast(is_retained as integer) end) as control_retention_rate,
         avg(case when is_employed_at_exit then cast(has_voluntary_separation as integer) end)
             as control_voluntary_separation_rate,
@@ -46,6 +49,7 @@ episode_outcomes as (
         learning_history.cohort,
         learning_history.department,
         learning_history.region,
+        learning_history.target_job_family,
         learning_history.start_month,
         learning_history.exit_date,
         learning_history.window_days,
@@ -74,9 +78,12 @@ episode_outcomes as (
         participants.is_retention_evaluable and control_means.n_controls_employed_at_exit > 0
             as is_retention_evaluated,
         control_means.n_controls_employed_at_exit,
-        cast(participants.has_mobility_move as integer) as mobility_outcome,
-        control_means.control_mobility_rate,
-        cast(participants.has_mobility_move as integer) - control_means.control_mobility_rate as mobility_difference,
+        {%- for variant in mobility_variants() %}
+        cast(participants.has_{{ variant.column }}_move as integer) as {{ variant.column }}_outcome,
+        control_means.control_{{ variant.column }}_rate,
+        cast(participants.has_{{ variant.column }}_move as integer) - control_means.control_{{ variant.column }}_rate
+            as {{ variant.column }}_difference,
+        {%- endfor %}
         cast(participants.is_retained as integer) as retention_outcome,
         control_means.control_retention_rate,
         cast(participants.is_retained as integer) - control_means.control_retention_rate as retention_difference,

@@ -1,6 +1,7 @@
--- For each treated episode, the k never-participants nearest on baseline productivity
--- within the exact cell (start month × department × management level × job family ×
--- tenure band), with replacement; ties broken by worker id (docs/methods.md).
+-- For each treated episode, the k candidates nearest on baseline productivity within the
+-- exact cell (start month × department × management level × job family × tenure band),
+-- with replacement; ties broken by worker id (docs/methods.md). Candidates are workers
+-- not enrolled in any program by the start month (int_impact__candidate_baselines).
 -- Exact cells are joined first, so the ranking window only sees a cell's candidates.
 -- With matching.caliper_index_points set, candidates further away are dropped (a
 -- participant with none left is not evaluated).
@@ -8,12 +9,8 @@ with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
 
-enrollments as (
-    select * from {{ ref('stg_lms__enrollments') }}
-),
-
-panel as (
-    select * from {{ ref('int_employee_history__monthly_panel') }}
+candidate_baselines as (
+    select * from {{ ref('int_impact__candidate_baselines') }}
 ),
 
 parameters as (
@@ -25,8 +22,6 @@ treated_episodes as (
         enrollment_id,
         worker_id,
         start_month,
-        pre_window_start_month,
-        pre_window_end_month,
         department,
         management_level,
         job_family,
@@ -38,62 +33,6 @@ treated_episodes as (
       and baseline_productivity_index is not null
 ),
 
-start_months as (
-    select distinct
-        start_month,
-        pre_window_start_month,
-        pre_window_end_month
-    from treated_episodes
-),
-
-ever_enrolled_workers as (
-    select distinct worker_id from enrollments
-),
-
-never_participant_panel as (
-    select panel.*
-    from panel
-    left join ever_enrolled_workers
-        on panel.worker_id = ever_enrolled_workers.worker_id
-    where ever_enrolled_workers.worker_id is null
-),
-
-candidates_at_start as (
-    select
-        start_months.start_month,
-        start_months.pre_window_start_month,
-        start_months.pre_window_end_month,
-        never_participant_panel.worker_id,
-        never_participant_panel.department,
-        never_participant_panel.management_level,
-        never_participant_panel.job_family,
-        never_participant_panel.tenure_band
-    from start_months
-    inner join never_participant_panel
-        on never_participant_panel.period = start_months.start_month
-    where never_participant_panel.is_employed
-),
-
-candidate_baselines as (
-    select
-        candidates_at_start.start_month,
-        candidates_at_start.worker_id,
-        candidates_at_start.department,
-        candidates_at_start.management_level,
-        candidates_at_start.job_family,
-        candidates_at_start.tenure_band,
-        avg(never_participant_panel.productivity_index) as baseline_productivity_index,
-        count(never_participant_panel.productivity_index) as baseline_productivity_months
-    from candidates_at_start
-    inner join never_participant_panel
-        on candidates_at_start.worker_id = never_participant_panel.worker_id
-        and never_participant_panel.period between candidates_at_start.pre_window_start_month
-            and candidates_at_start.pre_window_end_month
-    cross join parameters
-    group by 1, 2, 3, 4, 5, 6, parameters.min_months_in_window
-    having count(never_participant_panel.productivity_index) >= parameters.min_months_in_window
-),
-
 cell_candidates as (
     select
         treated_episodes.enrollment_id,
@@ -102,6 +41,9 @@ cell_candidates as (
         treated_episodes.start_month,
         treated_episodes.baseline_productivity_index,
         candidate_baselines.baseline_productivity_index as control_baseline_productivity_index,
+        candidate_baselines.tenure_years as control_tenure_years,
+        candidate_baselines.management_level as control_management_level,
+        candidate_baselines.baseline_manager_rating as control_baseline_manager_rating,
         abs(candidate_baselines.baseline_productivity_index - treated_episodes.baseline_productivity_index)
             as baseline_distance
     from treated_episodes
@@ -111,6 +53,8 @@ cell_candidates as (
         and treated_episodes.management_level = candidate_baselines.management_level
         and treated_episodes.job_family = candidate_baselines.job_family
         and treated_episodes.tenure_band = candidate_baselines.tenure_band
+    -- a participant is never its own control
+    where candidate_baselines.worker_id != treated_episodes.worker_id
 ),
 
 ranked_candidates as (
@@ -138,7 +82,10 @@ matched_controls as (
         start_month,
         baseline_productivity_index,
         control_baseline_productivity_index,
-        baseline_distance
+        baseline_distance,
+        control_tenure_years,
+        control_management_level,
+        control_baseline_manager_rating
     from ranked_candidates
     where match_rank <= controls_per_participant
 )

@@ -40,6 +40,7 @@ matched_episodes as (
         learning_history.pre_window_end_month,
         learning_history.post_window_start_month,
         learning_history.post_window_end_month,
+        learning_history.target_job_family,
         {{ add_to_date('month', 'parameters.mobility_months', 'learning_history.exit_date') }} as mobility_window_end,
         {{ add_to_date('month', 'parameters.retention_months', 'learning_history.exit_date') }} as retention_date,
         -- pre-trend check: first half of the pre window against the second half
@@ -78,6 +79,7 @@ people_windows as (
         matched_episodes.late_pre_window_start_month,
         matched_episodes.post_window_start_month,
         matched_episodes.post_window_end_month,
+        matched_episodes.target_job_family,
         matched_episodes.mobility_window_end,
         matched_episodes.retention_date,
         matched_episodes.min_months_in_window
@@ -148,15 +150,18 @@ separations as (
     group by 1, 2
 ),
 
+-- any internal move in the window, by definition variant (macros/impact.sql)
 moves as (
     select
         people_windows.enrollment_id,
         people_windows.measured_worker_id,
-        count(*) as mobility_moves
+        {%- for variant in mobility_variants() %}
+        max(case when {{ variant.move_condition }} then 1 else 0 end) = 1 as has_{{ variant.column }}_move
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from people_windows
     inner join internal_moves
         on people_windows.measured_worker_id = internal_moves.worker_id
-        and internal_moves.is_mobility_move
         and internal_moves.move_date > people_windows.exit_date
         and internal_moves.move_date <= people_windows.mobility_window_end
     group by 1, 2
@@ -192,7 +197,9 @@ person_outcomes as (
         people_windows.mobility_window_end <= data_window.data_end_date as is_mobility_evaluable,
         people_windows.retention_date <= data_window.data_end_date as is_retention_evaluable,
         coalesce(employment_checks.is_employed_at_exit, false) as is_employed_at_exit,
-        coalesce(moves.mobility_moves, 0) > 0 as has_mobility_move,
+        {%- for variant in mobility_variants() %}
+        coalesce(moves.has_{{ variant.column }}_move, false) as has_{{ variant.column }}_move,
+        {%- endfor %}
         coalesce(employment_checks.is_employed_at_retention_date, false) as is_retained,
         coalesce(separations.has_voluntary_separation, false) as has_voluntary_separation,
         coalesce(separations.has_involuntary_separation, false) as has_involuntary_separation

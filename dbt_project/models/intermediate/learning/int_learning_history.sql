@@ -116,7 +116,8 @@ baseline_productivity as (
     select
         windows.enrollment_id,
         avg(panel.productivity_index) as baseline_productivity_index,
-        count(panel.productivity_index) as baseline_productivity_months
+        count(panel.productivity_index) as baseline_productivity_months,
+        avg(panel.manager_rating) as baseline_manager_rating
     from windows
     inner join panel
         on windows.worker_id = panel.worker_id
@@ -163,6 +164,19 @@ learning_history as (
         windows.status = 'waived' as is_waived,
         windows.status = 'withdrawn' as is_withdrawn,
         windows.status in ('not_started', 'in_progress') as is_open,
+        -- completion and success apart (SCORM 2004 / cmi5): a failed learner completed the content
+        case
+            when windows.status in ('completed', 'passed', 'failed') then 'completed'
+            when windows.status = 'waived' then 'waived'
+            when windows.status = 'not_started' then 'not_attempted'
+            when windows.status in ('in_progress', 'withdrawn') then 'incomplete'
+            else 'unknown'
+        end as completion_status,
+        case
+            when windows.status = 'passed' then 'passed'
+            when windows.status = 'failed' then 'failed'
+            else 'unknown'
+        end as success_status,
         windows.score,
         windows.mastery_score,
         windows.hours_spent,
@@ -204,13 +218,16 @@ learning_history as (
         start_panel.region,
         start_panel.tenure_years,
         start_panel.tenure_band,
+        start_panel.employment_start_date,
         start_panel.base_pay,
+        start_panel.pay_currency,
         start_panel.fte_pct,
         case
             when baseline_productivity.baseline_productivity_months >= windows.min_months_in_window
                 then baseline_productivity.baseline_productivity_index
         end as baseline_productivity_index,
-        coalesce(baseline_productivity.baseline_productivity_months, 0) as baseline_productivity_months
+        coalesce(baseline_productivity.baseline_productivity_months, 0) as baseline_productivity_months,
+        baseline_productivity.baseline_manager_rating
     from windows
     left join panel as start_panel
         on windows.worker_id = start_panel.worker_id

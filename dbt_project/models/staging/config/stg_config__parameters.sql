@@ -23,6 +23,14 @@ with parameters as (
         {{ param_literal('matching.max_abs_smd', 'double') }} as max_abs_smd,
         {{ param_literal('matching.max_pretrend_pct', 'double') }} as max_pretrend_pct,
 
+        {{ param_literal('competency.meets_standard_rating', 'double') }} as competency_meets_standard_rating,
+        {{ param_literal('competency.new_hire_days', 'integer') }} as competency_new_hire_days,
+
+        {{ param_literal('nps.detractor_max', 'integer') }} as nps_detractor_max,
+        {{ param_literal('nps.promoter_min', 'integer') }} as nps_promoter_min,
+
+        {{ param_literal('roi.extreme_abs_log_change', 'double') }} as extreme_abs_log_change,
+
         {{ param_literal('money.value_per_productivity_pct_per_fte_year', 'double') }} as value_per_productivity_pct_per_fte_year,
         {{ param_literal('money.replacement_cost_share_of_pay', 'double') }} as replacement_cost_share_of_pay,
         {{ param_literal('money.external_hire_cost', 'double') }} as external_hire_cost,

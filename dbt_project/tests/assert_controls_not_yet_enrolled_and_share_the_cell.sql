@@ -1,5 +1,6 @@
--- Matched controls never enrolled in any program, and sit in the participant's exact cell
--- at the start month (docs/methods.md).
+-- Matched controls were not enrolled in any program by the participant's start month
+-- (a later enrollment is allowed) and sit in the participant's exact cell at that month
+-- (docs/methods.md).
 -- The Dagster asset check attaches to the matched controls (the test reads several models).
 {{ config(meta={'dagster': {'ref': {'name': 'int_impact__matched_controls'}}}) }}
 
@@ -26,7 +27,11 @@ inner join learning_history
 left join panel
     on matched_controls.control_worker_id = panel.worker_id
     and matched_controls.start_month = panel.period
-where matched_controls.control_worker_id in (select worker_id from enrollments)
+where matched_controls.control_worker_id in (
+        select worker_id
+        from enrollments
+        where coalesce(enrolled_at, started_at) < {{ add_to_date('month', 1, 'matched_controls.start_month') }}
+    )
    or panel.worker_id is null
    or not panel.is_employed
    or panel.department is distinct from learning_history.department

@@ -1,0 +1,33 @@
+{#
+  docs/measurement.md privacy rule, on every published mart: a row publishes a figure
+  only when its slice has at least reporting.min_cell_size people. The people count
+  travels as n_band (exact from the cell size on, else a band), so a row fails when
+  - it is suppressed and any figure column is filled, or
+  - any figure column is filled while n_band is not a count of at least min_cell_size, or
+  - its suppressed flag disagrees with n_band.
+#}
+{% test small_cells_publish_no_rate(model, figure_columns=['numerator', 'denominator', 'n', 'estimate', 'ci_low', 'ci_high']) %}
+    with parameters as (
+        select min_cell_size from {{ ref('stg_config__parameters') }}
+    ),
+
+    published_rows as (
+        select
+            rows_.*,
+            try_cast(rows_.n_band as bigint) as people_published,
+            (
+            {%- for column in figure_columns %}
+            rows_.{{ column }} is not null{{ ' or' if not loop.last }}
+            {%- endfor %}
+            ) as has_figure
+        from {{ model }} as rows_
+    )
+
+    select published_rows.*
+    from published_rows
+    cross join parameters
+    where (published_rows.suppressed and published_rows.has_figure)
+       or (published_rows.has_figure
+           and coalesce(published_rows.people_published, 0) < parameters.min_cell_size)
+       or (published_rows.suppressed = (coalesce(published_rows.people_published, 0) >= parameters.min_cell_size))
+{% endtest %}

@@ -1,0 +1,143 @@
+-- Efficiency (TDRp / ISO 30414, docs/measurement.md), evaluation level 0 (input):
+-- participants, training hours per FTE-year, % of workforce trained, total training cost
+-- (fully loaded, offsets apart), cost per learner and cost per completion.
+-- A participant is counted in the period (year) its enrollment started; hours, completions
+-- and costs (int_training_costs__allocated_to_enrollments) follow the enrollment.
+-- Workforce denominators: people employed at any month end of the period and FTE-years
+-- (FTE % ÷ 100 summed over employed month ends ÷ 12), of the slice's department or region
+-- where the slice has one, of the whole company otherwise.
+{%- set grains = var('kpi_slice_grains', none) %}
+
+with learning_history as (
+    select * from {{ ref('int_learning_history') }}
+),
+
+costs as (
+    select * from {{ ref('int_training_costs__allocated_to_enrollments') }}
+),
+
+panel as (
+    select * from {{ ref('int_employee_history__monthly_panel') }}
+),
+
+parameters as (
+    select * from {{ ref('stg_config__parameters') }}
+),
+
+enrollment_costs as (
+    select
+        enrollment_id,
+        sum(case when not is_offset then amount else 0 end) as cost,
+        sum(case when is_offset then amount else 0 end) as offsets
+    from costs
+    group by enrollment_id
+),
+
+enrollments as (
+    select
+        {{ kpi_input_dimensions('learning_history', period_of('learning_history.started_on')) }},
+        learning_history.worker_id,
+        coalesce(learning_history.hours_spent, 0) as hours_spent,
+        case when learning_history.counts_as_completed then 1 else 0 end as is_completion,
+        coalesce(enrollment_costs.cost, 0) as cost,
+        coalesce(enrollment_costs.offsets, 0) as offsets
+    from learning_history
+    left join enrollment_costs
+        on learning_history.enrollment_id = enrollment_costs.enrollment_id
+),
+
+workforce_months as (
+    select
+        cast('all' as varchar) as program_type,
+        cast('all' as varchar) as method,
+        cast('all' as varchar) as program_id,
+        cast('all' as varchar) as cohort,
+        coalesce(panel.department, 'unknown') as department,
+        coalesce(panel.region, 'unknown') as region,
+        {{ period_of('panel.period') }} as period,
+        panel.worker_id,
+        coalesce(panel.fte_pct, 100.0) / 100.0 as fte
+    from panel
+    where panel.is_employed
+),
+
+{% set participant_aggregates %}
+        count(distinct worker_id) as n_people,
+        count(*) as n_enrollments,
+        sum(hours_spent) as hours,
+        sum(is_completion) as completions,
+        sum(cost) as cost,
+        sum(offsets) as offsets
+{% endset %}
+
+participants_sliced as (
+    {{ kpi_sliced('enrollments', participant_aggregates, grains=grains) }}
+),
+
+{% set workforce_aggregates %}
+        count(distinct worker_id) as headcount,
+        sum(fte) / 12.0 as fte_years
+{% endset %}
+
+workforce_sliced as (
+    {{ kpi_sliced('workforce_months', workforce_aggregates, grains=grains) }}
+),
+
+measures as (
+    select
+        participants_sliced.*,
+        workforce_sliced.headcount,
+        workforce_sliced.fte_years
+    from participants_sliced
+    left join workforce_sliced
+        on participants_sliced.slice_grain = workforce_sliced.slice_grain
+        and participants_sliced.department = workforce_sliced.department
+        and participants_sliced.region = workforce_sliced.region
+        and participants_sliced.period = workforce_sliced.period
+),
+
+{%- set kpis = [
+    ('participants', 'count', 'null', 'null', 'measures.n_people'),
+    ('training_hours_per_fte', 'hours', 'measures.hours', 'measures.fte_years', 'measures.hours / nullif(measures.fte_years, 0)'),
+    ('pct_workforce_trained', 'pct', 'measures.n_people', 'measures.headcount', '100.0 * measures.n_people / nullif(measures.headcount, 0)'),
+    ('total_training_cost', 'currency', 'null', 'null', 'measures.cost'),
+    ('cost_per_learner', 'currency', 'measures.cost', 'measures.n_people', 'measures.cost / nullif(measures.n_people, 0)'),
+    ('cost_per_completion', 'currency', 'measures.cost', 'measures.completions', 'measures.cost / nullif(measures.completions, 0)'),
+] %}
+
+published as (
+    {%- for kpi, unit, numerator, denominator, estimate in kpis %}
+    select
+        cast('{{ kpi }}' as varchar) as kpi,
+        {{ kpi_slice_key('measures') }},
+        cast('observed' as varchar) as estimation_method,
+        cast(0 as integer) as evaluation_level,
+        cast('{{ unit }}' as varchar) as unit,
+        {{ published(numerator, 'measures.n_people') }} as numerator,
+        {{ published(denominator, 'measures.n_people') }} as denominator,
+        {{ published('measures.n_people', 'measures.n_people', 'bigint') }} as n,
+        {{ count_band('measures.n_people') }} as n_band,
+        {{ published(estimate, 'measures.n_people') }} as estimate,
+        cast(null as double) as ci_low,
+        cast(null as double) as ci_high,
+        {{ published('measures.n_enrollments', 'measures.n_people', 'bigint') }} as n_enrollments,
+        {{ published('measures.completions', 'measures.n_people', 'bigint') }} as n_completions,
+        {{ published('measures.hours', 'measures.n_people') }} as training_hours,
+        {{ published('measures.fte_years', 'measures.n_people') }} as workforce_fte_years,
+        {{ published('measures.headcount', 'measures.n_people', 'bigint') }} as workforce_headcount,
+        {{ published('measures.cost', 'measures.n_people') }} as fully_loaded_cost,
+        {{ published('measures.offsets', 'measures.n_people') }} as offsets_amount,
+        parameters.currency,
+        false as is_flagged,
+        cast(null as varchar) as flag_reason,
+        parameters.definition_version,
+        measures.n_people < parameters.min_cell_size as suppressed
+    from measures
+    cross join parameters
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+
+select * from published

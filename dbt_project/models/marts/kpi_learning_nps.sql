@@ -1,0 +1,94 @@
+-- Learning NPS (docs/measurement.md, level 1 reaction): % promoters (nps.promoter_min+,
+-- 9-10) - % detractors (up to nps.detractor_max, 0-6) among respondents, -100..+100.
+-- Standard error from the per-respondent variance of the +1/0/-1 score, population form:
+--   var = (p + d) - (p - d)^2,  se = sqrt(var / n)   (p, d shares of promoters, detractors)
+-- (shared/fixtures/surveys/nps_test_vectors.json; tests/test_kpi_nps_vectors.py).
+-- The response rate is answered invitations ÷ invitations (every exit completed, passed,
+-- failed or withdrawn while employed is invited). The period is the exit year.
+{%- set grains = var('kpi_slice_grains', none) %}
+
+with survey_rows as (
+    select * from {{ ref('int_survey_responses__joined_to_enrollments') }}
+),
+
+parameters as (
+    select * from {{ ref('stg_config__parameters') }}
+),
+
+answers as (
+    select
+        {{ kpi_input_dimensions('survey_rows', period_of('coalesce(survey_rows.exit_date, survey_rows.responded_on)')) }},
+        coalesce(survey_rows.worker_id, survey_rows.survey_row_id) as respondent_key,
+        survey_rows.is_invited,
+        survey_rows.has_response,
+        survey_rows.nps_category
+    from survey_rows
+),
+
+{% set aggregates %}
+        count(distinct case when has_response then respondent_key end) as n_people,
+        sum(case when has_response then 1 else 0 end) as n_respondents,
+        sum(case when nps_category = 'promoter' then 1 else 0 end) as n_promoters,
+        sum(case when nps_category = 'passive' then 1 else 0 end) as n_passives,
+        sum(case when nps_category = 'detractor' then 1 else 0 end) as n_detractors,
+        sum(case when is_invited then 1 else 0 end) as n_invited,
+        sum(case when is_invited and has_response then 1 else 0 end) as n_invited_responded
+{% endset %}
+
+sliced as (
+    {{ kpi_sliced('answers', aggregates, grains=grains) }}
+),
+
+scores as (
+    select
+        sliced.*,
+        cast(sliced.n_promoters as double) / nullif(sliced.n_respondents, 0) as promoter_share,
+        cast(sliced.n_detractors as double) / nullif(sliced.n_respondents, 0) as detractor_share
+    from sliced
+),
+
+statistics as (
+    select
+        scores.*,
+        scores.promoter_share - scores.detractor_share as nps_fraction,
+        (scores.promoter_share + scores.detractor_share)
+            - (scores.promoter_share - scores.detractor_share) * (scores.promoter_share - scores.detractor_share)
+            as score_variance
+    from scores
+),
+
+published as (
+    select
+        cast('learning_nps' as varchar) as kpi,
+        {{ kpi_slice_key('statistics') }},
+        cast('observed' as varchar) as estimation_method,
+        cast(1 as integer) as evaluation_level,
+        cast('points' as varchar) as unit,
+        {{ published('statistics.n_promoters - statistics.n_detractors', 'statistics.n_people') }} as numerator,
+        {{ published('statistics.n_respondents', 'statistics.n_people') }} as denominator,
+        {{ published('statistics.n_respondents', 'statistics.n_people', 'bigint') }} as n,
+        {{ count_band('statistics.n_people') }} as n_band,
+        {{ published('100.0 * statistics.nps_fraction', 'statistics.n_people') }} as estimate,
+        {{ published('greatest(-100.0, 100.0 * (statistics.nps_fraction - ' ~ ci_z()
+            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.n_people') }} as ci_low,
+        {{ published('least(100.0, 100.0 * (statistics.nps_fraction + ' ~ ci_z()
+            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.n_people') }} as ci_high,
+        {{ published('100.0 * sqrt(statistics.score_variance / statistics.n_respondents)', 'statistics.n_people') }}
+            as standard_error,
+        {{ published('statistics.score_variance', 'statistics.n_people') }} as score_variance,
+        {{ published('statistics.n_promoters', 'statistics.n_people', 'bigint') }} as n_promoters,
+        {{ published('statistics.n_passives', 'statistics.n_people', 'bigint') }} as n_passives,
+        {{ published('statistics.n_detractors', 'statistics.n_people', 'bigint') }} as n_detractors,
+        {{ published('statistics.n_invited', 'statistics.n_people', 'bigint') }} as n_invited,
+        {{ published('statistics.n_invited_responded', 'statistics.n_people', 'bigint') }} as n_invited_responded,
+        {{ published('100.0 * statistics.n_invited_responded / nullif(statistics.n_invited, 0)', 'statistics.n_people') }}
+            as response_rate_pct,
+        false as is_flagged,
+        cast(null as varchar) as flag_reason,
+        parameters.definition_version,
+        statistics.n_people < parameters.min_cell_size as suppressed
+    from statistics
+    cross join parameters
+)
+
+select * from published

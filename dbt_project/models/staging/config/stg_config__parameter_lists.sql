@@ -1,0 +1,30 @@
+-- The list-valued parameters of config/parameters.yml as rows (one per list item), so
+-- models join them like any table and unit tests feed their own lists.
+{{ config(materialized='table') }}
+
+{%- set items = [] %}
+{%- for name in ['competency.horizons_days', 'competency.evaluation_types'] %}
+    {%- for value in (param(name) or []) %}
+        {%- do items.append((name, loop.index, value | string)) %}
+    {%- endfor %}
+{%- endfor %}
+
+with parameter_lists as (
+    {%- for name, position, value in items %}
+    select
+        cast('{{ name }}' as varchar) as parameter,
+        cast({{ position }} as integer) as list_position,
+        cast('{{ value | replace("'", "''") }}' as varchar) as value
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- else %}
+    select
+        cast(null as varchar) as parameter,
+        cast(null as integer) as list_position,
+        cast(null as varchar) as value
+    where false
+    {%- endfor %}
+)
+
+select * from parameter_lists

@@ -1,0 +1,45 @@
+"""Serving zone: after dbt built the marts, publish them where BI tools read (docs/serving.md).
+
+One asset, ``published_marts``, downstream of every ``marts/kpi_*`` asset: when a
+blocking gate or a dbt test fails, Dagster skips it and BI keeps the last good set.
+It reads the warehouse, so it shares the writer pool with dbt.
+"""
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project, training_impact_dbt
+from publishing import publish_run
+from training_impact.settings import data_paths
+
+MART_KEYS = sorted(
+    (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
+    key=lambda key: key.to_user_string(),
+)
+
+
+@dg.asset(
+    key="published_marts",
+    group_name="published",
+    pool=WAREHOUSE_POOL,
+    deps=MART_KEYS,
+    kinds={"duckdb", "parquet", "postgres"},
+    description=(
+        "The kpi_* marts copied to the serving DuckDB file (swapped atomically), one Parquet file per mart, "
+        "and PostgreSQL schema `reporting` when TI_POSTGRES_DSN is set. BI never opens the warehouse."
+    ),
+)
+def published_marts(context: AssetExecutionContext) -> dg.MaterializeResult:
+    report = publish_run(
+        data_paths(), context.run.run_id, manifest_path=dbt_project.manifest_path, log=context.log.info
+    )
+    metadata = report.metadata()
+    metadata["row_counts"] = dg.MetadataValue.json(metadata["row_counts"])
+    if isinstance(metadata["postgres"], dict):
+        metadata["postgres"] = dg.MetadataValue.json(metadata["postgres"])
+    metadata["serving_file"] = dg.MetadataValue.path(metadata["serving_file"])
+    metadata["parquet_dir"] = dg.MetadataValue.path(metadata["parquet_dir"])
+    return dg.MaterializeResult(metadata=metadata)
+
+
+publishing_assets = [published_marts]

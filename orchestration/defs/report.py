@@ -1,0 +1,45 @@
+"""The KPI report as a Dagster asset: rebuilt after the marts on every run (group ``published``).
+
+Writes ``<data>/reports/kpi_report.html`` (always the latest) and
+``<data>/reports/runs/<run_id>.html`` (one per run, for audit). A run whose gate
+blocks the marts skips this asset too, so the page keeps the last good figures.
+"""
+
+import dagster as dg
+
+from orchestration.defs.dbt import WAREHOUSE_POOL, training_impact_dbt
+from reporting import write_report
+from training_impact.settings import data_paths, load_parameters
+
+# Every KPI mart (new marts join automatically); the page reads kpi_summary and kpi_roi.
+MART_KEYS = sorted(
+    (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
+    key=lambda key: key.to_user_string(),
+)
+
+
+@dg.asset(
+    key="kpi_report",
+    group_name="published",
+    deps=MART_KEYS,
+    kinds={"html"},
+    pool=WAREHOUSE_POOL,  # reads the warehouse: never while dbt writes it
+    description="Self-contained HTML KPI report for HR leaders (inline CSS + SVG, works offline).",
+)
+def kpi_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    paths = data_paths()
+    written = write_report(paths.root, paths.warehouse, params=load_parameters(), run_id=context.run.run_id)
+    context.log.info(f"KPI report written to {written.path} ({len(written.chart_ids)} charts)")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(written.path)),
+            "run_copy": dg.MetadataValue.path(str(written.run_copy)),
+            "charts": len(written.chart_ids),
+            "chart_ids": dg.MetadataValue.json(written.chart_ids),
+            "kpi_rows": written.kpi_rows,
+            "suppressed_cells": written.suppressed_cells,
+        }
+    )
+
+
+report_assets = [kpi_report]

@@ -1,0 +1,48 @@
+"""Serving outputs that BI tools read: a swapped DuckDB file, Parquet files, optionally PostgreSQL.
+
+See docs/serving.md. Runs after dbt built the marts (Dagster asset ``published_marts``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from publishing.contracts import ContractError, MartContract, load_mart_contracts
+from publishing.serving import PublishReport, publish, serving_dir, serving_file
+from training_impact.settings import Paths
+
+POSTGRES_DSN_ENV = "TI_POSTGRES_DSN"
+
+
+def publish_run(
+    paths: Paths,
+    run_id: str,
+    *,
+    manifest_path: Path | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> PublishReport:
+    """Publish the warehouse of ``paths`` to its serving dir, and to PostgreSQL when ``$TI_POSTGRES_DSN`` is set."""
+    return publish(
+        paths.warehouse,
+        serving_dir(paths),
+        run_id,
+        manifest_path=manifest_path,
+        postgres_dsn=os.environ.get(POSTGRES_DSN_ENV) or None,
+        bronze_dir=paths.bronze,
+        log=log,
+    )
+
+
+__all__ = [
+    "POSTGRES_DSN_ENV",
+    "ContractError",
+    "MartContract",
+    "PublishReport",
+    "load_mart_contracts",
+    "publish",
+    "publish_run",
+    "serving_dir",
+    "serving_file",
+]

@@ -1,0 +1,67 @@
+"""Read what the report shows from the warehouse marts, read-only.
+
+Rows come back as plain dicts keyed by column name, so marts that gain columns or
+rows (new slice grains such as cohort, period, department) need no change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+SCHEMA = "main_marts"
+SUMMARY_TABLE = "kpi_summary"
+ROI_TABLE = "kpi_roi"
+
+
+@dataclass
+class ReportData:
+    summary: list[dict]
+    roi: list[dict] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    run_id: str | None = None
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    source: str = ""
+
+    @property
+    def min_cell_size(self) -> int:
+        return int(self.params.get("reporting", {}).get("min_cell_size", 5))
+
+    @property
+    def currency(self) -> str:
+        for row in self.roi:
+            if row.get("currency"):
+                return str(row["currency"])
+        return str(self.params.get("reporting", {}).get("currency", ""))
+
+    @property
+    def definition_version(self) -> str:
+        versions = sorted({str(r["definition_version"]) for r in self.summary if r.get("definition_version")})
+        return ", ".join(versions) or str(self.params.get("definition_version", ""))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict]:
+    cursor = con.execute(f'select * from "{SCHEMA}"."{table}"')
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [SCHEMA]).fetchall()}
+
+
+def load_report_data(warehouse: Path, params: dict | None = None, run_id: str | None = None) -> ReportData:
+    """The KPI summary (required) and the ROI build-up (when the mart exists)."""
+    if not Path(warehouse).exists():
+        raise FileNotFoundError(f"no warehouse at {warehouse}: run the pipeline first")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = _tables(con)
+        if SUMMARY_TABLE not in tables:
+            raise LookupError(f"{SCHEMA}.{SUMMARY_TABLE} is missing from {warehouse}: run the pipeline first")
+        summary = _rows(con, SUMMARY_TABLE)
+        roi = _rows(con, ROI_TABLE) if ROI_TABLE in tables else []
+    return ReportData(summary=summary, roi=roi, params=params or {}, run_id=run_id, source=str(warehouse))
