@@ -46,6 +46,7 @@ def main() -> int:
     if root.exists():
         subprocess.run(["rm", "-rf", str(root)], check=True)
     results = []
+    load_before = os.getloadavg()
     for stage in STAGES:
         print(f"== {stage} (scale {args.scale:,})", flush=True)
         results.append(run_stage(stage, root, args.scale, args.years, args.seed))
@@ -60,6 +61,8 @@ def main() -> int:
         "seed": args.seed,
         "finished_at": stamp,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        # Other work on the machine inflates wall times: the 1-minute load average says how much.
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "stages": results,
         "bronze_rows": _bronze_rows(root),
     }
