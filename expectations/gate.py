@@ -79,6 +79,7 @@ def evaluate_gate(
     ref_prefixes = tuple(gate.get("reference_rule_prefixes") or ())
     max_ref = float(gate.get("max_reference_failure_share", 0.0))
     min_share_rows = int(gate.get("min_rows_for_file_share", 0))
+    min_failed = int(gate.get("min_failed_rows", 0))
 
     blocking: list[str] = []
     warnings: list[str] = []
@@ -131,7 +132,7 @@ def evaluate_gate(
             judge_file = read >= min_share_rows
             small_files_loaded |= not judge_file
             blocked_rules = _share_failures(report, src, read, quarantined, rules, ref_prefixes,
-                                            max_ref, max_q) if judge_file else set()
+                                            max_ref, max_q, min_failed) if judge_file else set()
             for r, n in sorted(rules.items()):
                 if r not in blocked_rules:
                     report(gate.get("row_failures", "warn"), f"{src}: {r}: {n} rows quarantined")
@@ -155,7 +156,7 @@ def evaluate_gate(
     if small_files_loaded and totals["rows_read"]:
         scope = f"{family}/{entity}" if entity else family
         _share_failures(report, f"{scope} (all files this run)", totals["rows_read"],
-                        totals["rows_quarantined"], dict(by_rule), ref_prefixes, max_ref, max_q)
+                        totals["rows_quarantined"], dict(by_rule), ref_prefixes, max_ref, max_q, min_failed)
 
     if not file_reports:
         scope = f"{family}/{entity}" if entity else family
@@ -188,17 +189,23 @@ def evaluate_gate(
 
 
 def _share_failures(report, src: str, read: int, quarantined: int, rules: dict[str, int],
-                    ref_prefixes: tuple[str, ...], max_ref: float, max_q: float) -> set[str]:
-    """Block on too many unknown references or too many quarantined rows; return the rules blamed."""
+                    ref_prefixes: tuple[str, ...], max_ref: float, max_q: float, min_failed: int = 0) -> set[str]:
+    """Block on too many unknown references or too many quarantined rows; return the rules blamed.
+
+    Fewer than ``min_failed`` failing rows never block on a share: in a 130-row
+    extract two rows are 1.5%, which says nothing about the source (they still
+    warn, and they are quarantined either way).
+    """
     blamed: set[str] = set()
     ref_rules = {r: n for r, n in rules.items() if ref_prefixes and r.startswith(ref_prefixes)}
-    if read and sum(ref_rules.values()) / read > max_ref:
+    n_ref = sum(ref_rules.values())
+    if read and n_ref >= min_failed and n_ref / read > max_ref:
         for r, n in sorted(ref_rules.items()):
             report("block", f"{src}: {r}: {n} of {read} rows ({n / read:.1%}) point at unknown ids;"
                             f" limit {max_ref:.1%} for reference rules")
         blamed |= set(ref_rules)
     share = quarantined / read if read else 0.0
-    if share > max_q:
+    if share > max_q and quarantined >= min_failed:
         top = ", ".join(f"{r} ({n})" for r, n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
         report("block", f"{src}: quarantine_share: {quarantined} of {read} rows ({share:.1%})"
                         f" quarantined, limit {max_q:.1%}" + (f"; top rules: {top}" if top else ""))

@@ -774,7 +774,7 @@ def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str) -
     return [found[k] for k in sorted(found)]
 
 
-def landing_freshness(data_root: Path | str, entity: str, mapping: str | Mapping = "canonical",
+def landing_freshness(data_root: Path | str, entity: str, mapping: str | Mapping | None = None,
                       now: datetime | None = None) -> dict[str, Any]:
     """How old the newest landing file of `entity` is: the freshness check of the gate.
 
@@ -786,12 +786,14 @@ def landing_freshness(data_root: Path | str, entity: str, mapping: str | Mapping
     """
     now = (now or _now()).astimezone(timezone.utc)
     layout = Layout(data_root)
+    if mapping is None:  # the family's mapping, as ingest_family reads it
+        mapping = mapping_for_family(layout.root, load_schemas().entity(entity).family)
     files = discover_files(layout.root, mapping, entity)
     out: dict[str, Any] = {"entity": entity, "newest_file": None, "modified_at": None, "age_days": None,
                            "files": len(files)}
     if not files:
         return out
-    newest = max(files, key=lambda p: (p.stat().st_mtime, p.name))
+    newest = max(files, key=lambda p: (int(p.stat().st_mtime), p.name))  # same second: the later name
     modified = datetime.fromtimestamp(newest.stat().st_mtime, timezone.utc)
     out.update(newest_file=newest.relative_to(layout.landing).as_posix(), modified_at=modified.isoformat(),
                age_days=round((now - modified).total_seconds() / 86400, 2))

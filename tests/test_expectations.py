@@ -262,6 +262,18 @@ def test_gate_reference_failures_block_above_threshold():
     assert out.failures[0].startswith("lms/enrollments_2026-10-31.csv: unknown_reference:program_id: 20 of 1000")
 
 
+def test_gate_few_failing_rows_warn_however_small_the_extract():
+    # 2 orphans in a 132-row snapshot are 1.5%: quarantined and reported, but no trend to block on
+    rep = report("lms/enrollments_2026-10-31.csv", "enrollments", read=132, quarantined=2,
+                 by_rule={"unknown_reference:worker_id": 2})
+    out = evaluate_gate("lms", [rep], PARAMS, entity="enrollments")
+    assert (out.passed, out.blocking) == (False, False)
+    assert out.failures == ["lms/enrollments_2026-10-31.csv: unknown_reference:worker_id: 2 rows quarantined"]
+    rep = report("lms/enrollments_2026-10-31.csv", "enrollments", read=132, quarantined=5,
+                 by_rule={"unknown_reference:worker_id": 5})
+    assert evaluate_gate("lms", [rep], PARAMS, entity="enrollments").blocking
+
+
 def test_gate_reconciliation_blocks():
     rep = report()
     rep["rows_loaded"] = 990

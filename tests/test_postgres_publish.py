@@ -5,6 +5,7 @@ Skipped only when the server binaries are absent and CI is not set; .ci/run inst
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -13,13 +14,18 @@ import duckdb
 import pytest
 from publishing_support import start_or_skip, write_fake_manifest, write_fake_warehouse
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg[binary] is a project dependency")
-from psycopg import errors  # noqa: E402
+try:
+    import psycopg
+    from psycopg import errors
+except ImportError:  # a project dependency: missing only in a stale venv
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip("psycopg is not installed: pip install -e . (psycopg[binary])", allow_module_level=True)
 
-from publishing import publish  # noqa: E402
-from publishing.contracts import load_mart_contracts  # noqa: E402
-from publishing.postgres import PostgresPublishError, ensure_roles, publish_postgres  # noqa: E402
-from publishing.serving import serving_file  # noqa: E402
+from publishing import publish
+from publishing.contracts import load_mart_contracts
+from publishing.postgres import PostgresPublishError, ensure_roles, publish_postgres
+from publishing.serving import serving_file
 
 PUBLISHER = "ti_publisher"
 BI_LOGIN = "metabase_svc"

@@ -5,7 +5,7 @@
 -- and the pre-trend check (productivity trend over the pre window, participants minus
 -- controls). A slice fails when any |SMD| after matching exceeds matching.max_abs_smd or
 -- |pre-trend| exceeds matching.max_pretrend_pct: its impact KPI rows are flagged, and its
--- ROI is not published as a confident figure.
+-- ROI is not published as a confident figure. Variances are in population form on every side.
 {%- set grains = var('kpi_slice_grains', none) %}
 {%- set covariates = balance_covariates() %}
 
@@ -100,7 +100,7 @@ candidate_moments as (
         count(distinct worker_id) as n_people,
         count(value) as n_values,
         avg(value) as mean_value,
-        var_samp(value) as variance
+        var_pop(value) as variance
 {% endset %}
 
 participants_sliced as (
@@ -175,7 +175,8 @@ smd as (
     select
         balance.*,
         (balance.participant_mean - balance.comparison_mean)
-            / nullif(sqrt((coalesce(balance.participant_variance, 0) + coalesce(balance.comparison_variance, 0)) / 2.0), 0)
+            / nullif(sqrt((greatest(coalesce(balance.participant_variance, 0), 0)
+                + greatest(coalesce(balance.comparison_variance, 0), 0)) / 2.0), 0)
             as standardised_mean_difference
     from balance
 ),

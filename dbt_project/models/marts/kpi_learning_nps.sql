@@ -21,8 +21,14 @@ answers as (
         coalesce(survey_rows.worker_id, survey_rows.survey_row_id) as respondent_key,
         survey_rows.is_invited,
         survey_rows.has_response,
-        survey_rows.nps_category
+        case
+            when not survey_rows.has_response or survey_rows.nps is null then null
+            when survey_rows.nps <= parameters.nps_detractor_max then 'detractor'
+            when survey_rows.nps >= parameters.nps_promoter_min then 'promoter'
+            else 'passive'
+        end as nps_category
     from survey_rows
+    cross join parameters
 ),
 
 {% set aggregates %}

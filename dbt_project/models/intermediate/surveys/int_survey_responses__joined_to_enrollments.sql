@@ -1,7 +1,7 @@
 -- One row per enrollment invited to the post-training survey and/or answering it:
 -- the invitation (every exit completed, passed, failed or withdrawn while still employed),
--- the answer to the recommend question (0-10) categorised for the NPS, and whether free
--- text was given. No free text here: themes are tagged in int_survey_responses__themes.
+-- the answer to the recommend question (0-10; kpi_learning_nps categorises it), and whether
+-- free text was given. No free text here: themes are tagged in int_survey_responses__themes.
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -12,10 +12,6 @@ responses as (
 
 spells as (
     select * from {{ ref('int_employee_history__spells') }}
-),
-
-parameters as (
-    select * from {{ ref('stg_config__parameters') }}
 ),
 
 -- an exit by leaving the company is not surveyed
@@ -64,15 +60,8 @@ joined as (
         invited_enrollments.enrollment_id is not null as is_invited,
         coalesce(latest_responses.nps is not null, false) as has_response,
         latest_responses.nps,
-        case
-            when latest_responses.nps is null then null
-            when latest_responses.nps <= parameters.nps_detractor_max then 'detractor'
-            when latest_responses.nps >= parameters.nps_promoter_min then 'promoter'
-            else 'passive'
-        end as nps_category,
         coalesce(length(trim(latest_responses.feedback_text)), 0) > 0 as has_feedback_text
     from survey_rows
-    cross join parameters
     left join learning_history
         on survey_rows.survey_row_id = learning_history.enrollment_id
     left join invited_enrollments
