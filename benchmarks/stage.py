@@ -25,10 +25,15 @@ def main(stage: str, root: str, scale: str, years: str, seed: str) -> int:
         return 0 if outcome.success else 1
     from orchestration.defs.dbt import dbt_vars
 
-    command = {"dbt_run": "run", "dbt_test": "test"}[stage]
+    # dbt_run: seeds (reference tables) and models; dbt_test: data and unit tests.
+    commands = {"dbt_run": ["seed", "run"], "dbt_test": ["test"]}[stage]
     dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.call([str(dbt), command, "--vars", dbt_vars(), "--project-dir", str(DBT_PROJECT_DIR),
-                            "--profiles-dir", str(DBT_PROJECT_DIR)])
+    for command in commands:
+        code = subprocess.call([str(dbt), command, "--vars", dbt_vars(), "--project-dir", str(DBT_PROJECT_DIR),
+                                "--profiles-dir", str(DBT_PROJECT_DIR)])
+        if code:
+            return code
+    return 0
 
 
 if __name__ == "__main__":
