@@ -112,7 +112,15 @@ def print_kpi_summary(paths: Paths) -> int:
 
 def print_output_locations(paths: Paths) -> None:
     print("\noutputs")
-    print(f"  warehouse (DuckDB): {paths.warehouse}  (schema main_marts, tables kpi_*)")
+    from publishing.serving import serving_dir
+    from reporting.build import reports_dir
+
+    serving = serving_dir(paths)
+    print(f"  for BI (read-only): {serving / 'training_impact.duckdb'}  and  {serving / 'parquet'}")
+    report = reports_dir(paths.root) / "kpi_report.html"
+    if report.exists():
+        print(f"  KPI report (HTML):  {report}")
+    print(f"  warehouse (DuckDB): {paths.warehouse}  (schema main_marts, tables kpi_*; pipeline only)")
     print(f"  bronze Parquet:     {paths.bronze}")
     print(f"  quarantine:         {paths.bronze / '_quarantine'}")
     print(f"  rejected files:     {paths.rejected}")
