@@ -9,6 +9,8 @@ EMPLOYEES ?= 2000
 YEARS ?= 3
 SEED ?= 42
 SCALE ?= 100000
+# The demo company arrives in five different vendor formats (docs/mappings.md).
+FORMATS ?= workday,cornerstone,xapi_json,qualtrics_legacy,generic_xlsx:finance
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
@@ -25,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA)
+	$(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA) --formats $(FORMATS)
 
 test: venv
 	$(BIN)/python -m pytest -q
