@@ -15,7 +15,7 @@ FORMATS ?= workday,cornerstone,xapi_json,qualtrics_legacy,generic_xlsx:finance
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test dev bench report clean
+.PHONY: venv demo test test-slow dev bench report clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
 
 dev: venv
 	$(BIN)/training-impact dev --data $(DATA)
