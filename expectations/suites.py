@@ -16,13 +16,14 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from expectations import rules
+from ingestion import schemas as canonical
+from ingestion.schemas import EntitySchema
 from expectations._gx import gx
 from expectations.policy import load_policy
 
@@ -31,65 +32,20 @@ SCHEMAS_PATH = PACKAGE_DIR.parent / "ingestion" / "canonical_schemas.yml"
 LOCK_PATH = PACKAGE_DIR / "suite_versions.yml"
 
 
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    type: str
-    required: bool = False
-    key: bool = False
-    pii: bool = False
-    min: float | None = None
-    max: float | None = None
-    accepted_values: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    name: str
-    family: str
-    load: str
-    columns: tuple[ColumnSpec, ...]
-
-    @property
-    def key(self) -> list[str]:
-        return [c.name for c in self.columns if c.key]
-
-    @property
-    def required(self) -> list[str]:
-        return [c.name for c in self.columns if c.required]
-
-    def column(self, name: str) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == name)
-
-
-@functools.cache
-def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, EntitySpec]:
-    doc = yaml.safe_load(Path(path).read_text())
-    family_of = {e: fam for fam, ents in doc["families"].items() for e in ents}
-    specs: dict[str, EntitySpec] = {}
-    for name, ent in doc["entities"].items():
-        cols = []
-        for col, c in ent["columns"].items():
-            av = c.get("accepted_values")
-            cols.append(ColumnSpec(
-                name=col, type=c["type"], required=bool(c.get("required")),
-                key=bool(c.get("key")), pii=bool(c.get("pii")),
-                min=c.get("min"), max=c.get("max"),
-                accepted_values=tuple(av) if av else None,
-            ))
-        specs[name] = EntitySpec(name, family_of[name], ent.get("load", "append"), tuple(cols))
-    return specs
+def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, EntitySchema]:
+    """The canonical entities, parsed once by the ingestion layer: one schema, one reader."""
+    return dict(canonical.load_schemas(path).entities)
 
 
 def families(path: Path = SCHEMAS_PATH) -> dict[str, list[str]]:
-    return dict(yaml.safe_load(Path(path).read_text())["families"])
+    return {family: list(entities) for family, entities in canonical.load_schemas(path).families.items()}
 
 
 def entity_names() -> list[str]:
     return list(load_schemas())
 
 
-def schema_expectations(spec: EntitySpec) -> list:
+def schema_expectations(spec: EntitySchema) -> list:
     out = []
     for col in spec.columns:
         if col.required:
@@ -102,8 +58,8 @@ def schema_expectations(spec: EntitySpec) -> list:
             out.append(rules.between(col.name, col.min, col.max))
         if col.accepted_values:
             out.append(rules.in_set(col.name, list(col.accepted_values)))
-    if spec.key:
-        out.append(rules.unique_key(spec.key))
+    if spec.key_columns:
+        out.append(rules.unique_key(spec.key_columns))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ingestion.schemas import EntitySchema
 from expectations import contexts, rules, suites
 from expectations.policy import load_policy
 
@@ -68,7 +69,7 @@ def missing_required_columns(entity: str, columns) -> list[str]:
     """Schema errors as the gate reports them: ``missing_required_column: <col>``."""
     spec = suites.load_schemas()[entity]
     present = set(columns)
-    return [f"missing_required_column: {c}" for c in spec.required if c not in present]
+    return [f"missing_required_column: {c}" for c in spec.required_columns if c not in present]
 
 
 def validate_rows(
@@ -168,7 +169,7 @@ def _suite(entity: str, skipped: tuple[str, ...]):
 # Preparing the validation frame
 
 
-def _prepare_frame(spec: suites.EntitySpec, df: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+def _prepare_frame(spec: EntitySchema, df: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Copy of the columns the rules read, positionally indexed (GX reports
     index labels, so labels must equal row positions), with canonical types.
     Values present but unparseable become null and an ``invalid_type`` failure."""
