@@ -29,19 +29,24 @@ def shared_fixtures() -> Path:
 SMALL_COMPANY = {"employees": 1500, "years": 3, "seed": 5}
 
 
-@pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory):
-    """Generate a small company and run the real pipeline once (Dagster + GX + dbt)."""
+def _generate_and_run(tmp_path_factory, name: str, company: dict):
+    """Generate a company and run the real pipeline on it once (Dagster + GX + dbt)."""
     import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 
-    root = tmp_path_factory.mktemp("company")
-    synthetic.generate(root, **SMALL_COMPANY)
+    root = tmp_path_factory.mktemp(name)
+    synthetic.generate(root, **company)
     paths = data_paths(root)
     outcome = run_pipeline(paths)
     assert outcome.success, outcome.failures
     return paths, outcome
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """A small company, run once for every test that only reads its outputs."""
+    return _generate_and_run(tmp_path_factory, "company", SMALL_COMPANY)
 
 
 TRUTH_COMPANY = {"employees": 6000, "years": 3, "seed": 7}
@@ -50,16 +55,7 @@ TRUTH_COMPANY = {"employees": 6000, "years": 3, "seed": 7}
 @pytest.fixture(scope="session")
 def truth_run(tmp_path_factory):
     """A company large enough that sampling noise is well below the planted selection bias."""
-    import synthetic
-    from training_impact.pipeline import run_pipeline
-    from training_impact.settings import data_paths
-
-    root = tmp_path_factory.mktemp("truth_company")
-    synthetic.generate(root, **TRUTH_COMPANY)
-    paths = data_paths(root)
-    outcome = run_pipeline(paths)
-    assert outcome.success, outcome.failures
-    return paths, outcome
+    return _generate_and_run(tmp_path_factory, "truth_company", TRUTH_COMPANY)
 
 
 @pytest.fixture

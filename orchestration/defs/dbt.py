@@ -84,3 +84,10 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
 # The venv's dbt, whether or not the venv is on PATH (cron, systemd, the Makefile).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
+
+# Every KPI mart, for the assets that read them all after dbt (publishing, the report):
+# a new kpi_* model joins them without code changes.
+KPI_MART_KEYS = sorted(
+    (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
+    key=lambda key: key.to_user_string(),
+)

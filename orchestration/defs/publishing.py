@@ -8,21 +8,16 @@ It reads the warehouse, so it shares the writer pool with dbt.
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project, training_impact_dbt
+from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL, dbt_project
 from publishing import publish_run
 from training_impact.settings import data_paths
-
-MART_KEYS = sorted(
-    (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
-    key=lambda key: key.to_user_string(),
-)
 
 
 @dg.asset(
     key="published_marts",
     group_name="published",
     pool=WAREHOUSE_POOL,
-    deps=MART_KEYS,
+    deps=KPI_MART_KEYS,
     kinds={"duckdb", "parquet", "postgres"},
     description=(
         "The kpi_* marts copied to the serving DuckDB file (swapped atomically), one Parquet file per mart, "

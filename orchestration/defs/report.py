@@ -7,21 +7,15 @@ blocks the marts skips this asset too, so the page keeps the last good figures.
 
 import dagster as dg
 
-from orchestration.defs.dbt import WAREHOUSE_POOL, training_impact_dbt
+from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
 from reporting import write_report
 from training_impact.settings import data_paths, load_parameters
-
-# Every KPI mart (new marts join automatically); the page reads kpi_summary and kpi_roi.
-MART_KEYS = sorted(
-    (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
-    key=lambda key: key.to_user_string(),
-)
 
 
 @dg.asset(
     key="kpi_report",
     group_name="published",
-    deps=MART_KEYS,
+    deps=KPI_MART_KEYS,
     kinds={"html"},
     pool=WAREHOUSE_POOL,  # reads the warehouse: never while dbt writes it
     description="Self-contained HTML KPI report for HR leaders (inline CSS + SVG, works offline).",
