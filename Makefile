@@ -12,6 +12,10 @@ SCALE ?= 100000
 # The demo company arrives in five different vendor formats (docs/mappings.md).
 FORMATS ?= workday,cornerstone,xapi_json,qualtrics_legacy,generic_xlsx:finance
 
+# demo, dev, report and bench run on generated data with the published development key
+# (SECURITY.md); a production deployment sets TI_PSEUDONYM_KEY(_FILE) and leaves TI_ENV unset.
+DEV_ENV := TI_ENV=$${TI_ENV:-development}
+
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
@@ -27,7 +31,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA) --formats $(FORMATS)
+	$(DEV_ENV) $(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA) --formats $(FORMATS)
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -36,13 +40,13 @@ test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
 dev: venv
-	$(BIN)/training-impact dev --data $(DATA)
+	$(DEV_ENV) $(BIN)/training-impact dev --data $(DATA)
 
 report: venv
-	$(BIN)/training-impact report --data $(DATA) --screenshot $(DATA)/reports/kpi_report.png
+	$(DEV_ENV) $(BIN)/training-impact report --data $(DATA) --screenshot $(DATA)/reports/kpi_report.png
 
 bench: venv
-	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+	$(DEV_ENV) $(BIN)/python -m benchmarks.run --scale $(SCALE)
 
 clean:
 	rm -rf $(DATA) .dagster_home dbt_project/target dbt_project/logs

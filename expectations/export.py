@@ -45,17 +45,55 @@ def neutralise_frame(df: pd.DataFrame, columns: Iterable[str] | None = None) -> 
     return out
 
 
+# The raw record may hold anything the vendor sent (names, e-mails, ids): it stays in
+# the raw zone (bronze/_quarantine); _source_file + _source_row point at it.
+EXPORT_DROPS = ("record_json",)
+MASKED = "<redacted>"
+
+
+def mask_identifiers(frame: pd.DataFrame, pseudonym) -> pd.DataFrame:
+    """The quarantine rows as they may leave the raw zone (SECURITY.md): a value of a
+    direct-identifier column masked, a worker id as its keyed pseudonym, a compound
+    key or xAPI actor holding either masked, and the message quoting the masked form."""
+    from privacy import IDENTIFIER_COLUMNS, PII_COLUMNS, WORKER_ID_COLUMNS
+
+    out = frame.drop(columns=[c for c in EXPORT_DROPS if c in frame.columns])
+
+    def masked(column, value):
+        if value is None or (isinstance(value, float) and pd.isna(value)) or column is None:
+            return value
+        if column in PII_COLUMNS:
+            return MASKED
+        if column in WORKER_ID_COLUMNS:
+            return pseudonym(str(value))
+        if set(str(column).split("+")) & IDENTIFIER_COLUMNS or str(column).startswith("actor"):
+            return MASKED
+        return value
+
+    values = [masked(c, v) for c, v in zip(out["column"].tolist(), out["value"].tolist())]
+    out["message"] = [m.replace(str(v), nv) if isinstance(m, str) and v is not None and nv != v else m
+                      for m, v, nv in zip(out["message"].tolist(), out["value"].tolist(), values)]
+    out["value"] = values
+    return out
+
+
 def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, entity: str | None = None) -> int:
     """Write the quarantine table (``bronze/_quarantine``) to one CSV for people to open
-    in a spreadsheet, every text cell neutralised; returns the rows written.
+    in a spreadsheet, every text cell neutralised and identifiers masked
+    (``mask_identifiers``); returns the rows written.
 
     ``batch_id`` / ``entity`` narrow it to one run or one entity. The file is
     UTF-8 with a BOM (Excel then reads it as UTF-8) and appears only when complete.
+    Worker ids are pseudonymised with the run's key, so a production export needs it.
     """
     import os
     from pathlib import Path
 
     import pyarrow.parquet as pq
+
+    from privacy import Pseudonymizer, guard_run
+
+    pseudonym = Pseudonymizer(guard_run())
 
     root = Path(data_root)
     files = sorted((root / "bronze" / "_quarantine").glob(f"{entity or '*'}/*.parquet"))
@@ -73,6 +111,7 @@ def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, e
                     frame = batch.to_pandas()
                     if batch_id is not None:
                         frame = frame[frame["_batch_id"] == batch_id]
+                    frame = mask_identifiers(frame, pseudonym)
                     if columns is None:
                         columns = list(frame.columns)
                         handle.write(",".join(columns) + "\n")
@@ -81,7 +120,7 @@ def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, e
             if columns is None:
                 from ingestion.store import QUARANTINE_SCHEMA
 
-                handle.write(",".join(QUARANTINE_SCHEMA.names) + "\n")
+                handle.write(",".join(n for n in QUARANTINE_SCHEMA.names if n not in EXPORT_DROPS) + "\n")
         os.replace(tmp, out)
     finally:
         if tmp.exists():

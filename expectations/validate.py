@@ -376,11 +376,19 @@ def _duplicate_rows(meta, idx, frame, failing_other: set[int]) -> pd.DataFrame:
 def _trim(gx_result) -> None:
     """Drop the per-row lists from the GX result: they can hold 100k entries
     and the failures table already has them; the stored result and Data Docs
-    keep GX's partial lists (first 20)."""
+    keep GX's partial lists (first 20), except for rules over a worker id or a
+    direct identifier, whose offending values stay in the raw zone (SECURITY.md)."""
+    from privacy import IDENTIFIER_COLUMNS
+
     for r in gx_result.results:
         res = r.result or {}
         for k in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
             res.pop(k, None)
+        kwargs = r.expectation_config.kwargs
+        columns = {kwargs.get(k) for k in ("column", "column_A", "column_B")} | set(kwargs.get("column_list") or [])
+        if columns & IDENTIFIER_COLUMNS:
+            for k in [k for k in res if k.startswith("partial_unexpected")]:
+                res[k] = []
         for k in ("partial_unexpected_list", "partial_unexpected_index_list"):
             if isinstance(res.get(k), list):
                 res[k] = res[k][:PARTIAL_KEEP]

@@ -832,8 +832,14 @@ def ingest_family(
     *,
     row_validator: RowValidator | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    entities: Iterable[str] | None = None,
+    select: Callable[[str], bool] | None = None,
 ) -> FamilyReport:
     """Ingest every landing file of the family's entities, in canonical order.
+
+    `entities` limits the load to some of the family's entities; `select(source_file)`
+    to some files (a partitioned run passes its delivery days, ingestion.delivery).
+    Within an entity, files load in delivery-day order (undated first), then by path.
 
     Order across families: hris first (workers are the reference for every
     worker_id), then lms (programs before enrollments and credentials), then
@@ -842,9 +848,12 @@ def ingest_family(
     """
     layout = Layout(data_root)
     schemas = load_schemas()
+    entities_wanted = set(entities) if entities is not None else None
     # mapping=None: the data root's landing/mappings.yml names the mapping(s)
     # of this family, else "canonical" (ingestion.mapping.mapping_for_family).
     m = load_mapping(mapping) if mapping is not None else mapping_for_family(layout.root, family)
+    from .delivery import delivery_order
+
     entities = schemas.family_entities(family)
     state = _ManifestState.load(layout.root)
     refs = references if references is not None else load_reference_ids(layout.root)
@@ -852,11 +861,14 @@ def ingest_family(
     claimed: set[str] = set()
     for ent in entities:
         loaded_master = False
-        for p in discover_files(layout.root, m, ent.name):
-            rel = p.relative_to(layout.landing).as_posix()
+        found = {p.relative_to(layout.landing).as_posix(): p for p in discover_files(layout.root, m, ent.name)}
+        for rel in delivery_order(found):
+            p = found[rel]
             if rel in claimed:
                 continue  # a file matched by two entities' patterns is read once, by the first
             claimed.add(rel)
+            if (entities_wanted is not None and ent.name not in entities_wanted) or (select and not select(rel)):
+                continue
             fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m, references=refs,
                              progress=progress, row_validator=row_validator, batch_size=batch_size, _state=state)
             report.files.append(fr)

@@ -263,3 +263,42 @@ def _swap(conn, cur, with_manifest: bool, lock_timeout_ms: int, attempts: int, l
             log(f"PostgreSQL swap waited for readers (try {attempt}/{attempts}); retrying")
             time.sleep(min(1.0, lock_timeout_ms / 1000))
     raise AssertionError("unreachable")
+
+
+def publish_audit_postgres(
+    dsn: str,
+    tables: dict[str, tuple[list[tuple[str, str]], list[tuple]]],
+    *,
+    run_id: str,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Append one run's audit rows (ledger, inputs, checks, KPI history) to schema ``audit``.
+
+    Append-only like the files they come from: tables are created on first use, a run
+    already present in ``audit.runs`` is not inserted twice, nothing is updated or deleted.
+    ``ti_auditor`` reads them; no other role is granted anything.
+    """
+    inserted: dict[str, int] = {}
+    with psycopg.connect(dsn, autocommit=True, application_name="training-impact audit") as conn:
+        cur = conn.cursor()
+        with conn.transaction():
+            cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [ADVISORY_LOCK_KEY])
+            ensure_roles(cur)
+            cur.execute(sql.SQL("create schema if not exists {}").format(_ident(AUDIT)))
+            if _table_exists(cur, AUDIT, "runs"):
+                cur.execute(sql.SQL("select 1 from {} where run_id = %s").format(_ident(AUDIT, "runs")), [run_id])
+                if cur.fetchone() is not None:
+                    log(f"PostgreSQL audit: run {run_id} is already there")
+                    return {"schema": AUDIT, "inserted": {}, "already_present": True}
+            for table, (columns, rows) in tables.items():
+                if not _table_exists(cur, AUDIT, table):
+                    _create_table(cur, AUDIT, table,
+                                  [(name, _DUCKDB_TO_POSTGRES.get(kind.upper(), "text"), "") for name, kind in columns],
+                                  f"training-impact audit trail ({table}); append-only, see docs/audit.md.")
+                _copy_rows(cur, AUDIT, table, [name for name, _ in columns], rows)
+                inserted[table] = len(rows)
+            cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(AUDIT), _ident(AUDITOR_ROLE)))
+            cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(_ident(AUDIT),
+                                                                                       _ident(AUDITOR_ROLE)))
+    log(f"PostgreSQL audit: appended {sum(inserted.values())} rows for run {run_id}")
+    return {"schema": AUDIT, "inserted": inserted, "already_present": False}

@@ -287,3 +287,34 @@ def publish(
         raise
     log(f"published {len(report.row_counts)} marts ({sum(report.row_counts.values())} rows) to {target}")
     return report
+
+
+def publish_audit_schema(directory: Path, build: Callable[[duckdb.DuckDBPyConnection], list[str]]) -> list[str]:
+    """Add schema ``audit`` to the current serving file without disturbing its readers.
+
+    The audit trail is complete only at the end of a run, after the marts were
+    published: copy the serving file under a temporary name, let ``build`` fill
+    ``audit`` in the copy, then swap it in with one rename like ``publish`` does.
+    """
+    import shutil
+
+    target = serving_file(directory)
+    if not target.exists():
+        return []
+    tmp = Path(directory) / f".{SERVING_FILE_NAME}.audit{TMP_SUFFIX}"
+    try:
+        shutil.copyfile(target, tmp)
+        con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
+                                               "autoload_known_extensions": False})
+        try:
+            made = build(con)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(Path(directory))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return made

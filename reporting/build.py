@@ -183,7 +183,9 @@ def _is_number(value) -> bool:
 
 
 def suppressed_note(row: dict, min_cell: int) -> str:
-    return f"suppressed (n < {min_cell})"
+    """A suppressed cell reads the same whether it is small or suppressed alongside a small one
+    (complementary suppression): telling them apart would give the small one away."""
+    return "suppressed"
 
 
 def to_point(row: dict | None, min_cell: int, currency: str = "", with_n: bool = True) -> svg.Point:
@@ -249,10 +251,8 @@ class Page:
 def cell_html(row: dict | None, min_cell: int, currency: str) -> str:
     if row is None:
         return "<td><span class='suppressed'>—</span></td>"
-    if row.get("suppressed"):
-        band = row.get("n_band")
-        band_text = f"<span class='n'>{escape(str(band))} people</span>" if band not in (None, "") else ""
-        return f"<td><span class='suppressed'>{escape(suppressed_note(row, min_cell))}</span>{band_text}</td>"
+    if row.get("suppressed"):  # no figure, no count, no band: nothing of the cell is printed
+        return f"<td><span class='suppressed'>{escape(suppressed_note(row, min_cell))}</span></td>"
     estimate = row.get("estimate")
     if not _is_number(estimate):
         return "<td><span class='suppressed'>no data yet</span></td>"
@@ -385,7 +385,8 @@ def _by_method(page: Page, data: ReportData) -> None:
     page.add("<h2 id='by-method'>By training method</h2>"
              "<p class='lede'>The same KPIs split by how the training was delivered. Smaller groups give wider "
              "intervals; groups with fewer than "
-             f"{min_cell} people are suppressed to protect privacy.</p>")
+             f"{min_cell} people are suppressed to protect privacy, and so is at least one more group beside "
+             "each of them, so that no suppressed figure can be worked out from the totals.</p>")
     if not index:
         page.add("<p class='empty'>No KPI rows by training method yet.</p>")
         return
@@ -500,7 +501,8 @@ def _roi(page: Page, data: ReportData) -> None:
         chart_id = f"roi-{re.sub(r'[^a-z0-9]+', '-', ptype.lower())}"
         page.add(f"<h3>{escape(name)}</h3>")
         if row.get("suppressed"):
-            page.add(f"<p class='empty'>{escape(suppressed_note(row, min_cell))}: too few people to publish.</p>")
+            page.add(f"<p class='empty'>{escape(suppressed_note(row, min_cell))}: a small group, or one that would "
+                     "let a small group be worked out from the totals.</p>")
             page.suppressed_cells += 1
             continue
         facts = []
@@ -642,8 +644,9 @@ measured. Wide intervals mean small groups: read them as direction, not as a pre
 <dt>⚠ Credibility check failed</dt><dd>The comparison group was not balanced with the participants
 (standardised mean difference above the limit) or the two groups were already trending apart before training.
 The figure is reported but is not a confident result, and its ROI is not a confident figure either.</dd>
-<dt>Suppressed cells</dt><dd>Any group of fewer than {min_cell} people shows “suppressed (n &lt; {min_cell})” and a
-count band instead of a value, so no individual can be singled out.</dd>
+<dt>Suppressed cells</dt><dd>Any group of fewer than {min_cell} people shows “suppressed” instead of a value, so no
+individual can be singled out. So does at least one more group beside it (the next smallest), so that subtracting
+the shown groups from a total never gives a suppressed figure; a suppressed cell shows no count either.</dd>
 <dt>ROI</dt><dd>(benefits − fully-loaded costs) ÷ costs × 100. The conservative ROI uses the lower end of each
 effect's confidence interval. Intangible benefits (engagement, confidence) are not turned into money.</dd>
 <dt>Units</dt><dd>% = percent of people (or percent change); pp = percentage points (difference between two

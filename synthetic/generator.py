@@ -30,9 +30,13 @@ ORPHAN_RATE = 0.005
 
 
 def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: date = date(2026, 10, 31),
-             progress: Callable[[str, float], None] | None = None) -> dict:
+             progress: Callable[[str, float], None] | None = None, daily_days: int = 0) -> dict:
     """Write a synthetic company's extracts to ``out_dir/landing`` and the planted
     truth to ``out_dir/truth.json``; return a summary (files written, row counts).
+
+    ``daily_days`` > 0 delivers the last that many days of the event sources (xAPI,
+    finance, surveys) as one file per day, snapshots dated the day before
+    (synthetic/daily.py); the summary and truth.json list them under ``daily_drops``.
 
     The landing tree is built next to the old one and swapped in at the end, so
     a reader never sees a half-written delivery.
@@ -108,11 +112,21 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
     truth.count("survey_responses", surveys.responses)
     truth.count("survey_partial_responses", surveys.partials)
 
+    daily = None
+    if daily_days:
+        from .daily import split_daily
+
+        daily = split_daily(staging, end_date, daily_days)
+        for old_rel, new_rel in daily["renamed"].items():
+            writer.rows[new_rel] = writer.rows.pop(old_rel)
+        writer.rows.update(daily["rows"])
     landing = out_dir / "landing"
     if landing.exists():
         shutil.rmtree(landing)
     staging.rename(landing)
     result = truth.result(ledger.as_dict(), surveys.canaries)
+    if daily is not None:
+        result["daily_drops"] = daily["drops"]
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report("done", 1.0)
@@ -125,6 +139,7 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
         "years": years,
         "seed": seed,
         "end_date": end_date.isoformat(),
+        "daily_drops": daily["drops"] if daily is not None else {},
     }
 
 

@@ -3,8 +3,10 @@ month of RecordedDate.
 
 Every exit (completed, passed, failed, or withdrawn while still employed) is
 invited; 35-60% answer, completers more often and more warmly. A few finished
-answers carry canary PII in the free text; truth.json lists them so a privacy
-check can prove they never travel past the raw zone.
+answers carry canary PII in the free text (an e-mail, a phone number, a colleague's
+name, a national id), and a few workers' roster identifiers (name, e-mail, national
+id, worker id) are listed beside them; truth.json holds both so a privacy check can
+prove none of them travels past the raw zone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ RESPONSE_RATE = {"completed": 0.58, "passed": 0.58, "failed": 0.45, "withdrawn":
 PARTIAL_RATE = 0.12
 NPS_DEFECT_RATE = 0.005
 CANARY_QUOTA = {"email": 2, "phone": 2, "roster_name": 2}
+ROSTER_CANARIES = 5     # workers of the first chunk whose roster identifiers are canaries
 _ALNUM = np.array(list(string.ascii_letters + string.digits))
 _PUBLIC_OCTETS = (31, 37, 46, 62, 77, 78, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
                   109, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217)
@@ -67,7 +70,10 @@ class SurveyWriter:
         self.invited = 0
 
     def write_chunk(self, t: AttemptTable, sim, wid, names, rng: np.random.Generator) -> None:
-        first, last, email, _ = names
+        first, last, email, nid = names
+        self._nid = nid
+        if not any(c["kind"] == "worker_record" for c in self.canaries):
+            self._roster_canaries(sim, wid, names)
         end = sim.tl.end_day
         invited = np.flatnonzero(np.isin(t.status, list(RESPONSE_RATE)) & ~t.by_separation)
         self.invited += invited.size
@@ -137,6 +143,11 @@ class SurveyWriter:
         elif kind == "phone":
             value = self.identities.phone_number(locale)
             text = f"{text} Call me on {value} if the trainers want details."
+            # a national id rides along (no extra random draw, so the rest of the company is unchanged)
+            id_value = str(self._nid[w])
+            text = f"{text} For the records my national id is {id_value}."
+            self.canaries.append({"kind": "national_id", "value": id_value, "file": rel, "response_id": rid,
+                                  "worker_id": wid[w]})
         else:
             other = int(rng.integers(sim.n))
             if other == w:
@@ -147,3 +158,13 @@ class SurveyWriter:
         self.canaries.append({"kind": kind, "value": value, "file": rel, "response_id": rid,
                               "worker_id": wid[w]})
         return text
+
+    def _roster_canaries(self, sim, wid, names) -> None:
+        """Identifiers of a few workers as the HRIS delivers them (evenly spaced, no random draw)."""
+        first, last, email, nid = names
+        rel = f"hris/workers_{sim.tl.end_date.isoformat()}.csv"
+        for w in np.linspace(0, sim.n - 1, num=min(ROSTER_CANARIES, sim.n), dtype=int).tolist():
+            for field, value in (("name", f"{first[w]} {last[w]}"), ("email", email[w]),
+                                 ("national_id", str(nid[w])), ("worker_id", str(wid[w]))):
+                self.canaries.append({"kind": "worker_record", "field": field, "value": value, "file": rel,
+                                      "worker_id": str(wid[w])})

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# Tests run in development mode: the published development key pseudonymises (SECURITY.md).
+os.environ.setdefault("TI_ENV", "development")
+# dbt column lineage costs minutes per run (DECISIONS.md D54); the slow audit test turns it on.
+os.environ.setdefault("TI_DBT_COLUMN_METADATA", "0")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -256,12 +256,25 @@ def test_planted_defects_are_where_truth_says(company, db):
     assert 0.0005 < planted / rows < 0.01
 
 
-def test_canaries_sit_in_survey_free_text(company):
+def test_canaries_sit_in_survey_free_text_and_the_roster(company):
     _, landing, _, truth = company
     kinds = Counter(c["kind"] for c in truth["canaries"])
-    assert kinds == {"email": 2, "phone": 2, "roster_name": 2}
+    assert kinds == {"email": 2, "phone": 2, "national_id": 2, "roster_name": 2, "worker_record": 20}
+    assert Counter(c["field"] for c in truth["canaries"] if c["kind"] == "worker_record") == \
+        {"name": 5, "email": 5, "national_id": 5, "worker_id": 5}
     for c in truth["canaries"]:
-        assert c["value"] in (landing / c["file"]).read_text(encoding="utf-8")
+        if c["kind"] != "worker_record":     # those are compared with the roster's fields below
+            assert c["value"] in (landing / c["file"]).read_text(encoding="utf-8"), c
+    with open(next(landing.glob("hris/workers_*.csv")), encoding="utf-8") as fh:
+        roster = {r["worker_id"]: r for r in csv.DictReader(fh)}
+    for c in truth["canaries"]:
+        if c["kind"] == "worker_record":
+            r = roster[c["worker_id"]]
+            value = {"name": f"{r['first_name']} {r['last_name']}", "email": r["email"],
+                     "national_id": r["national_id"], "worker_id": r["worker_id"]}[c["field"]]
+            assert c["value"] == value, c
+        elif c["kind"] == "national_id":
+            assert c["value"] == roster[c["worker_id"]]["national_id"]
 
 
 # ----------------------------------------------------------------------------- the planted story

@@ -35,7 +35,7 @@ def _row(kpi, est, unit, level, estimate, half, grain, program_type="all", metho
     row = {
         "kpi": kpi, "slice_grain": grain, "program_type": program_type, "method": method, "period": period,
         "estimation_method": est, "evaluation_level": level, "unit": unit, "numerator": None, "denominator": None,
-        "n": None if suppressed else n, "n_band": "1-4" if suppressed else str(n),
+        "n": None if suppressed else n, "n_band": "suppressed" if suppressed else str(n),
         "n_comparison": None if suppressed or est != "did_matched" else n + 10,
         "estimate": None if suppressed else estimate,
         "ci_low": None if suppressed or half is None else estimate - half,
@@ -141,10 +141,11 @@ def test_sections_and_charts_present():
 def test_suppressed_cells_are_shown_as_such():
     data = sample_data()
     rendered = render_report(data)
-    assert "<span class='suppressed'>suppressed (n &lt; 5)</span>" in rendered.html  # tables
+    assert "<span class='suppressed'>suppressed</span>" in rendered.html  # tables
     chart = re.search(r"<svg[^>]*data-chart-id='method-completion_rate'.*?</svg>", rendered.html, re.S).group(0)
-    assert "class='mark suppressed'" in chart and "suppressed (n &lt; 5)" in chart  # hatched band + label
-    assert "1-4 people" in rendered.html
+    assert "class='mark suppressed'" in chart and "suppressed" in chart  # hatched band + label
+    # a suppressed cell may be complementary (>= min_cell_size people): no "n < 5" claim, no band
+    assert "n &lt; 5" not in rendered.html and "people</span>" not in rendered.html
     assert rendered.suppressed_cells >= sum(1 for r in data.summary if r["suppressed"]
                                             and r["slice_grain"] in ("program_type_method", "department"))
 
@@ -270,3 +271,23 @@ def test_definitions_register_the_report_after_every_mart():
     parents = graph.get(key).parent_keys
     assert dg.AssetKey(["marts", "kpi_summary"]) in parents and dg.AssetKey(["marts", "kpi_roi"]) in parents
     assert graph.assets_def_for_key(key).op.pool == "duckdb_warehouse"
+
+
+def test_suppressed_cells_print_no_number_anywhere():
+    """Even if a suppressed row still carried figures, the report prints none of them
+    (tables, tiles, SVG titles and tooltips): every number of every suppressed row is a sentinel."""
+    data = sample_data()
+    sentinel = 424242.0
+    tainted = 0
+    for row in data.summary + data.roi:
+        if row.get("suppressed") or (row.get("slice_grain") == "program_type" and row.get("program_type") == "reskilling"):
+            row["suppressed"] = True
+            for column, value in list(row.items()):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and column != "evaluation_level":
+                    row[column] = sentinel
+                    tainted += 1
+            row["n_band"] = "424242"
+    assert tainted
+    html = render_report(data).html
+    leaks = re.findall(r"424[ ,.\u202f]?242|424\.2|424k|424 k", html)
+    assert not leaks, leaks

@@ -22,7 +22,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve()
     started = time.monotonic()
-    summary = synthetic.generate(out, employees=args.employees, years=args.years, seed=args.seed, progress=_progress)
+    summary = synthetic.generate(out, employees=args.employees, years=args.years, seed=args.seed, progress=_progress,
+                                 daily_days=getattr(args, "daily_days", 0) or 0)
     if getattr(args, "formats", None):  # rewrite the canonical extracts in vendor formats (synthetic/vendors.py)
         from synthetic.vendors import export_vendor_format
         exported = export_vendor_format(out, args.formats)["families"]
@@ -37,12 +38,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_line(step: str, state: str, seconds: float) -> None:
+    """One stdout line per step start and end (Dagster's own log goes to stderr)."""
+    clock = time.strftime("%H:%M:%S")
+    took = "" if state == "started" else f" in {seconds:.1f}s"
+    print(f"  [{clock}] {step:<24} {state}{took}", flush=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from training_impact.pipeline import run_pipeline
     from training_impact.summary import print_run_summary
 
     paths = data_paths(args.data)
-    outcome = run_pipeline(paths)
+    outcome = run_pipeline(paths, progress=_step_line)
+    print_run_summary(paths, outcome)
+    return 0 if outcome.success else 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Re-run the event files of a range of delivery days in one run, then one dbt build."""
+    from datetime import date
+
+    from training_impact.pipeline import run_pipeline
+    from training_impact.summary import print_run_summary
+
+    try:
+        first, last = date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+    except ValueError as error:
+        print(f"dates are YYYY-MM-DD: {error}", file=sys.stderr)
+        return 2
+    if first > last:
+        print(f"--from {first} is after --to {last}", file=sys.stderr)
+        return 2
+    paths = data_paths(args.data)
+    print(f"== backfill of delivery days {first} .. {last} ({(last - first).days + 1} days):"
+          " landing files named with those days not loaded yet, then one dbt build")
+    outcome = run_pipeline(paths, partition_range=(first.isoformat(), last.isoformat()),
+                           tags={"training_impact/trigger": "backfill"}, progress=_step_line)
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 
@@ -54,6 +86,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # a demo runs on generated people with the published development key (SECURITY.md)
+    os.environ.setdefault("TI_ENV", "development")
     paths = data_paths(args.data)
     has_landing = paths.landing.exists() and any(p.is_file() for p in paths.landing.rglob("*"))
     if not has_landing:
@@ -132,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", default=str(data_paths().root), help="data root (landing/ and truth.json go here)")
     gen.add_argument("--formats", default=None, help="vendor formats, e.g. workday,docebo,xapi_json (docs/mappings.md)")
+    gen.add_argument("--daily-days", type=int, default=0, metavar="N",
+                     help="deliver the last N days of xAPI, finance and surveys as daily files (synthetic/daily.py)")
     gen.set_defaults(func=cmd_generate)
 
     for name, func, text in (
@@ -141,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
         cmd.set_defaults(func=func)
+
+    backfill = sub.add_parser("backfill", help="re-run the landing files of a range of delivery days, then dbt")
+    backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD", help="first delivery day")
+    backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD", help="last delivery day")
+    backfill.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
+    backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a company (if none), run everything, print the KPIs")
     demo.add_argument("--employees", type=int, default=2000)
@@ -160,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     from training_impact.mappings_cli import add_parser as add_mappings_parser
     add_mappings_parser(sub)  # training-impact mappings list|check|suggest|docs
 
+    from audit.cli import add_parsers as add_audit_parsers
+    add_audit_parsers(sub)  # training-impact trace|history|diff|reproduce (docs/audit.md)
+
     quarantine = sub.add_parser("quarantine", help="export quarantined rows to CSV (spreadsheet-safe)")
     quarantine.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
     quarantine.add_argument("--csv", required=True, metavar="OUT", help="CSV file to write")
@@ -177,7 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from privacy import PseudonymKeyError
+
+    try:
+        return args.func(args)
+    except PseudonymKeyError as error:   # production without a usable key: say what to set, no traceback
+        print(f"training-impact: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ exercise is exactly what the nightly schedule runs.
 from __future__ import annotations
 
 import os
+import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,8 +49,38 @@ class RunOutcome:
     alerts: list = field(default_factory=list)  # orchestration.alerts.Delivery, one per channel tried
 
 
-def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
-    """Run the whole job, or only the asset groups named (the benchmark times stages apart)."""
+STEP_EVENTS = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
+
+
+def step_progress_listener(progress):
+    """An instance event listener calling progress(step, state, seconds) as steps start and end."""
+    started: dict[str, float] = {}
+
+    def on_event(entry) -> None:
+        event = entry.dagster_event
+        if event is None or event.event_type_value not in STEP_EVENTS or not event.step_key:
+            return
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = time.monotonic()
+        seconds = time.monotonic() - started.get(event.step_key, time.monotonic())
+        progress(event.step_key, STEP_EVENTS[event.event_type_value], seconds)
+
+    return on_event
+
+
+def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key: str | None = None,
+                 partition_range: tuple[str, str] | None = None, tags: dict[str, str] | None = None,
+                 progress=None) -> RunOutcome:
+    """Run the whole job, or only the asset groups named (the benchmark times stages apart).
+
+    `partition_key` (a delivery day, as the landing sensor asks) or `partition_range`
+    (first, last day: a backfill) limit what ingestion reads to those days' landing
+    files (ingestion/delivery.py); without either, every landing file not loaded yet.
+    `progress(step, state, seconds)` is called as each step starts and ends.
+    """
+    from privacy import guard_run
+
+    guard_run()  # production without a pseudonymisation key stops here, before any file is read
     disable_telemetry()
     paths.ensure().export_env()
     prepare_dagster_home(paths)
@@ -64,8 +96,24 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None) -> RunOutcome:
         selection = None
         if groups:
             selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
+        run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE}  # the failure sensor skips these
+        if partition_range:
+            from orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
+
+            run_tags.update({RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]})
+        run_id = str(uuid.uuid4())  # known before the run starts, so progress can listen to it
+        if progress is not None:
+            instance.add_event_listener(run_id, step_progress_listener(progress))
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,
-                                        tags={ALERTED_TAG: ALERTED_VALUE})  # the failure sensor skips these
+                                        partition_key=partition_key, tags=run_tags, run_id=run_id)
+        if not result.success:  # successful runs are recorded by the audit_ledger asset (docs/audit.md)
+            from audit.record import record_failed_run
+            from orchestration.defs.dbt import dbt_project
+
+            try:
+                record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path)
+            except Exception as error:  # the ledger must never hide why the run failed
+                print(f"audit: could not record failed run {result.run_id}: {error}", file=sys.stderr)
     outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":

@@ -66,6 +66,10 @@ class Paths:
     def ensure(self) -> "Paths":
         for folder in (self.landing, self.bronze, self.rejected, self.warehouse.parent, self.gx):
             folder.mkdir(parents=True, exist_ok=True)
+        from privacy.permissions import restrict
+
+        # raw records and their traces: owner only (SECURITY.md); landing belongs to the delivery channel
+        restrict([self.bronze, self.rejected, self.warehouse.parent, self.gx])
         return self
 
     def export_env(self) -> None:

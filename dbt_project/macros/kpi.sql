@@ -160,29 +160,46 @@
 {%- endmacro %}
 
 
-{# Small cells publish no figure: null unless the slice has at least min_cell_size people. #}
-{% macro unless_suppressed(expression, n_people='n', min_cell_size='parameters.min_cell_size') -%}
-    case when {{ n_people }} >= {{ min_cell_size }} then {{ expression }} end
+{# A suppressed cell publishes no figure: `suppressed` is the cell's flag from
+   complementary_suppression (macros/suppression.sql), primary or complementary alike. #}
+{% macro unless_suppressed(expression, suppressed) -%}
+    case when not coalesce({{ suppressed }}, true) then {{ expression }} end
 {%- endmacro %}
 
 
-{# A published figure: suppressed below the cell size, a double rounded to 4 decimals. #}
-{% macro published(expression, n_people, data_type='double') -%}
+{# A published figure: null when the cell is suppressed, a double rounded to 4 decimals. #}
+{% macro published(expression, suppressed, data_type='double') -%}
     {%- if data_type == 'double' -%}
-    round(cast({{ unless_suppressed(expression, n_people) }} as double), 4)
+    round(cast({{ unless_suppressed(expression, suppressed) }} as double), 4)
     {%- else -%}
-    cast({{ unless_suppressed(expression, n_people) }} as {{ data_type }})
+    cast({{ unless_suppressed(expression, suppressed) }} as {{ data_type }})
     {%- endif -%}
 {%- endmacro %}
 
 
-{# The count as published: exact from min_cell_size people on, else a band. #}
-{% macro count_band(n_people='n', min_cell_size='parameters.min_cell_size') -%}
-    case
-        when {{ n_people }} >= {{ min_cell_size }} then cast({{ n_people }} as varchar)
-        when coalesce({{ n_people }}, 0) = 0 then '0'
-        else '1-' || cast({{ min_cell_size }} - 1 as varchar)
-    end
+{# The people count as published: exact when the cell is published, else 'suppressed'.
+   No band for suppressed cells: a primary cell's '1-4' would tell a complementary cell
+   (>= min_cell_size people) apart, and with the published parent the pair's sum pins
+   both down (docs/methods.md, "Small cells"). #}
+{% macro count_band(n_people, suppressed) -%}
+    case when coalesce({{ suppressed }}, true) then 'suppressed' else cast({{ n_people }} as varchar) end
+{%- endmacro %}
+
+
+{# The figures of an observed proportion in percent with its Wilson 95% interval, from the
+   `relation`'s columns `successes` / `trials`; `n` is the published sample size and
+   `people` the people count behind n_band; null when the cell is suppressed. #}
+{% macro observed_rate_published(relation, successes, trials, n, people) -%}
+    {%- set s = relation ~ '.' ~ successes -%}
+    {%- set t = relation ~ '.' ~ trials -%}
+    {%- set hidden = relation ~ '.is_suppressed' -%}
+        {{ published(s, hidden) }} as numerator,
+        {{ published(t, hidden) }} as denominator,
+        {{ published(relation ~ '.' ~ n, hidden, 'bigint') }} as n,
+        {{ count_band(relation ~ '.' ~ people, hidden) }} as n_band,
+        {{ published('100.0 * ' ~ s ~ ' / nullif(' ~ t ~ ', 0)', hidden) }} as estimate,
+        {{ published(wilson_bound_pct(s, t, -1), hidden) }} as ci_low,
+        {{ published(wilson_bound_pct(s, t, 1), hidden) }} as ci_high,
 {%- endmacro %}
 
 

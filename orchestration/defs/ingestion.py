@@ -14,6 +14,7 @@ Docs site before the checks run, so the docs exist for a blocked run too; the
 path is in the assets' ``data_docs`` metadata.
 """
 
+import os
 from collections import defaultdict
 
 import dagster as dg
@@ -21,7 +22,9 @@ from dagster import AssetExecutionContext
 
 from expectations.gate import evaluate_gate
 from ingestion import ingest_family, landing_freshness, load_reference_ids, reconcile_batch
+from ingestion.delivery import EVENT_ENTITIES, day_scope
 from ingestion.schemas import load_schemas
+from privacy import guard_run
 from training_impact.settings import data_paths, load_parameters
 
 GATE_CHECK = "quality_gate"
@@ -30,25 +33,55 @@ CANONICAL = load_schemas()
 # Families whose rows reference workers / programs wait for the snapshots they point at.
 FAMILY_ORDER = ["hris", "lms", "performance", "finance", "surveys"]
 
+# Event sources load by delivery day (ingestion/delivery.py, DECISIONS D56): one daily
+# partition per day a file is named with; monthly history files belong to their month's
+# first day. end_offset=1: today's drop is a partition as soon as it lands.
+delivery_days = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("TI_PARTITIONS_START", "2020-01-01"),
+    timezone=os.environ.get("TI_TIMEZONE", "UTC"),
+    end_offset=1,
+)
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# One Dagster asset per (step name, family, entities). A multi-asset has one partitions
+# definition, so the LMS family is split: its snapshots (unpartitioned) and xAPI (daily).
+INGESTION_STEPS = [
+    (f"ingest_{family}", family, [e for e in CANONICAL.families[family] if family != "lms" or e not in EVENT_ENTITIES])
+    for family in FAMILY_ORDER
+]
+INGESTION_STEPS.insert(2, ("ingest_xapi", "lms", [e for e in CANONICAL.families["lms"] if e in EVENT_ENTITIES]))
+
+
+def run_days(tags) -> tuple[str, str] | None:
+    """The delivery days a run reads: its partition, its partition range, or None (every file)."""
+    if tags.get(PARTITION_TAG):
+        return tags[PARTITION_TAG], tags[PARTITION_TAG]
+    if tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
+        return tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+    return None
+
 
 def bronze_key(entity: str) -> dg.AssetKey:
     return dg.AssetKey(["bronze", entity])
 
 
-def _family_deps(family: str) -> list[dg.AssetKey]:
+def _family_deps(family: str, entities: list[str] | None = None) -> list[dg.AssetKey]:
     if family == "hris":
         return []
     deps = [bronze_key("workers")]
-    if family != "lms":
+    if family != "lms" or set(entities or ()) <= set(EVENT_ENTITIES):
         deps.append(bronze_key("programs"))
     return deps
 
 
-def _gate_results(family: str, reports: list[dict], params: dict, freshness: dict[str, dict]):
+def _gate_results(family: str, reports: list[dict], params: dict, freshness: dict[str, dict],
+                  entities: list[str] | None = None):
     by_entity: dict[str, list[dict]] = defaultdict(list)
     for report in reports:
         by_entity[report["entity"]].append(report)
-    for entity in CANONICAL.families[family]:
+    for entity in entities or CANONICAL.families[family]:
         outcome = evaluate_gate(family, by_entity.get(entity, []), params, entity=entity,
                                 freshness=freshness.get(entity))
         failed_blocking = (not outcome.passed) and outcome.blocking
@@ -62,9 +95,9 @@ def _gate_results(family: str, reports: list[dict], params: dict, freshness: dic
         )
 
 
-def _reconciliation_results(family: str, data_root, batch_id: str):
+def _reconciliation_results(family: str, data_root, batch_id: str, entities: list[str] | None = None):
     entries = reconcile_batch(data_root, batch_id)
-    for entity in CANONICAL.families[family]:
+    for entity in entities or CANONICAL.families[family]:
         mine = [e for e in entries if e["entity"] == entity]
         loaded = [e for e in mine if e["status"] == "loaded"]
         broken = [e for e in mine if not e["ok"]]
@@ -92,18 +125,22 @@ def _data_docs(context: AssetExecutionContext, data_root, reports, batch_id: str
     return str(index)
 
 
-def build_family_asset(family: str) -> dg.AssetsDefinition:
-    entities = CANONICAL.families[family]
+def build_family_asset(family: str, name: str | None = None, entities: list[str] | None = None) -> dg.AssetsDefinition:
+    entities = list(entities or CANONICAL.families[family])
+    partitioned = set(entities) <= set(EVENT_ENTITIES)
 
     @dg.multi_asset(
-        name=f"ingest_{family}",
+        name=name or f"ingest_{family}",
+        # Event sources: one partition per delivery day; a backfill over a range is one run.
+        partitions_def=delivery_days if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         specs=[
             dg.AssetSpec(
                 bronze_key(entity),
                 group_name="bronze",
                 kinds={"parquet"},
                 description=f"Typed, lineage-stamped {entity} rows from the {family} landing files.",
-                deps=_family_deps(family),
+                deps=_family_deps(family, entities),
             )
             for entity in entities
         ],
@@ -129,16 +166,24 @@ def build_family_asset(family: str) -> dg.AssetsDefinition:
         ],
     )
     def _ingest(context: AssetExecutionContext):
+        guard_run()  # no pseudonymisation key in production: fail before opening any landing file
         paths = data_paths().ensure()
         params = load_parameters()
         # references=None: the engine reads worker/program ids and the programme catalogue
         # itself, and re-reads them after this family loads new workers or programs.
-        report = ingest_family(family, paths.root, batch_id=context.run_id, references=None)
+        # A run for a day (sensor) or a range of days (backfill) reads only the landing files
+        # delivered on those days; a run without a partition reads every landing file.
+        days = run_days(context.run.tags)
+        if days:
+            context.log.info(f"delivery days {days[0]}..{days[1]}: reading only the landing files named with them")
+        report = ingest_family(family, paths.root, batch_id=context.run_id, references=None, entities=entities,
+                               select=day_scope(*days) if days else None)
         files = [file_report.to_dict() for file_report in report.files]
         for file_report in files:
             if file_report["status"] == "rejected":
                 context.log.error(f"rejected {file_report['source_file']}: {file_report['reason']}")
-        docs = _data_docs(context, paths.root, report.files, context.run_id)
+        # A step that read no file (a night without this family's drop) has no results to render.
+        docs = _data_docs(context, paths.root, report.files, context.run_id) if report.files else None
         freshness = {entity: landing_freshness(paths.root, entity) for entity in entities}
         for entity in entities:
             mine = [f for f in files if f["entity"] == entity]
@@ -154,14 +199,15 @@ def build_family_asset(family: str) -> dg.AssetsDefinition:
                     [{k: f[k] for k in ("source_file", "sha256", "status", "reason")} for f in mine]
                 ),
                 "newest_landing_file": dg.MetadataValue.json(freshness[entity]),
+                "delivery_days": f"{days[0]}..{days[1]}" if days else "all",
             }
             if docs:
                 metadata["data_docs"] = dg.MetadataValue.path(docs)
             yield dg.MaterializeResult(asset_key=bronze_key(entity), metadata=metadata)
-        yield from _reconciliation_results(family, paths.root, context.run_id)
-        yield from _gate_results(family, files, params, freshness)
+        yield from _reconciliation_results(family, paths.root, context.run_id, entities)
+        yield from _gate_results(family, files, params, freshness, entities)
 
     return _ingest
 
 
-ingestion_assets = [build_family_asset(family) for family in FAMILY_ORDER]
+ingestion_assets = [build_family_asset(family, name, entities) for name, family, entities in INGESTION_STEPS]

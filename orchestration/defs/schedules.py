@@ -9,11 +9,15 @@ import dagster as dg
 pipeline_job = dg.define_asset_job(
     "training_impact_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Ingest every landing file, gate it, rebuild the KPI marts.",
+    description="Ingest landing files, gate them, rebuild the KPI marts. With a partition (a delivery day,"
+                " from the landing sensor) or a partition range (a backfill) only the files of those days are"
+                " read; without one, every landing file not loaded yet.",
     # One process: the steps share two cores and one DuckDB writer anyway.
     executor_def=dg.in_process_executor,
 )
 
+# The nightly safety net: a run without a partition loads whatever landed and was not loaded yet
+# (the landing sensor normally got there first; then it loads nothing and rebuilds the marts).
 nightly_schedule = dg.ScheduleDefinition(
     name="nightly",
     job=pipeline_job,

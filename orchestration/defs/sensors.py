@@ -1,12 +1,20 @@
-"""Alerting for deployments that run ``dagster-daemon``: a run-failure sensor.
+"""Sensors for deployments that run ``dagster-daemon``: a run-failure alert and the landing sensor.
 
 In-process runs (CLI, demo, tests) alert from ``training_impact.pipeline`` and are
 tagged, so this sensor skips them and nobody is told twice. Channels come from the
 TI_ALERT_* environment of the daemon (orchestration/alerts.py lists them).
 """
 
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
 import dagster as dg
 
+from ingestion.delivery import delivery_day
+from ingestion.store import read_manifest
 from orchestration.alerts import (
     ALERTED_TAG,
     AlertSettings,
@@ -15,6 +23,8 @@ from orchestration.alerts import (
     send_alert,
     step_assets_of,
 )
+from orchestration.defs.ingestion import delivery_days
+from orchestration.defs.schedules import pipeline_job
 from training_impact.settings import data_paths
 
 
@@ -55,3 +65,105 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
             context.log.info(f"alert sent by {delivery.channel} to {delivery.target}")
         else:
             context.log.warning(f"alert NOT sent by {delivery.channel} to {delivery.target}: {delivery.error}")
+
+
+# --------------------------------------------------------------------------- landing sensor
+
+LANDING_SENSOR = "landing_files"
+# Backlogs longer than this many delivery days become one catch-up run without a partition.
+MAX_DAY_RUNS_PER_TICK = int(os.environ.get("TI_SENSOR_MAX_DAY_RUNS", "7"))
+
+
+def _settle_seconds() -> float:
+    """A file younger than this may still be uploading: it waits for the next tick."""
+    return float(os.environ.get("TI_SENSOR_SETTLE_SECONDS", "30"))
+
+
+def landing_listing(landing: Path) -> dict[str, tuple[int, int]]:
+    """{path relative to landing: (size, mtime_ns)} of every data file in landing."""
+    out: dict[str, tuple[int, int]] = {}
+    if not landing.is_dir():
+        return out
+    for path in landing.rglob("*"):
+        if not path.is_file() or path.name.startswith((".", "~$")) or path.name.endswith(".tmp"):
+            continue
+        rel = path.relative_to(landing).as_posix()
+        if rel == "mappings.yml":  # configuration, not a delivery
+            continue
+        stat = path.stat()
+        out[rel] = (stat.st_size, stat.st_mtime_ns)
+    return out
+
+
+def _loaded_before(data_root: Path) -> set[tuple[str, int]]:
+    """(source_file, size) of every file the manifest saw loaded or re-seen: a sensor started on a
+    landing zone that earlier runs already loaded requests nothing for it."""
+    manifest = read_manifest(data_root)
+    rows = manifest.select(["source_file", "size_bytes", "status"]).to_pylist()
+    return {(r["source_file"], int(r["size_bytes"])) for r in rows if r["status"] in ("loaded", "duplicate")}
+
+
+def landing_run_requests(listing: dict[str, tuple[int, int]], seen: dict[str, list[int]] | None,
+                         loaded: set[tuple[str, int]], now: float, settle_seconds: float,
+                         last_partition: str | None, first_partition: str,
+                         max_day_runs: int = MAX_DAY_RUNS_PER_TICK) -> tuple[list[dg.RunRequest], dict]:
+    """The runs new landing files call for, and the new cursor.
+
+    A file is new when its (size, mtime) differs from the cursor (on the first tick, when
+    the manifest has not seen it loaded either). New files are grouped by delivery day:
+    one run per day with that day as its partition, in day order. Undated files, days
+    outside the partitions, and backlogs of more than `max_day_runs` days make one run
+    without a partition instead, which reads every landing file not loaded yet.
+    """
+    cursor: dict[str, list[int]] = {}
+    by_day: dict[str | None, list[str]] = {}
+    for rel, (size, mtime_ns) in sorted(listing.items()):
+        if now - mtime_ns / 1e9 < settle_seconds:
+            continue  # not in the cursor either: seen again next tick
+        cursor[rel] = [size, mtime_ns]
+        if seen is not None:
+            if seen.get(rel) == [size, mtime_ns]:
+                continue
+        elif (rel, size) in loaded:
+            continue
+        day = delivery_day(rel)
+        key = day.isoformat() if day else None
+        if key is not None and not (first_partition <= key <= (last_partition or "")):
+            key = None
+        by_day.setdefault(key, []).append(rel)
+
+    def request(day: str | None, files: list[str]) -> dg.RunRequest:
+        digest = hashlib.sha1("\n".join(f"{f}:{cursor[f]}" for f in sorted(files)).encode()).hexdigest()[:12]
+        tags = {"training_impact/trigger": LANDING_SENSOR, "training_impact/new_files": str(len(files))}
+        return dg.RunRequest(run_key=f"landing:{day or 'all'}:{digest}", partition_key=day, tags=tags)
+
+    days = sorted(day for day in by_day if day is not None)
+    if by_day.get(None) or len(days) > max_day_runs:
+        return [request(None, [f for files in by_day.values() for f in files])], cursor
+    return [request(day, by_day[day]) for day in days], cursor
+
+
+@dg.sensor(
+    name=LANDING_SENSOR,
+    job=pipeline_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a run when new files arrive in landing/: one run per delivery day, with that day"
+                " as its partition (the run reads only that day's files); undated files or a backlog make"
+                " one catch-up run. Runs queue: one at a time against the warehouse.",
+)
+def landing_sensor(context: dg.SensorEvaluationContext):
+    paths = data_paths()
+    seen = json.loads(context.cursor)["files"] if context.cursor else None
+    listing = landing_listing(paths.landing)
+    loaded = _loaded_before(paths.root) if seen is None else set()
+    requests, cursor = landing_run_requests(
+        listing, seen, loaded, time.time(), _settle_seconds(),
+        delivery_days.get_last_partition_key(), delivery_days.start.strftime("%Y-%m-%d"))
+    context.update_cursor(json.dumps({"files": cursor}, sort_keys=True))
+    if not requests:
+        return dg.SkipReason(f"no new landing files ({len(listing)} in {paths.landing})")
+    for request in requests:
+        context.log.info(f"run for delivery day {request.partition_key or 'all (catch-up)'}:"
+                         f" {request.tags['training_impact/new_files']} new file(s)")
+    return requests

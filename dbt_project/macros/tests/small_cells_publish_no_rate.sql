@@ -1,7 +1,8 @@
 {#
   docs/measurement.md privacy rule, on every published mart: a row publishes a figure
   only when its slice has at least reporting.min_cell_size people. The people count
-  travels as n_band (exact from the cell size on, else a band), so a row fails when
+  travels as n_band (exact when published, 'suppressed' otherwise; complementary
+  suppression, macros/suppression.sql, also suppresses some larger cells), so a row fails when
   - it is suppressed and any figure column is filled, or
   - any figure column is filled while n_band is not a count of at least min_cell_size, or
   - its suppressed flag disagrees with n_band.

@@ -125,7 +125,7 @@ active_by_year as (
         sum(case when has_credential then 1 else 0 end) as credentialed
 {% endset %}
 
-sliced as (
+sliced_cells as (
     select cast('certification_attainment' as varchar) as kpi, attainment.*
     from ({{ kpi_sliced('exited_episodes', aggregates, grains=grains) }}) as attainment
     union all
@@ -138,6 +138,11 @@ sliced as (
     {%- endif %}
 ),
 
+-- the active rate of a year is as of its year end, the whole-window one as of the data end:
+-- year cells do not add up to the whole window
+{{ complementary_suppression('sliced_cells', 'n', keys=['kpi'], grains=grains, name='sliced',
+    period_partition_where="child.kpi = 'certification_attainment'") }},
+
 published as (
     select
         sliced.kpi,
@@ -145,19 +150,13 @@ published as (
         cast('observed' as varchar) as estimation_method,
         cast(2 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        {{ published('sliced.credentialed', 'sliced.n') }} as numerator,
-        {{ published('sliced.episodes', 'sliced.n') }} as denominator,
-        {{ published('sliced.n', 'sliced.n', 'bigint') }} as n,
-        {{ count_band('sliced.n') }} as n_band,
-        {{ published('100.0 * sliced.credentialed / nullif(sliced.episodes, 0)', 'sliced.n') }} as estimate,
-        {{ published(wilson_bound_pct('sliced.credentialed', 'sliced.episodes', -1), 'sliced.n') }} as ci_low,
-        {{ published(wilson_bound_pct('sliced.credentialed', 'sliced.episodes', 1), 'sliced.n') }} as ci_high,
+        {{ observed_rate_published('sliced', 'credentialed', 'episodes', n='n', people='n') }}
         case when sliced.kpi = 'certification_attainment' then parameters.certification_days end as window_days,
         as_of_dates.as_of_date,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        sliced.n < parameters.min_cell_size as suppressed
+        sliced.is_suppressed as suppressed
     from sliced
     cross join parameters
     left join as_of_dates

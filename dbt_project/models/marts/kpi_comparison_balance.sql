@@ -270,6 +270,10 @@ checks as (
     cross join parameters
 ),
 
+-- every balance row (covariate, stage) describes the matched participants; the pre-trend
+-- rows those with a pre-trend: two populations
+{{ population_suppression('checks', 'n_people', name='suppressed_checks', population='kpi', grains=grains) }},
+
 published as (
     select
         checks.kpi,
@@ -279,16 +283,16 @@ published as (
         checks.unit,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
-        {{ published('checks.n_values', 'checks.n_people', 'bigint') }} as n,
-        {{ count_band('checks.n_people') }} as n_band,
-        {{ published('checks.n_comparison', 'checks.n_people', 'bigint') }} as n_comparison,
-        {{ published('checks.check_value', 'checks.n_people') }} as estimate,
-        {{ published('checks.check_ci_low', 'checks.n_people') }} as ci_low,
-        {{ published('checks.check_ci_high', 'checks.n_people') }} as ci_high,
+        {{ published('checks.n_values', 'checks.is_suppressed', 'bigint') }} as n,
+        {{ count_band('checks.n_people', 'checks.is_suppressed') }} as n_band,
+        {{ published('checks.n_comparison', 'checks.is_suppressed', 'bigint') }} as n_comparison,
+        {{ published('checks.check_value', 'checks.is_suppressed') }} as estimate,
+        {{ published('checks.check_ci_low', 'checks.is_suppressed') }} as ci_low,
+        {{ published('checks.check_ci_high', 'checks.is_suppressed') }} as ci_high,
         checks.matching_stage,
         checks.covariate,
-        {{ published('checks.participant_mean', 'checks.n_people') }} as participant_mean,
-        {{ published('checks.comparison_mean', 'checks.n_people') }} as comparison_mean,
+        {{ published('checks.participant_mean', 'checks.is_suppressed') }} as participant_mean,
+        {{ published('checks.comparison_mean', 'checks.is_suppressed') }} as comparison_mean,
         case
             when checks.kpi = 'balance_smd' then parameters.max_abs_smd
             else parameters.max_pretrend_pct
@@ -297,8 +301,8 @@ published as (
         slice_flags.slice_flag_reason as flag_reason,
         slice_flags.slice_flag_reason is not null as is_slice_flagged,
         parameters.definition_version,
-        checks.n_people < parameters.min_cell_size as suppressed
-    from checks
+        checks.is_suppressed as suppressed
+    from suppressed_checks as checks
     cross join parameters
     left join slice_flags
         on {{ kpi_slice_join('checks', 'slice_flags') }}

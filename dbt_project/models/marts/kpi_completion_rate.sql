@@ -36,9 +36,11 @@ closed_enrollments as (
         sum(case when status in ('not_started', 'in_progress') then 1 else 0 end) as n_open
 {% endset %}
 
-sliced as (
+sliced_cells as (
     {{ kpi_sliced('closed_enrollments', aggregates, grains=grains) }}
 ),
+
+{{ complementary_suppression('sliced_cells', 'n', grains=grains, name='sliced') }},
 
 published as (
     select
@@ -47,24 +49,18 @@ published as (
         cast('observed' as varchar) as estimation_method,
         cast(0 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        {{ published('sliced.completions', 'sliced.n') }} as numerator,
-        {{ published('sliced.enrollments', 'sliced.n') }} as denominator,
-        {{ published('sliced.n', 'sliced.n', 'bigint') }} as n,
-        {{ count_band('sliced.n') }} as n_band,
-        {{ published('100.0 * sliced.completions / nullif(sliced.enrollments, 0)', 'sliced.n') }} as estimate,
-        {{ published(wilson_bound_pct('sliced.completions', 'sliced.enrollments', -1), 'sliced.n') }} as ci_low,
-        {{ published(wilson_bound_pct('sliced.completions', 'sliced.enrollments', 1), 'sliced.n') }} as ci_high,
-        {{ published('sliced.n_completed', 'sliced.n', 'bigint') }} as n_completed,
-        {{ published('sliced.n_passed', 'sliced.n', 'bigint') }} as n_passed,
-        {{ published('sliced.n_failed', 'sliced.n', 'bigint') }} as n_failed,
-        {{ published('sliced.n_waived', 'sliced.n', 'bigint') }} as n_waived,
-        {{ published('sliced.n_waived_counted_as_completed', 'sliced.n', 'bigint') }} as n_waived_counted_as_completed,
-        {{ published('sliced.n_withdrawn', 'sliced.n', 'bigint') }} as n_withdrawn,
-        {{ published('sliced.n_open', 'sliced.n', 'bigint') }} as n_open,
+        {{ observed_rate_published('sliced', 'completions', 'enrollments', n='n', people='n') }}
+        {{ published('sliced.n_completed', 'sliced.is_suppressed', 'bigint') }} as n_completed,
+        {{ published('sliced.n_passed', 'sliced.is_suppressed', 'bigint') }} as n_passed,
+        {{ published('sliced.n_failed', 'sliced.is_suppressed', 'bigint') }} as n_failed,
+        {{ published('sliced.n_waived', 'sliced.is_suppressed', 'bigint') }} as n_waived,
+        {{ published('sliced.n_waived_counted_as_completed', 'sliced.is_suppressed', 'bigint') }} as n_waived_counted_as_completed,
+        {{ published('sliced.n_withdrawn', 'sliced.is_suppressed', 'bigint') }} as n_withdrawn,
+        {{ published('sliced.n_open', 'sliced.is_suppressed', 'bigint') }} as n_open,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        sliced.n < parameters.min_cell_size as suppressed
+        sliced.is_suppressed as suppressed
     from sliced
     cross join parameters
 )

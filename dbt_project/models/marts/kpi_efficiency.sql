@@ -70,9 +70,12 @@ workforce_months as (
         sum(offsets) as offsets
 {% endset %}
 
-participants_sliced as (
+participants_cells as (
     {{ kpi_sliced('enrollments', participant_aggregates, grains=grains) }}
 ),
+
+-- kpi_roi suppresses its cells from the same people the same way (its non-period grains)
+{{ complementary_suppression('participants_cells', 'n_people', grains=grains, name='participants_sliced') }},
 
 {% set workforce_aggregates %}
         count(distinct worker_id) as headcount,
@@ -113,25 +116,25 @@ published as (
         cast('observed' as varchar) as estimation_method,
         cast(0 as integer) as evaluation_level,
         cast('{{ unit }}' as varchar) as unit,
-        {{ published(numerator, 'measures.n_people') }} as numerator,
-        {{ published(denominator, 'measures.n_people') }} as denominator,
-        {{ published('measures.n_people', 'measures.n_people', 'bigint') }} as n,
-        {{ count_band('measures.n_people') }} as n_band,
-        {{ published(estimate, 'measures.n_people') }} as estimate,
+        {{ published(numerator, 'measures.is_suppressed') }} as numerator,
+        {{ published(denominator, 'measures.is_suppressed') }} as denominator,
+        {{ published('measures.n_people', 'measures.is_suppressed', 'bigint') }} as n,
+        {{ count_band('measures.n_people', 'measures.is_suppressed') }} as n_band,
+        {{ published(estimate, 'measures.is_suppressed') }} as estimate,
         cast(null as double) as ci_low,
         cast(null as double) as ci_high,
-        {{ published('measures.n_enrollments', 'measures.n_people', 'bigint') }} as n_enrollments,
-        {{ published('measures.completions', 'measures.n_people', 'bigint') }} as n_completions,
-        {{ published('measures.hours', 'measures.n_people') }} as training_hours,
-        {{ published('measures.fte_years', 'measures.n_people') }} as workforce_fte_years,
-        {{ published('measures.headcount', 'measures.n_people', 'bigint') }} as workforce_headcount,
-        {{ published('measures.cost', 'measures.n_people') }} as fully_loaded_cost,
-        {{ published('measures.offsets', 'measures.n_people') }} as offsets_amount,
+        {{ published('measures.n_enrollments', 'measures.is_suppressed', 'bigint') }} as n_enrollments,
+        {{ published('measures.completions', 'measures.is_suppressed', 'bigint') }} as n_completions,
+        {{ published('measures.hours', 'measures.is_suppressed') }} as training_hours,
+        {{ published('measures.fte_years', 'measures.is_suppressed') }} as workforce_fte_years,
+        {{ published('measures.headcount', 'measures.is_suppressed', 'bigint') }} as workforce_headcount,
+        {{ published('measures.cost', 'measures.is_suppressed') }} as fully_loaded_cost,
+        {{ published('measures.offsets', 'measures.is_suppressed') }} as offsets_amount,
         parameters.currency,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        measures.n_people < parameters.min_cell_size as suppressed
+        measures.is_suppressed as suppressed
     from measures
     cross join parameters
     {%- if not loop.last %}

@@ -52,9 +52,22 @@ evaluated_people as (
     {%- endfor %}
 ),
 
-sliced as (
+sliced_variants as (
     {{ kpi_sliced('evaluated_people', did_rate_aggregates(), keys=['kpi', 'definition_variant'], grains=grains) }}
 ),
+
+-- the variants measure the same people, except reskilling_landed (reskilling programs only).
+-- A reskilling-only cell publishes the same people as the reskilling cell of the others:
+-- its overall cell is their reskilling program type, its period cells their
+-- (reskilling, period) cells, its program cells the same program cells
+{{ population_suppression('sliced_variants', 'n_people', name='sliced', grains=grains,
+    population="case when kpi = 'internal_mobility_reskilling_landed' then 'reskilling' else 'all' end",
+    links="a.population = 'reskilling' and b.population = 'all' and b.program_type = 'reskilling'
+        and b.method = a.method and b.program_id = a.program_id and b.cohort = a.cohort
+        and b.department = a.department and b.region = a.region and b.period = a.period
+        and ((a.slice_grain = b.slice_grain and a.program_type = 'reskilling')
+            or (a.slice_grain = 'overall' and b.slice_grain = 'program_type')
+            or (a.slice_grain = 'period' and b.slice_grain = 'program_type_period'))") }},
 
 published as (
     select
@@ -66,7 +79,7 @@ published as (
         slice_checks.flag_reason is not null as is_flagged,
         slice_checks.flag_reason,
         parameters.definition_version,
-        sliced.n_people < parameters.min_cell_size as suppressed
+        sliced.is_suppressed as suppressed
     from sliced
     cross join parameters
     left join slice_checks

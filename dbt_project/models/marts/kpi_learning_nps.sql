@@ -41,9 +41,11 @@ answers as (
         sum(case when is_invited and has_response then 1 else 0 end) as n_invited_responded
 {% endset %}
 
-sliced as (
+sliced_cells as (
     {{ kpi_sliced('answers', aggregates, grains=grains) }}
 ),
+
+{{ complementary_suppression('sliced_cells', 'n_people', grains=grains, name='sliced') }},
 
 scores as (
     select
@@ -70,29 +72,29 @@ published as (
         cast('observed' as varchar) as estimation_method,
         cast(1 as integer) as evaluation_level,
         cast('points' as varchar) as unit,
-        {{ published('statistics.n_promoters - statistics.n_detractors', 'statistics.n_people') }} as numerator,
-        {{ published('statistics.n_respondents', 'statistics.n_people') }} as denominator,
-        {{ published('statistics.n_respondents', 'statistics.n_people', 'bigint') }} as n,
-        {{ count_band('statistics.n_people') }} as n_band,
-        {{ published('100.0 * statistics.nps_fraction', 'statistics.n_people') }} as estimate,
+        {{ published('statistics.n_promoters - statistics.n_detractors', 'statistics.is_suppressed') }} as numerator,
+        {{ published('statistics.n_respondents', 'statistics.is_suppressed') }} as denominator,
+        {{ published('statistics.n_respondents', 'statistics.is_suppressed', 'bigint') }} as n,
+        {{ count_band('statistics.n_people', 'statistics.is_suppressed') }} as n_band,
+        {{ published('100.0 * statistics.nps_fraction', 'statistics.is_suppressed') }} as estimate,
         {{ published('greatest(-100.0, 100.0 * (statistics.nps_fraction - ' ~ ci_z()
-            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.n_people') }} as ci_low,
+            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.is_suppressed') }} as ci_low,
         {{ published('least(100.0, 100.0 * (statistics.nps_fraction + ' ~ ci_z()
-            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.n_people') }} as ci_high,
-        {{ published('100.0 * sqrt(statistics.score_variance / statistics.n_respondents)', 'statistics.n_people') }}
+            ~ ' * sqrt(statistics.score_variance / statistics.n_respondents)))', 'statistics.is_suppressed') }} as ci_high,
+        {{ published('100.0 * sqrt(statistics.score_variance / statistics.n_respondents)', 'statistics.is_suppressed') }}
             as standard_error,
-        {{ published('statistics.score_variance', 'statistics.n_people') }} as score_variance,
-        {{ published('statistics.n_promoters', 'statistics.n_people', 'bigint') }} as n_promoters,
-        {{ published('statistics.n_passives', 'statistics.n_people', 'bigint') }} as n_passives,
-        {{ published('statistics.n_detractors', 'statistics.n_people', 'bigint') }} as n_detractors,
-        {{ published('statistics.n_invited', 'statistics.n_people', 'bigint') }} as n_invited,
-        {{ published('statistics.n_invited_responded', 'statistics.n_people', 'bigint') }} as n_invited_responded,
-        {{ published('100.0 * statistics.n_invited_responded / nullif(statistics.n_invited, 0)', 'statistics.n_people') }}
+        {{ published('statistics.score_variance', 'statistics.is_suppressed') }} as score_variance,
+        {{ published('statistics.n_promoters', 'statistics.is_suppressed', 'bigint') }} as n_promoters,
+        {{ published('statistics.n_passives', 'statistics.is_suppressed', 'bigint') }} as n_passives,
+        {{ published('statistics.n_detractors', 'statistics.is_suppressed', 'bigint') }} as n_detractors,
+        {{ published('statistics.n_invited', 'statistics.is_suppressed', 'bigint') }} as n_invited,
+        {{ published('statistics.n_invited_responded', 'statistics.is_suppressed', 'bigint') }} as n_invited_responded,
+        {{ published('100.0 * statistics.n_invited_responded / nullif(statistics.n_invited, 0)', 'statistics.is_suppressed') }}
             as response_rate_pct,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        statistics.n_people < parameters.min_cell_size as suppressed
+        statistics.is_suppressed as suppressed
     from statistics
     cross join parameters
 )

@@ -72,9 +72,11 @@ kept_people as (
         stddev_samp(participant_log_change) as sd_naive
 {% endset %}
 
-sliced as (
+sliced_cells as (
     {{ kpi_sliced('kept_people', aggregates, grains=grains) }}
 ),
+
+{{ complementary_suppression('sliced_cells', 'n_people', grains=grains, name='sliced') }},
 
 extremes as (
     {{ kpi_sliced('evaluated_people', 'count(case when is_extreme then productivity_did end) as n_extreme', grains=grains) }}
@@ -107,25 +109,25 @@ published as (
         cast('pct' as varchar) as unit,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
-        {{ published('estimates.n_episodes', 'estimates.n_people', 'bigint') }} as n,
-        {{ count_band('estimates.n_people') }} as n_band,
-        {{ published('estimates.estimate_n_comparison', 'estimates.n_people', 'bigint') }} as n_comparison,
-        {{ published('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.n_people') }} as estimate,
+        {{ published('estimates.n_episodes', 'estimates.is_suppressed', 'bigint') }} as n,
+        {{ count_band('estimates.n_people', 'estimates.is_suppressed') }} as n_band,
+        {{ published('estimates.estimate_n_comparison', 'estimates.is_suppressed', 'bigint') }} as n_comparison,
+        {{ published('100.0 * (exp(estimates.mean_log_change) - 1)', 'estimates.is_suppressed') }} as estimate,
         {{ published('100.0 * (exp(estimates.mean_log_change - ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as ci_low,
+            'estimates.is_suppressed') }} as ci_low,
         {{ published('100.0 * (exp(estimates.mean_log_change + ' ~ ci_z() ~ ' * estimates.se_log_change) - 1)',
-            'estimates.n_people') }} as ci_high,
-        {{ published('estimates.mean_log_change', 'estimates.n_people') }} as mean_log_change,
-        {{ published('estimates.se_log_change', 'estimates.n_people') }} as se_log_change,
+            'estimates.is_suppressed') }} as ci_high,
+        {{ published('estimates.mean_log_change', 'estimates.is_suppressed') }} as mean_log_change,
+        {{ published('estimates.se_log_change', 'estimates.is_suppressed') }} as se_log_change,
         {{ published("case when estimates.estimation_method = 'did_matched' then balance_checks.pretrend_pct end",
-            'estimates.n_people') }} as pretrend_pct,
+            'estimates.is_suppressed') }} as pretrend_pct,
         {{ published("case when estimates.estimation_method = 'did_matched' then balance_checks.balance_smd end",
-            'estimates.n_people') }} as balance_smd,
-        {{ published('coalesce(extremes.n_extreme, 0)', 'estimates.n_people', 'bigint') }} as n_excluded_extreme,
+            'estimates.is_suppressed') }} as balance_smd,
+        {{ published('coalesce(extremes.n_extreme, 0)', 'estimates.is_suppressed', 'bigint') }} as n_excluded_extreme,
         estimates.estimation_method = 'did_matched' and slice_checks.flag_reason is not null as is_flagged,
         case when estimates.estimation_method = 'did_matched' then slice_checks.flag_reason end as flag_reason,
         parameters.definition_version,
-        estimates.n_people < parameters.min_cell_size as suppressed
+        estimates.is_suppressed as suppressed
     from estimates
     cross join parameters
     left join extremes

@@ -45,9 +45,12 @@ answers_by_theme as (
         sum(case when mentions_theme then 1 else 0 end) as n_mentions
 {% endset %}
 
-sliced as (
+sliced_themes as (
     {{ kpi_sliced('answers_by_theme', aggregates, keys=['theme', 'theme_kind'], grains=grains) }}
 ),
+
+-- every theme counts the same answers: one population, suppressed alike for all themes
+{{ population_suppression('sliced_themes', 'n_people', name='sliced', grains=grains) }},
 
 published as (
     select
@@ -56,19 +59,13 @@ published as (
         cast('observed' as varchar) as estimation_method,
         cast(1 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        {{ published('sliced.n_mentions', 'sliced.n_people') }} as numerator,
-        {{ published('sliced.n_answers', 'sliced.n_people') }} as denominator,
-        {{ published('sliced.n_answers', 'sliced.n_people', 'bigint') }} as n,
-        {{ count_band('sliced.n_people') }} as n_band,
-        {{ published('100.0 * sliced.n_mentions / nullif(sliced.n_answers, 0)', 'sliced.n_people') }} as estimate,
-        {{ published(wilson_bound_pct('sliced.n_mentions', 'sliced.n_answers', -1), 'sliced.n_people') }} as ci_low,
-        {{ published(wilson_bound_pct('sliced.n_mentions', 'sliced.n_answers', 1), 'sliced.n_people') }} as ci_high,
+        {{ observed_rate_published('sliced', 'n_mentions', 'n_answers', n='n_answers', people='n_people') }}
         sliced.theme,
         sliced.theme_kind,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        sliced.n_people < parameters.min_cell_size as suppressed
+        sliced.is_suppressed as suppressed
     from sliced
     cross join parameters
 )

@@ -48,9 +48,12 @@ evaluated_people as (
     {%- endfor %}
 ),
 
-sliced as (
+sliced_kpis as (
     {{ kpi_sliced('evaluated_people', did_rate_aggregates(), keys=['kpi'], grains=grains) }}
 ),
+
+-- retention and both separation KPIs measure the same people: one population
+{{ population_suppression('sliced_kpis', 'n_people', name='sliced', grains=grains) }},
 
 published as (
     select
@@ -61,7 +64,7 @@ published as (
         slice_checks.flag_reason is not null as is_flagged,
         slice_checks.flag_reason,
         parameters.definition_version,
-        sliced.n_people < parameters.min_cell_size as suppressed
+        sliced.is_suppressed as suppressed
     from sliced
     cross join parameters
     left join slice_checks

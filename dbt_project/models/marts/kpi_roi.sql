@@ -10,7 +10,8 @@
 -- extreme episodes are already left out of the productivity effect (roi.extreme_abs_log_change).
 -- A slice whose effects are flagged (balance or pre-trend) is flagged here and its ROI is
 -- not a confident figure. Whole data window only: costs follow starts, benefits follow exits.
-{%- set grains = kpi_grains_without_period(var('kpi_slice_grains', none)) %}
+{%- set all_grains = var('kpi_slice_grains', none) %}
+{%- set grains = kpi_grains_without_period(all_grains) %}
 
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
@@ -93,8 +94,23 @@ participants as (
         coalesce(sum(case when is_treated then base_pay end), 0) as completer_base_pay
 {% endset %}
 
-sliced_population as (
+population_cells as (
     {{ kpi_sliced('participants', population_aggregates, grains=grains) }}
+),
+
+-- the people of kpi_efficiency's cells: suppressed over every grain exactly as there (the
+-- period grains included), so no ROI cell publishes what an efficiency cell hides
+suppression_population as (
+    {{ kpi_sliced('participants', 'count(distinct worker_id) as n_people', grains=all_grains) }}
+),
+
+{{ complementary_suppression('suppression_population', 'n_people', grains=all_grains, name='suppression') }},
+
+sliced_population as (
+    select population_cells.*, suppression.is_suppressed
+    from population_cells
+    inner join suppression
+        on {{ kpi_slice_join('population_cells', 'suppression') }}
 ),
 
 benefits as (
@@ -171,43 +187,43 @@ published as (
         cast('phillips' as varchar) as estimation_method,
         cast(5 as integer) as evaluation_level,
         cast('pct' as varchar) as unit,
-        {{ published('returns.monetary_benefits - returns.fully_loaded_cost', 'returns.n_participants') }} as numerator,
-        {{ published('returns.fully_loaded_cost', 'returns.n_participants') }} as denominator,
-        {{ published('returns.n_participants', 'returns.n_participants', 'bigint') }} as n,
-        {{ count_band('returns.n_participants') }} as n_band,
-        {{ published('returns.n_completers', 'returns.n_participants', 'bigint') }} as n_completers,
+        {{ published('returns.monetary_benefits - returns.fully_loaded_cost', 'returns.is_suppressed') }} as numerator,
+        {{ published('returns.fully_loaded_cost', 'returns.is_suppressed') }} as denominator,
+        {{ published('returns.n_participants', 'returns.is_suppressed', 'bigint') }} as n,
+        {{ count_band('returns.n_participants', 'returns.is_suppressed') }} as n_band,
+        {{ published('returns.n_completers', 'returns.is_suppressed', 'bigint') }} as n_completers,
         {{ published('100.0 * (returns.monetary_benefits - returns.fully_loaded_cost) / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as estimate,
+            'returns.is_suppressed') }} as estimate,
         cast(null as double) as ci_low,
         cast(null as double) as ci_high,
         {{ published('100.0 * (returns.monetary_benefits_conservative - returns.fully_loaded_cost)'
-            ~ ' / nullif(returns.fully_loaded_cost, 0)', 'returns.n_participants') }} as roi_pct_conservative,
+            ~ ' / nullif(returns.fully_loaded_cost, 0)', 'returns.is_suppressed') }} as roi_pct_conservative,
         {{ published('100.0 * (returns.monetary_benefits - (returns.fully_loaded_cost + returns.offsets_amount))'
-            ~ ' / nullif(returns.fully_loaded_cost + returns.offsets_amount, 0)', 'returns.n_participants') }}
+            ~ ' / nullif(returns.fully_loaded_cost + returns.offsets_amount, 0)', 'returns.is_suppressed') }}
             as roi_pct_after_offsets,
-        {{ published('returns.monetary_benefits / nullif(returns.fully_loaded_cost, 0)', 'returns.n_participants') }}
+        {{ published('returns.monetary_benefits / nullif(returns.fully_loaded_cost, 0)', 'returns.is_suppressed') }}
             as benefit_cost_ratio,
         {{ published('returns.monetary_benefits_conservative / nullif(returns.fully_loaded_cost, 0)',
-            'returns.n_participants') }} as benefit_cost_ratio_conservative,
+            'returns.is_suppressed') }} as benefit_cost_ratio_conservative,
         -- months of (annual) benefits needed to repay the cost; none without a positive benefit
         {{ published('case when returns.monetary_benefits > 0 then 12.0 * returns.fully_loaded_cost / returns.monetary_benefits end',
-            'returns.n_participants') }} as payback_months,
+            'returns.is_suppressed') }} as payback_months,
         {%- for category in cost_categories %}
-        {{ published('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as cost_{{ category }},
+        {{ published('returns.' ~ category ~ '_amount', 'returns.is_suppressed') }} as cost_{{ category }},
         {%- endfor %}
-        {{ published('returns.other_amount', 'returns.n_participants') }} as cost_other,
-        {{ published('returns.allocated_shared_amount', 'returns.n_participants') }} as cost_allocated_shared,
-        {{ published('returns.fully_loaded_cost', 'returns.n_participants') }} as fully_loaded_cost,
+        {{ published('returns.other_amount', 'returns.is_suppressed') }} as cost_other,
+        {{ published('returns.allocated_shared_amount', 'returns.is_suppressed') }} as cost_allocated_shared,
+        {{ published('returns.fully_loaded_cost', 'returns.is_suppressed') }} as fully_loaded_cost,
         {%- for category in offset_categories %}
-        {{ published('returns.' ~ category ~ '_amount', 'returns.n_participants') }} as offset_{{ category }},
+        {{ published('returns.' ~ category ~ '_amount', 'returns.is_suppressed') }} as offset_{{ category }},
         {%- endfor %}
-        {{ published('returns.fully_loaded_cost + returns.offsets_amount', 'returns.n_participants') }}
+        {{ published('returns.fully_loaded_cost + returns.offsets_amount', 'returns.is_suppressed') }}
             as net_cost_after_offsets,
-        {{ published('returns.productivity_benefit', 'returns.n_participants') }} as benefit_productivity,
-        {{ published('returns.retention_benefit', 'returns.n_participants') }} as benefit_retention,
-        {{ published('returns.mobility_benefit', 'returns.n_participants') }} as benefit_mobility,
-        {{ published('returns.monetary_benefits', 'returns.n_participants') }} as monetary_benefits,
-        {{ published('returns.monetary_benefits_conservative', 'returns.n_participants') }}
+        {{ published('returns.productivity_benefit', 'returns.is_suppressed') }} as benefit_productivity,
+        {{ published('returns.retention_benefit', 'returns.is_suppressed') }} as benefit_retention,
+        {{ published('returns.mobility_benefit', 'returns.is_suppressed') }} as benefit_mobility,
+        {{ published('returns.monetary_benefits', 'returns.is_suppressed') }} as monetary_benefits,
+        {{ published('returns.monetary_benefits_conservative', 'returns.is_suppressed') }}
             as monetary_benefits_conservative,
         returns.has_improvement_data,
         returns.is_effect_flagged as is_flagged,
@@ -215,7 +231,7 @@ published as (
         returns.has_improvement_data and not returns.is_effect_flagged as is_confident,
         parameters.currency,
         parameters.definition_version,
-        returns.n_participants < parameters.min_cell_size as suppressed
+        returns.is_suppressed as suppressed
     from returns
     cross join parameters
 )

@@ -35,7 +35,7 @@ slice_rows as (
     {{ kpi_slice_rows('timed_episodes', ['worker_id', 'days_observed', 'is_event'], grains=grains) }}
 ),
 
-slice_counts as (
+slice_cells as (
     select
         {{ kpi_slice_key() }},
         count(distinct worker_id) as n_people,
@@ -44,6 +44,8 @@ slice_counts as (
     from slice_rows
     group by {{ kpi_slice_key() }}
 ),
+
+{{ complementary_suppression('slice_cells', 'n_people', grains=grains, name='slice_counts') }},
 
 -- d events and `leaving` episodes (events + censored) at each observed day
 event_times as (
@@ -132,6 +134,7 @@ estimates as (
         slice_counts.n_people,
         slice_counts.n_episodes,
         slice_counts.n_events,
+        slice_counts.is_suppressed,
         cast(medians.median_days as double) as estimate_value,
         cast(null as double) as ci_low_value,
         cast(null as double) as ci_high_value
@@ -147,6 +150,7 @@ estimates as (
         slice_counts.n_people,
         slice_counts.n_episodes,
         slice_counts.n_events,
+        slice_counts.is_suppressed,
         100.0 * (1.0 - survival_at_horizons.survival) as estimate_value,
         100.0 * greatest(0.0, 1.0 - (survival_at_horizons.survival
             + {{ ci_z() }} * survival_at_horizons.survival * sqrt(survival_at_horizons.greenwood_sum))) as ci_low_value,
@@ -164,20 +168,20 @@ published as (
         cast('kaplan_meier' as varchar) as estimation_method,
         cast(3 as integer) as evaluation_level,
         estimates.unit,
-        {{ published('estimates.n_events', 'estimates.n_people') }} as numerator,
-        {{ published('estimates.n_episodes', 'estimates.n_people') }} as denominator,
-        {{ published('estimates.n_episodes', 'estimates.n_people', 'bigint') }} as n,
-        {{ count_band('estimates.n_people') }} as n_band,
-        {{ published('estimates.estimate_value', 'estimates.n_people') }} as estimate,
-        {{ published('estimates.ci_low_value', 'estimates.n_people') }} as ci_low,
-        {{ published('estimates.ci_high_value', 'estimates.n_people') }} as ci_high,
+        {{ published('estimates.n_events', 'estimates.is_suppressed') }} as numerator,
+        {{ published('estimates.n_episodes', 'estimates.is_suppressed') }} as denominator,
+        {{ published('estimates.n_episodes', 'estimates.is_suppressed', 'bigint') }} as n,
+        {{ count_band('estimates.n_people', 'estimates.is_suppressed') }} as n_band,
+        {{ published('estimates.estimate_value', 'estimates.is_suppressed') }} as estimate,
+        {{ published('estimates.ci_low_value', 'estimates.is_suppressed') }} as ci_low,
+        {{ published('estimates.ci_high_value', 'estimates.is_suppressed') }} as ci_high,
         estimates.horizon_days,
-        {{ published('estimates.n_events', 'estimates.n_people', 'bigint') }} as n_competent,
-        {{ published('estimates.n_episodes - estimates.n_events', 'estimates.n_people', 'bigint') }} as n_censored,
+        {{ published('estimates.n_events', 'estimates.is_suppressed', 'bigint') }} as n_competent,
+        {{ published('estimates.n_episodes - estimates.n_events', 'estimates.is_suppressed', 'bigint') }} as n_censored,
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        estimates.n_people < parameters.min_cell_size as suppressed
+        estimates.is_suppressed as suppressed
     from estimates
     cross join parameters
 )

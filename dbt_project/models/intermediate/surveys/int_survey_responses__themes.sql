@@ -18,7 +18,9 @@ texts as (
     select
         survey_rows.survey_row_id,
         survey_rows.response_id,
-        lower(responses.feedback_text) as text_lower
+        -- the redaction placeholders ([PHONE], [EMAIL], [NAME], [NATIONAL_ID]) are not words
+        -- of the answer: "[PHONE]" must not tag the access theme's "phone"
+        lower(regexp_replace(responses.feedback_text, '\[(EMAIL|PHONE|NAME|NATIONAL_ID)\]', ' ', 'g')) as text_lower
     from survey_rows
     inner join responses
         on survey_rows.response_id = responses.response_id

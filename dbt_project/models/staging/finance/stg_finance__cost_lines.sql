@@ -15,7 +15,7 @@ renamed as (
         cast(line_id as varchar) as line_id,
         cast(invoice_id as varchar) as invoice_id,
         cast(program_id as varchar) as program_id,
-        cast(worker_id as varchar) as worker_id,
+        {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
         cast(cost_center as varchar) as cost_center,

@@ -9,6 +9,17 @@ latest_extract as (
     where _source_file = ({{ latest_snapshot_file('source') }})
 ),
 
+-- worker and manager ids leave as keyed pseudonyms; the event key hashes the pseudonym,
+-- so it cannot be recomputed from a raw worker id
+pseudonymized as (
+    select
+        * replace (
+            {{ pseudonymize('worker_id') }} as worker_id,
+            {{ pseudonymize('manager_id') }} as manager_id
+        )
+    from latest_extract
+),
+
 renamed as (
     select
         -- ids
@@ -36,7 +47,7 @@ renamed as (
 
         -- lineage
         {{ lineage_columns() }}
-    from latest_extract
+    from pseudonymized
 )
 
 select * from renamed

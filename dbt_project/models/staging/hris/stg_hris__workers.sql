@@ -1,4 +1,5 @@
 -- Direct identifiers (names, e-mail, national id) stop here: they never leave bronze.
+-- The worker id leaves as its keyed pseudonym (macros/privacy.sql).
 with source as (
     select * from {{ bronze_source('hris', 'workers') }}
 ),
@@ -12,7 +13,7 @@ latest_extract as (
 renamed as (
     select
         -- ids
-        cast(worker_id as varchar) as worker_id,
+        {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
         cast(termination_category as varchar) as termination_category,

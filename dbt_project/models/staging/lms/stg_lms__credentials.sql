@@ -12,7 +12,7 @@ renamed as (
     select
         -- ids
         cast(credential_id as varchar) as credential_id,
-        cast(worker_id as varchar) as worker_id,
+        {{ pseudonymize('worker_id') }} as worker_id,
         cast(program_id as varchar) as program_id,
 
         -- strings

@@ -1,3 +1,4 @@
+-- The statement as received (statement_json) stays in bronze: its actor is the raw worker id.
 with source as (
     select * from {{ bronze_source('lms', 'xapi_statements') }}
 ),
@@ -13,7 +14,7 @@ renamed as (
     select
         -- ids
         cast(statement_id as varchar) as statement_id,
-        cast(actor_id as varchar) as actor_id,
+        {{ pseudonymize('actor_id') }} as actor_id,
         cast(verb_id as varchar) as verb_id,
         cast(object_id as varchar) as object_id,
         cast(course_activity_id as varchar) as course_activity_id,
@@ -23,7 +24,6 @@ renamed as (
         -- strings
         cast(verb as varchar) as verb,
         cast(xapi_version as varchar) as xapi_version,
-        cast(statement_json as varchar) as statement_json,
 
         -- numerics
         cast(score_scaled as double) as score_scaled,

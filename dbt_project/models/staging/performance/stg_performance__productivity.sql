@@ -12,7 +12,7 @@ latest_per_measure as (
 renamed as (
     select
         -- ids
-        cast(worker_id as varchar) as worker_id,
+        {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
         cast(metric as varchar) as metric,

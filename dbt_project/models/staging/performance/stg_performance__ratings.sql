@@ -12,8 +12,8 @@ renamed as (
     select
         -- ids
         cast(evaluation_id as varchar) as evaluation_id,
-        cast(worker_id as varchar) as worker_id,
-        cast(evaluator_id as varchar) as evaluator_id,
+        {{ pseudonymize('worker_id') }} as worker_id,
+        {{ pseudonymize('evaluator_id') }} as evaluator_id,
 
         -- strings
         cast(evaluation_type as varchar) as evaluation_type,

@@ -1,4 +1,6 @@
--- Recipient names, e-mail and IP address stop here: they never leave bronze.
+-- Recipient names, e-mail and IP address stop here: they never leave bronze. The worker
+-- id leaves as its keyed pseudonym; the free text without e-mails, phone numbers, roster
+-- names and national ids (macros/privacy.sql), before theming or any quote.
 with source as (
     select * from {{ bronze_source('surveys', 'survey_responses') }}
 ),
@@ -9,17 +11,21 @@ latest_per_response as (
     qualify {{ latest_per_key(['response_id']) }}
 ),
 
+redacted_feedback as (
+    {{ redacted_free_text('latest_per_response', 'response_id', 'feedback_text') }}
+),
+
 renamed as (
     select
         -- ids
-        cast(response_id as varchar) as response_id,
-        cast(worker_id as varchar) as worker_id,
+        cast(latest_per_response.response_id as varchar) as response_id,
+        {{ pseudonymize('latest_per_response.worker_id') }} as worker_id,
         cast(program_id as varchar) as program_id,
         cast(enrollment_id as varchar) as enrollment_id,
 
         -- strings
         cast(distribution_channel as varchar) as distribution_channel,
-        cast(feedback_text as varchar) as feedback_text,
+        cast(redacted_feedback.redacted_text as varchar) as feedback_text,
 
         -- numerics
         cast(progress as integer) as progress,
@@ -39,6 +45,8 @@ renamed as (
         -- lineage
         {{ lineage_columns() }}
     from latest_per_response
+    left join redacted_feedback
+        on latest_per_response.response_id = redacted_feedback.response_id
 )
 
 select * from renamed

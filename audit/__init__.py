@@ -1,0 +1,1 @@
+"""Auditable lineage: run ledger, published KPI history, trace, OpenLineage, reproduction (docs/audit.md)."""
