@@ -369,14 +369,20 @@ def test_dbt_tests_are_dagster_asset_checks_and_errors_block():
 
 def _published_state(paths) -> dict[str, str]:
     """sha256 of every file the run may publish: everything under the data root except the
-    inputs and the audit trail (landing, bronze, rejected, GX results, Dagster's own storage)."""
-    skip = {"landing", "bronze", "rejected", "gx", "dagster_home"}
+    inputs and the audit trail (landing, bronze, rejected, GX results, Dagster's own storage, and
+    audit/, which records the blocked run too: checked apart, append-only)."""
+    skip = {"landing", "bronze", "rejected", "gx", "dagster_home", "audit"}
     state = {}
     for path in sorted(paths.root.rglob("*")):
         rel = path.relative_to(paths.root)
         if path.is_file() and rel.parts[0] not in skip and rel.name != "truth.json" and not rel.name.endswith(".wal"):
             state[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state
+
+
+def _audit_state(paths) -> dict[str, str]:
+    return {path.relative_to(paths.root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted((paths.root / "audit").rglob("*")) if path.is_file()}
 
 
 def _marts(paths) -> dict[str, list[tuple]]:
@@ -394,6 +400,8 @@ def test_blocked_run_leaves_published_outputs_byte_identical(copy_of_run):
 
     paths = copy_of_run
     before_files, before_marts = _published_state(paths), _marts(paths)
+    before_audit = _audit_state(paths)
+    before_audit_ndjson = (paths.root / "audit/openlineage.ndjson").read_bytes()
     assert paths.warehouse.relative_to(paths.root).as_posix() in before_files and before_marts
     # a late family blocks: a finance extract without its posting_date column
     land(paths.root, {c["id"]: c for c in CASES}["finance-09"], "finance/cost_lines_2026-11.csv")
@@ -407,6 +415,13 @@ def test_blocked_run_leaves_published_outputs_byte_identical(copy_of_run):
     assert not [key for key in outcome.materialized if key.split("/")[0] not in ("bronze",)]
     assert _published_state(paths) == before_files           # byte for byte, warehouse file included
     assert _marts(paths) == before_marts
+    # the audit trail only grows: the blocked run is recorded as failed, nothing earlier is rewritten
+    after_audit = _audit_state(paths)
+    rewritten = {rel for rel, digest in before_audit.items()
+                 if rel != "audit/openlineage.ndjson" and after_audit.get(rel) != digest}
+    assert not rewritten, rewritten
+    assert (paths.root / "audit/openlineage.ndjson").read_bytes().startswith(before_audit_ndjson)
+    assert any(outcome.run_id in rel for rel in set(after_audit) - set(before_audit))
     rejected = [r for r in ingestion.read_manifest(paths.root).to_pylist()
                 if r["batch_id"] == outcome.run_id and r["status"] == "rejected"]
     assert [r["source_file"] for r in rejected] == ["finance/cost_lines_2026-11.csv"]

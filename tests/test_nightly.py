@@ -159,13 +159,20 @@ def _manifest_of_run(paths, run_id: str) -> list[tuple[str, str]]:
             [str(paths.bronze / "_manifest" / "*.parquet"), run_id]).fetchall()
 
 
+# Built incrementally night by night (DECISIONS D61): compared with the full rebuild's as well.
+INCREMENTAL_STAGING = {"stg_lms__xapi_statements": "xapi_statements", "stg_finance__cost_lines": "cost_lines"}
+
+
 def _tables(paths) -> dict[str, list[tuple]]:
-    """Every kpi_* mart and every intermediate model, rows sorted, load columns left out."""
+    """Every kpi_* mart, every intermediate model and the incremental staging models, rows sorted,
+    load columns left out."""
     out = {}
+    incremental = ", ".join(f"'{name}'" for name in INCREMENTAL_STAGING)
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         names = con.execute(
             "select table_schema, table_name from information_schema.tables where (table_schema = 'main_marts'"
-            " and table_name like 'kpi_%') or table_schema = 'main_intermediate' order by 1, 2").fetchall()
+            " and table_name like 'kpi_%') or table_schema = 'main_intermediate'"
+            f" or (table_schema = 'main_staging' and table_name in ({incremental})) order by 1, 2").fetchall()
         for schema, table in names:
             columns = [c for (c,) in con.execute(
                 "select column_name from information_schema.columns where table_schema = ? and table_name = ?"
@@ -173,6 +180,42 @@ def _tables(paths) -> dict[str, list[tuple]]:
             select = ", ".join(f'"{c}"' for c in columns)
             rows = con.execute(f"select {select} from {schema}.{table}").fetchall()
             out[f"{schema}.{table}"] = sorted((tuple(_stable(v) for v in row) for row in rows), key=repr)
+    return out
+
+
+def _incremental_rows(paths, run_id: str) -> dict[str, tuple[int, int, int]]:
+    """Per incremental staging model: (rows the run's manifest loaded into its bronze entity,
+    rows of the model carrying the run's batch id, all rows of the model)."""
+    out = {}
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        for model, entity in INCREMENTAL_STAGING.items():
+            loaded = con.execute(
+                "select coalesce(sum(rows_loaded), 0) from read_parquet(?, union_by_name = true)"
+                " where batch_id = ? and entity = ? and status = 'loaded'",
+                [str(paths.bronze / "_manifest" / "*.parquet"), run_id, entity]).fetchone()[0]
+            mine, total = con.execute(f"select count(*) filter (where _batch_id = ?), count(*) from main_staging.{model}",
+                                      [run_id]).fetchone()
+            out[model] = (int(loaded), mine, total)
+    return out
+
+
+def _staging_rows(paths) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return {model: sorted(con.execute(f"select * from main_staging.{model}").fetchall(), key=repr)
+                for model in INCREMENTAL_STAGING}
+
+
+def _incremental_sql(paths) -> dict[str, str]:
+    """The SQL dbt ran for each incremental staging model in the last build (its per-root target)."""
+    import json
+
+    target = paths.warehouse.parent / "dbt_target"
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    compiled = {r["unique_id"].split(".")[-1]: r.get("compiled_code") or "" for r in results}
+    out = {}
+    for model in INCREMENTAL_STAGING:
+        ran = next(target.glob(f"run/**/{model}.sql"))
+        out[model] = compiled[model] + "\n" + ran.read_text()
     return out
 
 
@@ -225,6 +268,8 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
         return result.run_requests
 
     assert tick() == [], "the sensor asked for a run over files the initial load already loaded"
+    before = {model: total for model, (_, _, total) in _incremental_rows(nightly, initial.run_id).items()}
+    assert all(before.values()), before
     for day in days:
         added = lay_out_drops(source / "landing", nightly.landing, day, drops)
         assert sorted(added) == drops[day]
@@ -235,6 +280,15 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
         timings[day] = time.monotonic() - started
         assert outcome.success, (day, outcome.failures)
         assert _manifest_of_run(nightly, outcome.run_id) == [(f, "loaded") for f in sorted(drops[day])]
+        # The dbt step read only the bronze rows loaded since the last build (is_incremental filter,
+        # delete+insert), and those are exactly the day's rows: new keys added, old rows kept.
+        for model, sql in _incremental_sql(nightly).items():
+            assert "_ingested_at > coalesce(" in sql and "delete from" in sql, (day, model)
+        counts = _incremental_rows(nightly, outcome.run_id)
+        for model, (loaded, mine, total) in counts.items():
+            assert mine == loaded, (day, model, loaded, mine)
+            assert total == before[model] + loaded, (day, model, "an old row went missing or was replaced")
+        before = {model: total for model, (_, _, total) in counts.items()}
         assert any(key.startswith("marts/") for key in outcome.materialized)
     assert tick() == []
 
@@ -248,6 +302,7 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
     week, once = _tables(nightly), _tables(full)
     assert sorted(week) == sorted(once)
     assert any(name.startswith("main_marts.kpi_") for name in week)
+    assert {f"main_staging.{model}" for model in INCREMENTAL_STAGING} <= set(week)
     for name in once:
         assert week[name] == once[name], f"{name}: the week of nightly runs differs from the full rebuild"
     assert sum(len(rows) for rows in once.values()) > 0
@@ -278,6 +333,17 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
         amounts = con.execute("select amount from main_staging.stg_finance__cost_lines where line_id = ?",
                               [line_id]).fetchall()
     assert [float(a) for (a,) in amounts] == [new_amount]
+
+    # `run --full-refresh` (after a key rotation) rebuilds the incremental models from all of bronze:
+    # same rows as the nights and the backfill built incrementally, load columns included.
+    incremental = _staging_rows(nightly)
+    started = time.monotonic()
+    code = main(["run", "--full-refresh", "--data", str(nightly.root)])
+    timings["run --full-refresh"] = time.monotonic() - started
+    assert code == 0, capsys.readouterr().out[-4000:]
+    for model, sql in _incremental_sql(nightly).items():
+        assert "_ingested_at > coalesce(" not in sql and "delete from" not in sql, model
+    assert _staging_rows(nightly) == incremental
     with capsys.disabled():
         print("\nweek of nightly runs, seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 

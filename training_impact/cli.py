@@ -50,7 +50,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from training_impact.summary import print_run_summary
 
     paths = data_paths(args.data)
-    outcome = run_pipeline(paths, progress=_step_line)
+    tags = None
+    if getattr(args, "full_refresh", False):  # after a key rotation: incremental staging rebuilt from all of bronze
+        from orchestration.defs.dbt import FULL_REFRESH_TAG
+
+        tags = {FULL_REFRESH_TAG: "true"}
+    outcome = run_pipeline(paths, tags=tags, progress=_step_line)
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 
@@ -176,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
+        if name == "run":
+            cmd.add_argument("--full-refresh", action="store_true",
+                             help="rebuild the incremental staging models in full (after a key rotation)")
         cmd.set_defaults(func=func)
 
     backfill = sub.add_parser("backfill", help="re-run the landing files of a range of delivery days, then dbt")

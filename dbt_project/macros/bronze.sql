@@ -22,6 +22,22 @@
 {%- endmacro %}
 
 
+{#
+  Incremental event staging (DECISIONS D61): on an incremental build read only the bronze rows
+  loaded after the newest row the model holds. Every file's rows carry its load start
+  (`_ingested_at`), files load one after another and runs never overlap, so a later load has a
+  later `_ingested_at` and wins its keys in a full rebuild too; `delete+insert` on the key then
+  gives the same table. An empty model (no rows yet) reads everything.
+#}
+{% macro loaded_after_this() -%}
+    {%- if is_incremental() -%}
+    where _ingested_at > coalesce(
+        (select max(_ingested_at) from {{ this }}), '-infinity'::timestamp with time zone
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# The lineage columns every bronze row carries, kept through staging so auditors can trace rows. #}
 {% macro lineage_columns(relation_alias=none) -%}
     {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}

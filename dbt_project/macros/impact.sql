@@ -50,8 +50,8 @@
             as n_comparison,
         sum(participant_outcome) as participants_with_outcome,
         avg(participant_outcome) as participant_rate,
-        avg(control_rate) as comparison_rate,
-        avg(outcome_difference) as mean_difference,
+        {{ exact_avg('control_rate') }} as comparison_rate,
+        {{ exact_avg('outcome_difference') }} as mean_difference,
         stddev_samp(outcome_difference) as sd_difference
 {% endmacro %}
 

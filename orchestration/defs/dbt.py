@@ -51,6 +51,10 @@ if _manifest_is_stale():
 WAREHOUSE_POOL = "duckdb_warehouse"
 # "0" skips the column schema + lineage of every dbt model (minutes of sqlglot; the test suite's runs).
 COLUMN_METADATA_ENV = "TI_DBT_COLUMN_METADATA"
+# A run tagged with this (`training-impact run --full-refresh`, or the tag on a launch in the UI)
+# rebuilds the incremental staging models from all of bronze: needed after a new pseudonymisation
+# key (SECURITY.md), otherwise old rows would keep the old key's pseudonyms (DECISIONS D61).
+FULL_REFRESH_TAG = "training_impact/dbt_full_refresh"
 
 
 class TrainingImpactTranslator(DagsterDbtTranslator):
@@ -95,7 +99,10 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     # after dbt has released the file.
     # Unit tests check the SQL, not the data: CI runs them (tests/test_suppression.py runs every
     # one), nightly runs skip them (dbt's own advice; DECISIONS D63), ~15 s a run.
-    events = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()], context=context, target_path=dbt_target_path()).stream()
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
+    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+        args.append("--full-refresh")
+    events = dbt.cli(args, context=context, target_path=dbt_target_path()).stream()
     events = events.fetch_row_counts()
     if os.environ.get(COLUMN_METADATA_ENV, "1") != "0":
         events = events.fetch_column_metadata()

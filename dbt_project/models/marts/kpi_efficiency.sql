@@ -27,8 +27,8 @@ parameters as (
 enrollment_costs as (
     select
         enrollment_id,
-        sum(case when not is_offset then amount else 0 end) as cost,
-        sum(case when is_offset then amount else 0 end) as offsets
+        {{ exact_sum('case when not is_offset then amount else 0 end') }} as cost,
+        {{ exact_sum('case when is_offset then amount else 0 end') }} as offsets
     from costs
     group by enrollment_id
 ),
@@ -64,10 +64,10 @@ workforce_months as (
 {% set participant_aggregates %}
         count(distinct worker_id) as n_people,
         count(*) as n_enrollments,
-        sum(hours_spent) as hours,
+        {{ exact_sum('hours_spent') }} as hours,
         sum(is_completion) as completions,
-        sum(cost) as cost,
-        sum(offsets) as offsets
+        {{ exact_sum('cost') }} as cost,
+        {{ exact_sum('offsets') }} as offsets
 {% endset %}
 
 participants_cells as (
@@ -79,7 +79,7 @@ participants_cells as (
 
 {% set workforce_aggregates %}
         count(distinct worker_id) as headcount,
-        sum(fte) / 12.0 as fte_years
+        {{ exact_sum('fte') }} / 12.0 as fte_years
 {% endset %}
 
 workforce_sliced as (

@@ -57,11 +57,11 @@ cost_items as (
 
 {% set cost_aggregates %}
         {%- for category in cost_categories + offset_categories %}
-        coalesce(sum(case when cost_category = '{{ category }}' then amount end), 0) as {{ category }}_amount,
+        coalesce({{ exact_sum("case when cost_category = '" ~ category ~ "' then amount end") }}, 0) as {{ category }}_amount,
         {%- endfor %}
-        coalesce(sum(case when cost_category not in ('{{ cost_categories | join("', '") }}', '{{ offset_categories | join("', '") }}')
-            then amount end), 0) as other_amount,
-        coalesce(sum(case when allocation = 'shared_by_hours' then amount end), 0) as allocated_shared_amount
+        coalesce(cast(sum(cast(case when cost_category not in ('{{ cost_categories | join("', '") }}', '{{ offset_categories | join("', '") }}')
+            then amount end as decimal(38, 12))) as double), 0) as other_amount,  {#- exact_sum, D66 #}
+        coalesce({{ exact_sum("case when allocation = 'shared_by_hours' then amount end") }}, 0) as allocated_shared_amount
 {% endset %}
 
 sliced_costs as (
@@ -90,8 +90,8 @@ participants as (
         count(distinct worker_id) as n_participants,
         count(distinct case when is_treated then worker_id end) as n_completer_people,
         sum(case when is_treated then 1 else 0 end) as n_completers,
-        coalesce(sum(case when is_treated then fte * benefit_years end), 0) as completer_fte_years,
-        coalesce(sum(case when is_treated then base_pay end), 0) as completer_base_pay
+        coalesce({{ exact_sum('case when is_treated then fte * benefit_years end') }}, 0) as completer_fte_years,
+        coalesce({{ exact_sum('case when is_treated then base_pay end') }}, 0) as completer_base_pay
 {% endset %}
 
 population_cells as (

@@ -28,8 +28,8 @@ productivity_indexed as (
         metric,
         value as productivity_value,
         case
-            when avg(value) over (partition by metric, period) > 0
-                then 100.0 * value / avg(value) over (partition by metric, period)
+            when cast(avg(cast(value as decimal(38, 12))) over (partition by metric, period) as double) > 0
+                then 100.0 * value / cast(avg(cast(value as decimal(38, 12))) over (partition by metric, period) as double)
         end as productivity_index
     from productivity
 ),

@@ -108,7 +108,7 @@ direct_costs as (
 shared_lines as (
     select
         cost_lines.cost_category,
-        sum(cast(cost_lines.amount as double)) as amount
+        cast(sum(cost_lines.amount) as double) as amount
     from cost_lines
     where cost_lines.program_id is null
        or cost_lines.program_id not in (select program_id from enrollments)
@@ -119,7 +119,7 @@ hour_shares as (
     select
         enrollment_id,
         case
-            when sum(hours_spent) over () > 0 then hours_spent / sum(hours_spent) over ()
+            when cast(sum(cast(hours_spent as decimal(38, 12))) over () as double) > 0 then hours_spent / cast(sum(cast(hours_spent as decimal(38, 12))) over () as double)
             else 1.0 / count(*) over ()
         end as hour_share
     from enrollments

@@ -70,9 +70,9 @@ candidate_baselines as (
         candidates_at_start.job_family,
         candidates_at_start.tenure_band,
         candidates_at_start.tenure_years,
-        avg(panel.productivity_index) as baseline_productivity_index,
+        {{ exact_avg('panel.productivity_index') }} as baseline_productivity_index,
         count(panel.productivity_index) as baseline_productivity_months,
-        avg(panel.manager_rating) as baseline_manager_rating
+        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating
     from candidates_at_start
     inner join panel
         on candidates_at_start.worker_id = panel.worker_id

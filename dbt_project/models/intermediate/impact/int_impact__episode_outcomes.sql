@@ -18,10 +18,10 @@ control_means as (
         count(*) as n_controls_matched,
         -- productivity: controls with both windows measured
         count(productivity_log_change) as n_controls_productivity,
-        avg(productivity_log_change) as control_productivity_log_change,
-        avg(pre_mean_index) as control_pre_mean_index,
+        {{ exact_avg('productivity_log_change') }} as control_productivity_log_change,
+        {{ exact_avg('pre_mean_index') }} as control_pre_mean_index,
         count(pretrend_log_change) as n_controls_pretrend,
-        avg(pretrend_log_change) as control_pretrend_log_change,
+        {{ exact_avg('pretrend_log_change') }} as control_pretrend_log_change,
         -- mobility and retention: controls still employed at the participant's exit
         sum(case when is_employed_at_exit then 1 else 0 end) as n_controls_employed_at_exit,
         {%- for variant in mobility_variants() %}

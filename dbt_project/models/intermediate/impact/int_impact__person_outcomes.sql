@@ -92,18 +92,18 @@ productivity_windows as (
     select
         people_windows.enrollment_id,
         people_windows.measured_worker_id,
-        avg(case when panel.period <= people_windows.pre_window_end_month then panel.productivity_index end)
+        cast(avg(cast(case when panel.period <= people_windows.pre_window_end_month then panel.productivity_index end as decimal(38, 12))) as double)
             as pre_mean_index,
         count(case when panel.period <= people_windows.pre_window_end_month then panel.productivity_index end)
             as pre_months,
-        avg(case when panel.period < people_windows.late_pre_window_start_month then panel.productivity_index end)
+        cast(avg(cast(case when panel.period < people_windows.late_pre_window_start_month then panel.productivity_index end as decimal(38, 12))) as double)
             as early_pre_mean_index,
-        avg(case
+        cast(avg(cast(case
             when panel.period >= people_windows.late_pre_window_start_month
                 and panel.period <= people_windows.pre_window_end_month
                 then panel.productivity_index
-        end) as late_pre_mean_index,
-        avg(case when panel.period >= people_windows.post_window_start_month then panel.productivity_index end)
+        end as decimal(38, 12))) as double) as late_pre_mean_index,
+        cast(avg(cast(case when panel.period >= people_windows.post_window_start_month then panel.productivity_index end as decimal(38, 12))) as double)
             as post_mean_index,
         count(case when panel.period >= people_windows.post_window_start_month then panel.productivity_index end)
             as post_months

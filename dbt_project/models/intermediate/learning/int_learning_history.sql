@@ -115,9 +115,9 @@ windows as (
 baseline_productivity as (
     select
         windows.enrollment_id,
-        avg(panel.productivity_index) as baseline_productivity_index,
+        {{ exact_avg('panel.productivity_index') }} as baseline_productivity_index,
         count(panel.productivity_index) as baseline_productivity_months,
-        avg(panel.manager_rating) as baseline_manager_rating
+        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating
     from windows
     inner join panel
         on windows.worker_id = panel.worker_id

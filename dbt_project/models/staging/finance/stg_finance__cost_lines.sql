@@ -1,5 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='line_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental (DECISIONS D61): a night pseudonymises only the lines loaded since the last build;
+-- a corrected line (same line_id, later load) replaces its row. A new pseudonymisation key needs
+-- `training-impact run --full-refresh` (SECURITY.md).
 with source as (
     select * from {{ bronze_source('finance', 'cost_lines') }}
+    {{ loaded_after_this() }}
 ),
 
 -- the same invoice line may arrive in two extracts: line_id is stable, latest wins

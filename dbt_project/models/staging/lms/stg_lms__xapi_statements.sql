@@ -1,6 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='statement_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental (DECISIONS D61): a night pseudonymises only the statements loaded since the last
+-- build; a re-delivered statement replaces its row by statement_id. A voiding statement is a row
+-- of its own here (voided_statement_id): int_time_to_competency, rebuilt in full, drops the
+-- statements it voids, so a void arriving days after its target needs no change to old rows.
+-- A new pseudonymisation key needs `training-impact run --full-refresh` (SECURITY.md).
 -- The statement as received (statement_json) stays in bronze: its actor is the raw worker id.
 with source as (
     select * from {{ bronze_source('lms', 'xapi_statements') }}
+    {{ loaded_after_this() }}
 ),
 
 -- an LRS re-export repeats statements; the statement id is immutable (xAPI 1.0.3)
