@@ -457,3 +457,19 @@ def test_the_cli_says_what_to_set_without_a_traceback(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith("training-impact: TI_ENV is production") and "TI_PSEUDONYM_KEY_FILE" in err
     assert not (tmp_path / "data").exists()
+
+
+def test_no_canary_in_the_audit_trail_outside_its_input_copies(scanned):
+    """Ledger, KPI history, trace members and OpenLineage events: pseudonyms only.
+    (audit/inputs/ keeps the raw landing bytes for reproduction: raw zone, owner-only, SECURITY.md.)"""
+    paths, canaries, canary_words = scanned
+    audit = paths.root / "audit"
+    files = [p for p in audit.rglob("*") if p.is_file() and "inputs" != p.relative_to(audit).parts[0]]
+    assert any(p.suffix == ".parquet" for p in files) and (audit / "openlineage.ndjson") in files
+    for path in files:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            text = "\n".join(str(v) for name in table.column_names for v in set(table.column(name).to_pylist()))
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        assert _leaks(text, canaries, canary_words) == [], path

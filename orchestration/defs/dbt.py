@@ -104,12 +104,37 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
         args.append("--full-refresh")
     events = dbt.cli(args, context=context, target_path=dbt_target_path()).stream()
     events = events.fetch_row_counts()
-    if os.environ.get(COLUMN_METADATA_ENV, "1") != "0":
+    attach_columns, code = _column_metadata_wanted()
+    if attach_columns:
         events = events.fetch_column_metadata()
+    else:
+        context.log.info("column schema and lineage: unchanged dbt code since the run that attached them"
+                         f" ({COLUMN_METADATA_ENV}=1 attaches them every run)")
     try:
         yield from events
     finally:
         _close_dbt_duckdb()
+    if attach_columns and code:
+        _column_metadata_marker().write_text(code, encoding="utf-8")
+
+
+def _column_metadata_marker() -> Path:
+    return data_paths().warehouse.parent / "column_metadata.code"
+
+
+def _column_metadata_wanted() -> tuple[bool, str | None]:
+    """Column schema + lineage cost minutes of sqlglot per run whatever the data size (D67):
+    `1` every run, `0` never, unset when the dbt code changed since the run that last attached them."""
+    setting = os.environ.get(COLUMN_METADATA_ENV, "auto").strip()
+    if setting == "0":
+        return False, None
+    from audit.ledger import dbt_manifest_hash
+
+    code = dbt_manifest_hash(dbt_project.manifest_path)
+    if setting == "1":
+        return True, code
+    marker = _column_metadata_marker()
+    return (not marker.exists() or marker.read_text(encoding="utf-8").strip() != code), code
 
 
 def _close_dbt_duckdb() -> None:
