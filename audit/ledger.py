@@ -167,11 +167,10 @@ class RunRecord:
 
 def check_rows(instance, run_id: str) -> list[dict]:
     """Every asset check evaluation of the run, from the Dagster event log."""
-    from dagster import DagsterEventType
+    from orchestration.alerts import check_evaluations
 
     rows = []
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
+    for entry, evaluation in check_evaluations(instance, run_id):
         rows.append({
             "asset": evaluation.asset_key.to_user_string(),
             "check_name": evaluation.check_name,

@@ -229,13 +229,19 @@ def alert_for_outcome(outcome, job: str = "training_impact_pipeline", step_asset
                               step_assets=step_assets, data_dir=data_dir)
 
 
-def check_results_from_instance(instance, run_id: str) -> list[dict]:
-    """The run's asset check evaluations, in RunOutcome.check_results form."""
+def check_evaluations(instance, run_id: str):
+    """(event log entry, AssetCheckEvaluation) of every asset check the run evaluated
+    (also read by the audit ledger, audit.ledger.check_rows)."""
     from dagster import DagsterEventType
 
-    results = []
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
+        yield entry, entry.dagster_event.event_specific_data
+
+
+def check_results_from_instance(instance, run_id: str) -> list[dict]:
+    """The run's asset check evaluations, in RunOutcome.check_results form."""
+    results = []
+    for _, evaluation in check_evaluations(instance, run_id):
         results.append({
             "asset": evaluation.asset_key.to_user_string(),
             "check": evaluation.check_name,
