@@ -1,25 +1,41 @@
 """Publish the KPI marts to the serving zone that BI tools read.
 
-The live warehouse (dbt's single-writer DuckDB file) is never opened by BI. After
-dbt has built the marts, one publish:
+The live warehouse (dbt's single-writer DuckDB file) is never opened by BI. Each
+publish builds a complete, new *version* of the serving set and then switches BI
+to it with one rename (docs/serving.md, DECISIONS D90–D94)::
 
-1. builds a new serving DuckDB file under a hidden temporary name (schema
-   ``reporting``: one table per ``kpi_*`` mart with its contract columns plus
-   ``_published_run_id`` / ``_published_at``, and ``reporting.publish_info``);
-2. writes one Parquet file per mart from that same copy, also under temporary names;
-3. publishes the same rows to PostgreSQL when a DSN is configured (one transaction,
+    serving/
+      current -> versions/v000012-<run>          one symlink: the published set
+      training_impact.duckdb -> current/training_impact.duckdb   (fixed link)
+      parquet -> current/parquet                                  (fixed link)
+      versions/
+        v000011-<run>/  training_impact.duckdb  parquet/<mart>.parquet …
+        v000012-<run>/  …
+        .v000013-<run>.tmp/     a version being built (removed by the next publish after a crash)
+
+One publish:
+
+1. builds the new version in a hidden folder ``versions/.vNNNNNN-<run>.tmp``: the DuckDB
+   file (schema ``reporting``: one table per ``kpi_*`` mart with its contract columns plus
+   ``_published_run_id`` / ``_published_at``, and ``reporting.publish_info``) and one
+   Parquet file per mart from that same copy;
+2. publishes the same rows to PostgreSQL when a DSN is configured (one transaction,
    see ``publishing.postgres``), so a failure there leaves every target on the old set;
-4. renames the new DuckDB file over the old one (``os.replace``, atomic on POSIX), then
-   each Parquet file.
+3. fsyncs, renames the folder to ``versions/vNNNNNN-<run>``, then replaces the symlink
+   ``current`` with a new one (``os.replace``: atomic on POSIX). A reader that resolves
+   ``current`` (or a path through it) gets the old set or the new one, never a mix;
+4. keeps the newest ``$TI_SERVING_KEEP`` versions (default 3) and deletes the rest.
 
-A reader that has the old serving file open keeps reading the old inode and never
-blocks the publisher; the next connection opens the new file. Nothing is partial.
+A crash at any point leaves ``current`` on the previous version; the next publish
+removes the half-built folder.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +59,15 @@ SERVING_FILE_NAME = "training_impact.duckdb"
 SERVING_SCHEMA = "reporting"
 PARQUET_DIR_NAME = "parquet"
 TMP_SUFFIX = ".tmp"
+CURRENT_LINK = "current"
+VERSIONS_DIR_NAME = "versions"
+KEEP_ENV = "TI_SERVING_KEEP"
+DEFAULT_KEEP = 3
+_VERSION = re.compile(r"^v(\d{6,})-(.+)$")
+
+
+class ServingDiskFull(OSError):
+    """No space left while building a new serving version; the published set is unchanged."""
 
 
 def serving_dir(paths: Paths) -> Path:
@@ -52,11 +77,49 @@ def serving_dir(paths: Paths) -> Path:
 
 
 def serving_file(directory: Path) -> Path:
+    """The stable path BI tools open: a link through ``current`` to the published version's file."""
     return Path(directory) / SERVING_FILE_NAME
 
 
 def parquet_dir(directory: Path) -> Path:
+    """The stable Parquet folder: a link through ``current`` to the published version's folder."""
     return Path(directory) / PARQUET_DIR_NAME
+
+
+def versions_dir(directory: Path) -> Path:
+    return Path(directory) / VERSIONS_DIR_NAME
+
+
+def current_version(directory: Path) -> Path | None:
+    """The published version folder ``current`` points at (resolved once: read every file from it)."""
+    link = Path(directory) / CURRENT_LINK
+    if not link.is_symlink():
+        return None
+    target = (link.parent / os.readlink(link)).resolve()
+    return target if target.is_dir() else None
+
+
+def published_versions(directory: Path) -> list[Path]:
+    """Complete version folders, oldest first (by sequence number, not by clock)."""
+    folder = versions_dir(directory)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _VERSION.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def keep_versions() -> int:
+    """``$TI_SERVING_KEEP``: how many published versions stay on disk (the current one included)."""
+    raw = os.environ.get(KEEP_ENV, "").strip()
+    if not raw:
+        return DEFAULT_KEEP
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ValueError(f"{KEEP_ENV}={raw!r} is not a whole number") from error
+    if value < 1:
+        raise ValueError(f"{KEEP_ENV}={raw!r}: at least 1 (the current version) is kept")
+    return value
 
 
 @dataclass
@@ -67,6 +130,8 @@ class PublishReport:
     parquet_dir: Path
     row_counts: dict[str, int] = field(default_factory=dict)
     postgres: dict | None = None
+    version_dir: Path | None = None
+    removed_versions: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict:
         data = {
@@ -74,6 +139,8 @@ class PublishReport:
             "published_at": self.published_at.isoformat() + "Z",
             "serving_file": str(self.serving_file),
             "parquet_dir": str(self.parquet_dir),
+            "version": self.version_dir.name if self.version_dir else None,
+            "version_dir": str(self.version_dir) if self.version_dir else None,
             "marts": len(self.row_counts),
             "rows": sum(self.row_counts.values()),
             "row_counts": self.row_counts,
@@ -107,15 +174,77 @@ def _token(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:64] or "run"
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def remove_stale_temporaries(directory: Path) -> list[Path]:
-    """Temporary files left by a publish that crashed (only one publisher runs at a time)."""
+    """What a publish that crashed left behind (only one publisher runs at a time, D91).
+
+    Hidden ``.*.tmp*`` files and folders in the serving folder, in ``versions/`` (half-built
+    versions) and inside each version (an interrupted audit refresh), and complete versions
+    newer than ``current`` (built, then the process died before the switch: never published).
+    """
+    directory = Path(directory)
     removed = []
-    for folder in (Path(directory), parquet_dir(directory)):
-        if folder.exists():
+    folders = [directory, versions_dir(directory), *published_versions(directory)]
+    legacy = parquet_dir(directory)
+    if legacy.is_dir() and not legacy.is_symlink():
+        folders.append(legacy)
+    for folder in folders:
+        if folder.is_dir():
             for path in folder.glob(f".*{TMP_SUFFIX}*"):
-                path.unlink(missing_ok=True)
+                _remove(path)
                 removed.append(path)
+    current = current_version(directory)
+    if current is not None:
+        seq = _sequence(current)
+        for version in published_versions(directory):
+            if _sequence(version) > seq:
+                _remove(version)
+                removed.append(version)
     return removed
+
+
+def _sequence(version: Path) -> int:
+    match = _VERSION.match(version.name)
+    return int(match.group(1)) if match else 0
+
+
+def _swap_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` with one rename of a fresh symlink (atomic; never a missing link)."""
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    tmp = link.with_name(f".{link.name}{TMP_SUFFIX}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    if link.is_dir() and not link.is_symlink():  # a pre-versioning parquet/ folder: move it aside first
+        aside = versions_dir(link.parent) / f".legacy-{link.name}{TMP_SUFFIX}"
+        _remove(aside)
+        os.rename(link, aside)
+        os.replace(tmp, link)
+        _remove(aside)
+    else:
+        os.replace(tmp, link)
+
+
+def prune_versions(directory: Path, keep: int) -> list[str]:
+    """Delete published versions beyond the newest ``keep`` (never the current one)."""
+    current = current_version(directory)
+    versions = [v for v in published_versions(directory) if v != current]
+    older = [v for v in versions if current is None or _sequence(v) < _sequence(current)]
+    doomed = older[: max(0, len(older) - (keep - 1))]
+    for version in doomed:
+        _remove(version)
+    return [v.name for v in doomed]
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        "No space left on device" in str(error) or "Disk quota exceeded" in str(error))
 
 
 def _check_warehouse(con: duckdb.DuckDBPyConnection, contracts: Sequence[MartContract]) -> None:
@@ -220,31 +349,37 @@ def publish(
     bronze_dir: Path | None = None,
     postgres_lock_timeout_ms: int = 5000,
     postgres_swap_attempts: int = 12,
+    keep: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> PublishReport:
-    """Publish every mart from ``warehouse`` into ``directory`` (and PostgreSQL when a DSN is given).
+    """Publish every mart from ``warehouse`` as a new version in ``directory`` (and PostgreSQL when a DSN is given).
 
-    PostgreSQL is published before the files are swapped: if it fails, every target keeps the old set.
+    PostgreSQL is published before ``current`` is switched: if it fails, every target keeps the old set.
     """
     warehouse = Path(warehouse)
     directory = Path(directory)
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}")
+    keep = keep_versions() if keep is None else keep
     contracts = list(contracts or load_mart_contracts(manifest_path))
     published_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    parquet = parquet_dir(directory)
-    parquet.mkdir(parents=True, exist_ok=True)
+    versions = versions_dir(directory)
+    versions.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temporaries(directory):
-        log(f"removed a temporary file left by an interrupted publish: {stale}")
+        log(f"removed what an interrupted publish left: {stale}")
 
-    token = _token(run_id)
-    target = serving_file(directory)
-    tmp_db = directory / f".{SERVING_FILE_NAME}.{token}{TMP_SUFFIX}"
-    parquet_targets = {name: parquet / f"{name}.parquet" for name in
-                       [mart.name for mart in contracts] + [PUBLISH_INFO]}
-    tmp_parquet = {name: path.with_name(f".{path.name}.{token}{TMP_SUFFIX}") for name, path in parquet_targets.items()}
-    report = PublishReport(run_id=run_id, published_at=published_at, serving_file=target, parquet_dir=parquet)
+    previous = current_version(directory)
+    sequence = max([_sequence(v) for v in published_versions(directory)], default=0) + 1
+    name = f"v{sequence:06d}-{_token(run_id)}"
+    build = versions / f".{name}{TMP_SUFFIX}"
+    final = versions / name
+    tmp_db = build / SERVING_FILE_NAME
+    names = [mart.name for mart in contracts] + [PUBLISH_INFO]
+    parquet_files = {table: build / PARQUET_DIR_NAME / f"{table}.parquet" for table in names}
+    report = PublishReport(run_id=run_id, published_at=published_at, serving_file=serving_file(directory),
+                           parquet_dir=parquet_dir(directory), version_dir=final)
     try:
+        (build / PARQUET_DIR_NAME).mkdir(parents=True)
         con = duckdb.connect(str(tmp_db), config={"autoinstall_known_extensions": False,
                                                    "autoload_known_extensions": False})
         try:
@@ -252,8 +387,8 @@ def publish(
             report.row_counts = build_serving_copy(con, contracts, run_id, published_at)
             schemas = {mart.name: arrow_schema(mart.served_columns, mart.description) for mart in contracts}
             schemas[PUBLISH_INFO] = arrow_schema([Column(*spec) for spec in PUBLISH_INFO_COLUMNS])
-            for name, path in tmp_parquet.items():
-                _write_parquet(con, name, schemas[name], path)
+            for table, path in parquet_files.items():
+                _write_parquet(con, table, schemas[table], path)
             if postgres_dsn:
                 from publishing.postgres import publish_postgres
 
@@ -273,35 +408,58 @@ def publish(
         wal = tmp_db.with_name(tmp_db.name + ".wal")
         if wal.exists():
             raise RuntimeError(f"serving copy left a WAL file {wal}: refusing to publish a file that needs it")
-        for path in [tmp_db, *tmp_parquet.values()]:
+        for path in [tmp_db, *parquet_files.values()]:
             _fsync_file(path)
-        # The switch: one rename for the DuckDB file (all marts at once), then one per Parquet file.
-        os.replace(tmp_db, target)
-        for name, path in tmp_parquet.items():
-            os.replace(path, parquet_targets[name])
+        _fsync_dir(build / PARQUET_DIR_NAME)
+        _fsync_dir(build)
+        os.rename(build, final)  # complete on disk, not yet published
+        _fsync_dir(versions)
+        # The switch: one rename of the symlink `current`; everything BI reads goes through it.
+        _swap_link(directory / CURRENT_LINK, f"{VERSIONS_DIR_NAME}/{name}")
         _fsync_dir(directory)
-        _fsync_dir(parquet)
-    except BaseException:
-        for path in [tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), *tmp_parquet.values()]:
-            path.unlink(missing_ok=True)
+    except BaseException as error:
+        _remove(build)
+        (directory / f".{CURRENT_LINK}{TMP_SUFFIX}").unlink(missing_ok=True)
+        if current_version(directory) != final:
+            _remove(final)
+        if _is_disk_full(error):
+            raise ServingDiskFull(
+                errno.ENOSPC,
+                f"no space left on the device of {directory} while building serving version {name}; BI keeps "
+                f"{'version ' + previous.name if previous else 'no published set yet'}. Free space there "
+                f"(a full set needs about {_set_size(previous) // 2**20 + 1} MB while {keep} are kept) and re-run",
+                str(build),
+            ) from error
         raise
-    log(f"published {len(report.row_counts)} marts ({sum(report.row_counts.values())} rows) to {target}")
+    # The fixed links BI tools are configured with (created once; a pre-versioning file or folder is replaced).
+    _swap_link(serving_file(directory), f"{CURRENT_LINK}/{SERVING_FILE_NAME}")
+    _swap_link(parquet_dir(directory), f"{CURRENT_LINK}/{PARQUET_DIR_NAME}")
+    _fsync_dir(directory)
+    report.removed_versions = prune_versions(directory, keep)
+    log(f"published {len(report.row_counts)} marts ({sum(report.row_counts.values())} rows) as {final}; "
+        f"removed old versions {report.removed_versions or 'none'}")
     return report
 
 
+def _set_size(version: Path | None) -> int:
+    if version is None or not version.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in version.rglob("*") if p.is_file())
+
+
 def publish_audit_schema(directory: Path, build: Callable[[duckdb.DuckDBPyConnection], list[str]]) -> list[str]:
-    """Add schema ``audit`` to the current serving file without disturbing its readers.
+    """Add schema ``audit`` to the current version's DuckDB file without disturbing its readers.
 
     The audit trail is complete only at the end of a run, after the marts were
-    published: copy the serving file under a temporary name, let ``build`` fill
-    ``audit`` in the copy, then swap it in with one rename like ``publish`` does.
+    published: copy the version's file under a hidden temporary name in the same
+    folder, let ``build`` fill ``audit`` in the copy, then rename it over the file.
+    The marts in it are unchanged, so the version stays consistent with its Parquet.
     """
-    import shutil
-
-    target = serving_file(directory)
+    version = current_version(directory)
+    target = (version / SERVING_FILE_NAME) if version else serving_file(directory)
     if not target.exists():
         return []
-    tmp = Path(directory) / f".{SERVING_FILE_NAME}.audit{TMP_SUFFIX}"
+    tmp = target.with_name(f".{SERVING_FILE_NAME}.audit{TMP_SUFFIX}")
     try:
         shutil.copyfile(target, tmp)
         con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False,
@@ -313,8 +471,13 @@ def publish_audit_schema(directory: Path, build: Callable[[duckdb.DuckDBPyConnec
             con.close()
         _fsync_file(tmp)
         os.replace(tmp, target)
-        _fsync_dir(Path(directory))
-    except BaseException:
+        _fsync_dir(target.parent)
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        if _is_disk_full(error):
+            raise ServingDiskFull(errno.ENOSPC, f"no space left on the device of {target.parent} while adding "
+                                  "schema audit to the serving file; the published set is unchanged",
+                                  str(tmp)) from error
         raise
     return made

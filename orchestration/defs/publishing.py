@@ -20,8 +20,9 @@ from training_impact.settings import data_paths
     deps=KPI_MART_KEYS,
     kinds={"duckdb", "parquet", "postgres"},
     description=(
-        "The kpi_* marts copied to the serving DuckDB file (swapped atomically), one Parquet file per mart, "
-        "and PostgreSQL schema `reporting` when TI_POSTGRES_DSN is set. BI never opens the warehouse."
+        "The kpi_* marts copied to a new serving version (DuckDB file + one Parquet file per mart) switched in "
+        "with one symlink rename, and PostgreSQL schema `reporting` when TI_POSTGRES_DSN is set. BI never opens "
+        "the warehouse."
     ),
 )
 def published_marts(context: AssetExecutionContext) -> dg.MaterializeResult:
@@ -34,6 +35,8 @@ def published_marts(context: AssetExecutionContext) -> dg.MaterializeResult:
         metadata["postgres"] = dg.MetadataValue.json(metadata["postgres"])
     metadata["serving_file"] = dg.MetadataValue.path(metadata["serving_file"])
     metadata["parquet_dir"] = dg.MetadataValue.path(metadata["parquet_dir"])
+    metadata["version_dir"] = dg.MetadataValue.path(metadata["version_dir"])
+    metadata["removed_versions"] = dg.MetadataValue.json(report.removed_versions)
     return dg.MaterializeResult(metadata=metadata)
 
 
