@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import copy
+import hashlib
 import json
+import os
 import re
+import stat
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,11 +33,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from training_impact.disk import DiskSpaceError, ensure_free_space, is_no_space
+
 from .casting import cast_column
 from .mapping import EntityMapping, Mapping, load_mapping, mapping_for_family
 from .readers import (
-    EMPTY_EXTRACT_RULES, CsvReader, FileProbe, FileRejected, NeedSlowPath, ParquetReader, QualtricsReader, RawBatch,
-    SourceReader, XapiReader, XlsxReader, probe_file,
+    EMPTY_EXTRACT_RULES, MAX_JSON_DEPTH, MAX_RECORD_BYTES, CsvReader, FileProbe, FileRejected, NeedSlowPath,
+    ParquetReader, QualtricsReader, RawBatch, SourceReader, XapiReader, XlsxReader, probe_file,
 )
 from .references import (
     REFERENCE_CHECKS, REFERENCE_SOURCES, load_program_catalogue, load_reference_ids, reference_rule,
@@ -55,6 +60,31 @@ CAST_RULE = "invalid_type:{column}"
 
 class ReconciliationError(RuntimeError):
     """rows_read != rows_loaded + rows_quarantined: a bug, never written to the manifest."""
+
+
+# A landing entry that is not a regular file (symlink, FIFO, device, socket): never opened,
+# never followed; set aside in rejected/ with this rule (DECISIONS D87).
+SPECIAL_FILE_RULE = "not_a_regular_file"
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Bounds on one landing file (config/parameters.yml `ingestion:`; DECISIONS D85)."""
+    max_json_depth: int = MAX_JSON_DEPTH       # deeper JSON records: quarantined, json_nesting_depth
+    max_record_bytes: int = MAX_RECORD_BYTES   # a longer NDJSON line / array element: oversize_record
+    max_file_bytes: int = 0                    # a bigger landing file is rejected (oversize_file); 0 = no limit
+
+    @classmethod
+    def from_parameters(cls, params: dict | None = None) -> "IngestLimits":
+        if params is None:
+            from training_impact.settings import load_parameters
+
+            params = load_parameters()
+        cfg = dict((params or {}).get("ingestion") or {})
+        return cls(max_json_depth=int(cfg.get("max_json_depth", MAX_JSON_DEPTH)),
+                   max_record_bytes=int(float(cfg.get("max_record_mb", MAX_RECORD_BYTES / MB)) * MB),
+                   max_file_bytes=int(float(cfg.get("max_file_mb", 0) or 0) * MB))
 
 
 class RowValidator(Protocol):
@@ -283,8 +313,10 @@ def _default_validator(as_of: date, source_file: str, gx_references: dict[str, A
 class _FileIngest:
     def __init__(self, *, path: Path, layout: Layout, schema: EntitySchema, em: EntityMapping, mapping: Mapping,
                  batch_id: str, references: dict[str, set[str]], progress: ProgressCallback | None,
-                 row_validator: RowValidator | None, batch_size: int, state: _ManifestState):
+                 row_validator: RowValidator | None, batch_size: int, state: _ManifestState,
+                 rel: str | None = None, limits: IngestLimits | None = None):
         self.path = path
+        self.limits = limits or IngestLimits()
         self.layout = layout
         self.schema = schema
         self.em = em
@@ -294,7 +326,7 @@ class _FileIngest:
         self.progress = progress
         self.batch_size = batch_size
         self.state = state
-        self.rel = Path(path.resolve().relative_to(layout.landing.resolve())).as_posix()
+        self.rel = rel or Path(path.resolve().relative_to(layout.landing.resolve())).as_posix()
         self.started_at = _now()  # also every row's _ingested_at
         self.report = FileReport(source_file=self.rel, sha256="", entity=schema.name, status="loaded",
                                  reason=None, family=schema.family, mapping=mapping.name,
@@ -328,15 +360,38 @@ class _FileIngest:
     def run(self) -> FileReport:
         self._emit("start")
         text = self.em.format in TEXT_FORMATS
-        probe = probe_file(self.path, text=text, forced_encoding=self.em.encoding)
+        try:
+            probe = probe_file(self.path, text=text, forced_encoding=self.em.encoding)
+        except OSError as exc:  # the bytes cannot be read at all (I/O error, permissions)
+            if is_no_space(exc):
+                raise
+            size = _lsize(self.path)
+            self.probe = FileProbe(sha256=_pseudo_sha("unreadable", self.rel, str(size)), size_bytes=size)
+            self.report.sha256, self.report.size_bytes = self.probe.sha256, size
+            return self._finish_rejected(FileRejected("io_error", f"the file cannot be read ({_os_text(exc)})"))
         self.probe = probe
         self.report.sha256 = probe.sha256
         self.report.size_bytes = probe.size_bytes
         prior = self.state.duplicate_of(probe.sha256, self.rel)
         if prior is not None:
             return self._finish_duplicate(*prior)
+        limit = self.limits.max_file_bytes
+        if limit and probe.size_bytes > limit:
+            return self._finish_rejected(FileRejected(
+                "oversize_file", f"{probe.size_bytes:,} bytes, above the limit of {limit:,}"
+                                 " (config/parameters.yml ingestion.max_file_mb)"))
+        # Bronze (zstd Parquet) and quarantine rarely outgrow the source: its size is the estimate.
+        ensure_free_space(self.layout.bronze, probe.size_bytes, f"loading {self.rel} into {self.layout.bronze}")
         try:
-            reader = self._open_reader(probe)
+            try:
+                reader = self._open_reader(probe)
+            except (FileRejected, DiskSpaceError):
+                raise
+            except Exception as exc:
+                failure = self._read_failure(exc, None)
+                if failure is exc:
+                    raise
+                raise failure from exc
             self.report.notes.extend(reader.notes)
             resolved = self._resolve_columns(reader.header)
             self._load(reader, resolved)
@@ -346,12 +401,58 @@ class _FileIngest:
             return self._finish_rejected(rej)
         return self.report
 
+    def _read_failure(self, exc: BaseException, reader: SourceReader | None) -> BaseException:
+        """An exception raised while reading the landing file, as the file's rejection.
+
+        Recursion, decoding, I/O and memory failures of a reader name the file, the record
+        and a rule instead of stopping the family (DECISIONS D85). A full disk is ours, not
+        the file's: it stays an error. Anything else is a bug and is raised as it is.
+        """
+        if isinstance(exc, DiskSpaceError) or is_no_space(exc):
+            return exc
+        pos = getattr(reader, "position", 0) if reader is not None else 0
+        if pos and getattr(reader, "ndjson", False):
+            where = f"at line {pos}"
+        elif pos:
+            where = f"at record {pos}"
+        elif reader is None:
+            where = "while opening it"
+        else:
+            where = f"after record {getattr(self, 'last_ordinal', 0)}"
+        if isinstance(exc, RecursionError):
+            return FileRejected("recursion_limit", f"a record nests too deeply to read {where} ({exc})")
+        if isinstance(exc, UnicodeError):
+            return FileRejected("undecodable", f"not valid {self.probe.encoding or 'text'} {where} ({exc})")
+        if isinstance(exc, MemoryError):
+            return FileRejected("oversize_record", f"a record too large to hold in memory {where}")
+        if isinstance(exc, OSError):
+            return FileRejected("io_error", f"reading failed {where} ({_os_text(exc)})")
+        return exc
+
+    def _guarded(self, reader: SourceReader, batches: Iterable[RawBatch]) -> Iterator[RawBatch]:
+        """The reader's batches; a reading failure becomes a FileRejected naming the record."""
+        it = iter(batches)
+        while True:
+            try:
+                raw = next(it)
+            except StopIteration:
+                return
+            except (FileRejected, NeedSlowPath, DiskSpaceError):
+                raise
+            except Exception as exc:
+                failure = self._read_failure(exc, reader)
+                if failure is exc:
+                    raise
+                raise failure from exc
+            yield raw
+
     def _open_reader(self, probe: FileProbe) -> SourceReader:
         fmt = self.em.format
         if fmt == "csv":
             return CsvReader(self.path, probe, self._score_header, self.batch_size, delimiter=self.em.delimiter)
         if fmt in ("ndjson_xapi", "json"):
-            return XapiReader(self.path, probe, self.schema.column_names, self.batch_size, ndjson=fmt == "ndjson_xapi")
+            return XapiReader(self.path, probe, self.schema.column_names, self.batch_size, ndjson=fmt == "ndjson_xapi",
+                              max_depth=self.limits.max_json_depth, max_record_bytes=self.limits.max_record_bytes)
         if fmt == "qualtrics":
             return QualtricsReader(self.path, probe, self.batch_size)
         if fmt == "xlsx":
@@ -431,7 +532,7 @@ class _FileIngest:
         if self.layout.relative(bronze) in self.state.bronze_files:
             # Another landing file of this batch has the same stem (other folder): keep both.
             bronze = self.layout.bronze_file(self.schema.name, self.batch_id, f"{stem}__{self.probe.sha256[:8]}")
-        self.bronze = AtomicParquetWriter(bronze, self.bronze_schema)
+        self.bronze = AtomicParquetWriter(bronze, self.bronze_schema, expected_bytes=self.probe.size_bytes)
         self.quarantine_path = self.layout.quarantine_file(self.schema.name, self.batch_id, bronze.stem.split("__", 1)[1])
         self.quarantine: AtomicParquetWriter | None = None
 
@@ -442,12 +543,13 @@ class _FileIngest:
             self.quarantine = None
 
     def _consume(self, reader: SourceReader, batches: Iterable[RawBatch], resolved: dict[str, int]) -> None:
-        for raw in batches:
+        for raw in self._guarded(reader, batches):
             good, quarantine, n_bad = self._process(reader, raw, resolved)
             self.bronze.write(good)
             if quarantine.num_rows:
                 if self.quarantine is None:
-                    self.quarantine = AtomicParquetWriter(self.quarantine_path, QUARANTINE_SCHEMA)
+                    self.quarantine = AtomicParquetWriter(self.quarantine_path, QUARANTINE_SCHEMA,
+                                                          expected_bytes=self.probe.size_bytes)
                 self.quarantine.write(quarantine)
             self.rows_read += raw.records_read
             self.rows_loaded += good.num_rows
@@ -703,6 +805,92 @@ def _short(names: Iterable[str], limit: int = 300) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def _os_text(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}" + (f" [errno {exc.errno}]" if exc.errno else "")
+
+
+def _lsize(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _pseudo_sha(*parts: str) -> str:
+    """A manifest identity for an entry whose bytes are not read (its content hash is unknowable)."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _landing_rel(layout: Layout, p: Path) -> str:
+    """`p` relative to landing/, '/'-separated, without following a symlink at `p` itself."""
+    for base, path in ((layout.landing.absolute(), p.absolute()),
+                       (layout.landing.resolve(), p.parent.resolve() / p.name)):
+        try:
+            return Path(os.path.normpath(path)).relative_to(os.path.normpath(base)).as_posix()
+        except ValueError:
+            continue
+    raise ValueError(f"{p} is not under the landing root {layout.landing}")
+
+
+def special_file_kind(layout: Layout, p: Path) -> str | None:
+    """Why a landing entry is no regular data file (never opening it), or None when it is one."""
+    st = os.lstat(p)
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(p)
+        except OSError:
+            target = "?"
+        return f"a symbolic link (to {target}); links in landing/ are never followed"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    real, root = os.path.realpath(p), os.path.realpath(layout.landing)
+    if os.path.commonpath([real, root]) != root:
+        return f"reached through a symlinked directory (real path {real} is outside landing/); never followed"
+    return None
+
+
+def _set_aside_special(layout: Layout, p: Path, rel: str, kind: str, *, batch_id: str, schema: EntitySchema,
+                       mapping: Mapping, progress: ProgressCallback | None) -> FileReport:
+    """Reject a non-regular landing entry: moved (as the entry, never read) to rejected/<batch>/ with a reason."""
+    now = _now()
+    sha = _pseudo_sha(SPECIAL_FILE_RULE, rel, kind)
+    r = FileReport(source_file=rel, sha256=sha, entity=schema.name, status="rejected",
+                   reason=f"{SPECIAL_FILE_RULE}: {rel} is {kind} (file {rel})", family=schema.family,
+                   mapping=mapping.name, started_at=now)
+    if "outside landing/" in kind:
+        # The entry itself is a regular file in someone else's directory: left where it is.
+        r.notes.append("left in place: it lives outside landing/ (remove the directory link)")
+    else:
+        try:
+            dest = move_to_rejected(layout, p, rel, batch_id, r.reason, sha)
+            r.rejected_file = layout.relative(dest)
+        except OSError as exc:
+            if is_no_space(exc):
+                raise
+            r.notes.append(f"could not move the entry to rejected/: {exc}")
+    r.finished_at = _now()
+    append_manifest_row(layout, {
+        "batch_id": batch_id, "source_file": rel, "source_sha256": sha, "size_bytes": 0, "family": r.family,
+        "entity": r.entity, "mapping": r.mapping, "status": r.status, "reason": r.reason, "rows_read": None,
+        "rows_loaded": None, "rows_quarantined": None, "bronze_file": None, "started_at": r.started_at,
+        "finished_at": r.finished_at,
+    })
+    if progress is not None:
+        progress(ProgressEvent(rel, schema.name, "done", status=r.status))
+    return r
+
+
 # --------------------------------------------------------------------------- public API
 
 def ingest_file(
@@ -716,6 +904,7 @@ def ingest_file(
     *,
     row_validator: RowValidator | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    limits: IngestLimits | None = None,
     _state: _ManifestState | None = None,
 ) -> FileReport:
     """Ingest one landing file. `path` is absolute or relative to `<data_root>/landing`.
@@ -723,18 +912,19 @@ def ingest_file(
     `entity` defaults to the entity whose mapping pattern matches the path.
     `references` defaults to `load_reference_ids(data_root)`; pass {} to skip
     reference checks. `row_validator(entity, df)` defaults to
-    `expectations.validate.validate_rows` (the GX suites).
+    `expectations.validate.validate_rows` (the GX suites). `limits` defaults to
+    config/parameters.yml `ingestion:`.
+
+    A path that is no regular file (a symlink, FIFO, device or socket) is never
+    opened: it is set aside in rejected/ with the rule `not_a_regular_file`.
     """
     layout = Layout(data_root)
     p = Path(path)
     if not p.is_absolute():
         p = layout.landing / p
-    if not p.is_file():
+    if not os.path.lexists(p) or (p.is_dir() and not p.is_symlink()):
         raise FileNotFoundError(f"landing file not found: {p}")
-    try:
-        rel = p.resolve().relative_to(layout.landing.resolve()).as_posix()
-    except ValueError:
-        raise ValueError(f"{p} is not under the landing root {layout.landing}") from None
+    rel = _landing_rel(layout, p)
     schemas = load_schemas()
     m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     if entity is None:
@@ -749,19 +939,27 @@ def ingest_file(
         if len(specs) != 1:
             raise ValueError(f"{rel} matches no pattern of {entity} in mapping {m.name!r}")
         em = specs[0]
+    kind = special_file_kind(layout, p)
+    if kind is not None:
+        return _set_aside_special(layout, p, rel, kind, batch_id=batch_id, schema=schema, mapping=m,
+                                  progress=progress)
     if references is None:
         references = load_reference_ids(layout.root)
     bsize = max(1, int(batch_size))
     job = _FileIngest(path=p, layout=layout, schema=schema, em=em, mapping=m, batch_id=batch_id,
                       references=references, progress=progress, row_validator=row_validator, batch_size=bsize,
-                      state=_state or _ManifestState.load(layout.root))
+                      state=_state or _ManifestState.load(layout.root), rel=rel,
+                      limits=limits or IngestLimits.from_parameters())
     return job.run()
 
 
-def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str) -> list[Path]:
+def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str, *,
+                   special: bool = False) -> list[Path]:
     """Landing files of `entity` under the mapping's patterns, sorted by path.
 
     Hidden files and editor/Office lock files (`.x`, `~$x`) are never data.
+    Only regular files, never a symlink; `special=True` also lists the symlinks,
+    FIFOs, devices and sockets the patterns match (ingest_family sets them aside).
     """
     layout = Layout(data_root)
     m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
@@ -769,7 +967,13 @@ def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str) -
     for em in m.for_entity(entity):
         for pattern in em.patterns:
             for p in layout.landing.glob(pattern):
-                if p.is_file() and not p.name.startswith((".", "~$")) and not p.name.endswith(".tmp"):
+                if p.name.startswith((".", "~$")) or p.name.endswith(".tmp"):
+                    continue
+                try:
+                    mode = os.lstat(p).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISREG(mode) or (special and not stat.S_ISDIR(mode)):
                     found.setdefault(p.relative_to(layout.landing).as_posix(), p)
     return [found[k] for k in sorted(found)]
 
@@ -834,6 +1038,7 @@ def ingest_family(
     batch_size: int = DEFAULT_BATCH_SIZE,
     entities: Iterable[str] | None = None,
     select: Callable[[str], bool] | None = None,
+    limits: IngestLimits | None = None,
 ) -> FamilyReport:
     """Ingest every landing file of the family's entities, in canonical order.
 
@@ -858,10 +1063,12 @@ def ingest_family(
     state = _ManifestState.load(layout.root)
     refs = references if references is not None else load_reference_ids(layout.root)
     report = FamilyReport(family=family, batch_id=batch_id, mapping=m.name)
+    limits = limits or IngestLimits.from_parameters()
     claimed: set[str] = set()
     for ent in entities:
         loaded_master = False
-        found = {p.relative_to(layout.landing).as_posix(): p for p in discover_files(layout.root, m, ent.name)}
+        found = {p.relative_to(layout.landing).as_posix(): p
+                 for p in discover_files(layout.root, m, ent.name, special=True)}
         for rel in delivery_order(found):
             p = found[rel]
             if rel in claimed:
@@ -870,7 +1077,8 @@ def ingest_family(
             if (entities_wanted is not None and ent.name not in entities_wanted) or (select and not select(rel)):
                 continue
             fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m, references=refs,
-                             progress=progress, row_validator=row_validator, batch_size=batch_size, _state=state)
+                             progress=progress, row_validator=row_validator, batch_size=batch_size,
+                             limits=limits, _state=state)
             report.files.append(fr)
             loaded_master |= fr.status == "loaded"
         if references is None and loaded_master and ent.name in {e for e, _ in REFERENCE_SOURCES.values()}:

@@ -19,6 +19,7 @@ import gc
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -51,6 +52,67 @@ BOMS = (
 # entities (an empty snapshot would wipe the population), loaded as 0 rows for
 # append entities (a month without ratings or survey answers happens).
 EMPTY_EXTRACT_RULES = ("header_only", "no_records")
+
+# Bounds on one record (config/parameters.yml `ingestion:`; DECISIONS D85). A JSON record
+# nested deeper than MAX_JSON_DEPTH is quarantined (`json_nesting_depth`) before the
+# recursive JSON parser sees it; a record longer than MAX_RECORD_BYTES is quarantined
+# (`oversize_record`) without being held in memory whole.
+MAX_JSON_DEPTH = 64
+MAX_RECORD_BYTES = 64 << 20
+DEPTH_RULE = "json_nesting_depth"
+OVERSIZE_RECORD_RULE = "oversize_record"
+# iter_json_array yields this as the value of an element nested deeper than max_depth.
+TOO_DEEP = object()
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def json_depth_exceeds(text: str, max_depth: int) -> bool:
+    """Does the JSON text nest arrays/objects deeper than `max_depth`? No parsing, no recursion.
+
+    Brackets inside strings do not count. The bracket count bounds the depth, so the
+    common case costs two C-level counts.
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
+    depth = 0
+    for ch in _JSON_BRACKETS.findall(_JSON_STRING.sub("", text)):
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _json_value_end(buf: str, pos: int) -> int:
+    """Index just after the array/object starting at buf[pos], or -1 if the buffer ends first."""
+    depth = 0
+    in_str = escaped = False
+    for i in range(pos, len(buf)):
+        ch = buf[i]
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
+def _preview(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 
 class FileRejected(Exception):
@@ -538,7 +600,8 @@ class XapiReader(SourceReader):
     its end is rejected whole.
     """
 
-    def __init__(self, path: Path, probe: FileProbe, columns: list[str], batch_size: int, ndjson: bool):
+    def __init__(self, path: Path, probe: FileProbe, columns: list[str], batch_size: int, ndjson: bool,
+                 max_depth: int = MAX_JSON_DEPTH, max_record_bytes: int = MAX_RECORD_BYTES):
         from . import xapi  # the xAPI validator/flattener (separate module, spec rules)
 
         self.xapi = xapi
@@ -547,6 +610,9 @@ class XapiReader(SourceReader):
         self.header = list(columns)
         self.batch_size = batch_size
         self.ndjson = ndjson
+        self.max_depth = int(max_depth)
+        self.max_record_bytes = int(max_record_bytes)
+        self.position = 0            # the line (NDJSON) or array element being read: named if reading fails
         self.notes: list[str] = []
         if probe.encoding_note:
             self.notes.append(probe.encoding_note)
@@ -566,13 +632,19 @@ class XapiReader(SourceReader):
                 rejects.append(RawReject(ordinal, err[0], None, None, err[1],
                                          json.dumps({"_raw_text": raw}, ensure_ascii=False)))
             else:
-                violations = self.xapi.validate_statement(stmt)
+                try:
+                    violations = self.xapi.validate_statement(stmt)
+                    flat = None if violations else self.xapi.flatten_statement(stmt)
+                except RecursionError:  # a bound below the depth check's: never stop the file for one record
+                    rejects.append(RawReject(ordinal, DEPTH_RULE, None, None,
+                                             f"{self._where(ordinal)} nests JSON too deeply to process",
+                                             json.dumps({"_raw_text": _preview(raw)}, ensure_ascii=False)))
+                    violations, flat = [], None
                 if violations:
                     for v in violations:
                         rejects.append(RawReject(ordinal, v.rule, v.path, _value_at(stmt, v.path),
                                                  v.message, raw))
-                else:
-                    flat = self.xapi.flatten_statement(stmt)
+                elif flat is not None:
                     rows.append(flat)
                     raws.append(raw)
                     ords.append(ordinal)
@@ -588,10 +660,33 @@ class XapiReader(SourceReader):
         arrays = [pa.array([raw_text(r.get(c)) for r in rows], pa.string()) for c in self.header]
         return RawBatch(pa.Table.from_arrays(arrays, names=self.header), ords, raws, rejects)
 
+    def _where(self, ordinal: int) -> str:
+        return f"line {self.position}" if self.ndjson else f"array element {ordinal}"
+
     def _ndjson_items(self) -> Iterator[tuple[int, str, Any, tuple[str, str] | None]]:
         ordinal = 0
+        limit = self.max_record_bytes
         with open(self.path, "rb") as fh:
-            for lineno, line in enumerate(fh, start=1):
+            lineno = 0
+            while True:
+                # readline(limit): a line without a break for gigabytes is never held whole
+                line = fh.readline(limit + 1)
+                if not line:
+                    break
+                lineno += 1
+                self.position = lineno
+                if len(line) > limit and not line.endswith(b"\n"):
+                    size = len(line)
+                    while rest := fh.readline(CHUNK):
+                        size += len(rest)
+                        if rest.endswith(b"\n"):
+                            break
+                    ordinal += 1
+                    head = line[:2000].decode(self.probe.encoding or "utf-8", errors="replace")
+                    yield (ordinal, _preview(head + "...", 2100), None,
+                           (OVERSIZE_RECORD_RULE, f"line {lineno} has {size:,} bytes, above the limit of {limit:,}"
+                                                  " (config/parameters.yml ingestion.max_record_mb)"))
+                    continue
                 try:
                     text = line.decode(self.probe.encoding or "utf-8").lstrip("\ufeff")
                 except UnicodeDecodeError as exc:
@@ -602,9 +697,17 @@ class XapiReader(SourceReader):
                 if not text.strip():
                     continue
                 ordinal += 1
+                if json_depth_exceeds(text, self.max_depth):
+                    yield (ordinal, _preview(text.rstrip("\r\n")), None,
+                           (DEPTH_RULE, f"line {lineno} nests JSON deeper than {self.max_depth} levels"
+                                        " (config/parameters.yml ingestion.max_json_depth)"))
+                    continue
                 try:
                     stmt = json.loads(text)
                     item = (ordinal, text.rstrip("\r\n"), stmt, None)
+                except RecursionError:
+                    item = (ordinal, _preview(text.rstrip("\r\n")), None,
+                            (DEPTH_RULE, f"line {lineno} nests JSON too deeply to parse"))
                 except json.JSONDecodeError as exc:
                     item = (ordinal, text.rstrip("\r\n"), None,
                             ("xapi.json", f"line {lineno} is not valid JSON ({exc.msg} at column {exc.colno})"))
@@ -616,17 +719,28 @@ class XapiReader(SourceReader):
 
     def _array_items(self) -> Iterator[tuple[int, str, Any, tuple[str, str] | None]]:
         ordinal = 0
-        for raw, value in iter_json_array(self.path, self.probe.encoding or "utf-8"):
+        for raw, value in iter_json_array(self.path, self.probe.encoding or "utf-8",
+                                          max_item_bytes=self.max_record_bytes, max_depth=self.max_depth):
             ordinal += 1
+            self.position = ordinal
+            if value is TOO_DEEP:
+                yield (ordinal, _preview(raw), None,
+                       (DEPTH_RULE, f"array element {ordinal} nests JSON deeper than {self.max_depth} levels"
+                                    " (config/parameters.yml ingestion.max_json_depth)"))
+                continue
             yield ordinal, raw, value, None
 
 
-def iter_json_array(path: Path, encoding: str, max_item_bytes: int = 64 << 20) -> Iterator[tuple[str, Any]]:
+def iter_json_array(path: Path, encoding: str, max_item_bytes: int = MAX_RECORD_BYTES,
+                    max_depth: int | None = None) -> Iterator[tuple[str, Any]]:
     """Yield (raw text, value) for each element of a top-level JSON array, streaming.
 
     Also accepts an LRS response object {"statements": [...], ...} by reading
     its "statements" array. A syntax error cannot be skipped in a JSON array
-    (there is no record boundary to resume at), so it rejects the file.
+    (there is no record boundary to resume at), so it rejects the file. An element
+    nested deeper than `max_depth` (or too deep for the parser) is skipped by a
+    bracket scan and yielded with the value TOO_DEEP; an element above
+    `max_item_bytes` rejects the file (`oversize_record`).
     """
     dec = json.JSONDecoder()
     with open(path, encoding=encoding) as fh:
@@ -690,10 +804,24 @@ def iter_json_array(path: Path, encoding: str, max_item_bytes: int = 64 << 20) -
                     # a number or literal at the buffer edge may continue in the next chunk
                     if end == len(buf) and not eof and more():
                         continue
+                    if max_depth is not None and json_depth_exceeds(buf[pos:end], max_depth):
+                        value = TOO_DEEP
+                    break
+                except RecursionError:
+                    # deeper than the parser can go: find the element's end without parsing it
+                    while (end := _json_value_end(buf, pos)) < 0:
+                        if len(buf) - pos > max_item_bytes:
+                            raise FileRejected(OVERSIZE_RECORD_RULE, f"array element {count + 1} exceeds"
+                                                                     f" {max_item_bytes:,} bytes") from None
+                        if not more():
+                            raise FileRejected("truncated_file",
+                                               f"the file ends inside array element {count + 1}") from None
+                    value = TOO_DEEP
                     break
                 except json.JSONDecodeError as exc:
                     if len(buf) - pos > max_item_bytes:
-                        raise FileRejected("invalid_json", f"an array element exceeds {max_item_bytes} bytes") from None
+                        raise FileRejected(OVERSIZE_RECORD_RULE,
+                                           f"array element {count + 1} exceeds {max_item_bytes:,} bytes") from None
                     if not more():
                         # An error at the very end of the text (or an open string)
                         # means the element was cut off, not written wrong.
@@ -949,4 +1077,5 @@ class ParquetReader(SourceReader):
 __all__ = [
     "EMPTY_EXTRACT_RULES", "FileRejected", "RawReject", "RawBatch", "FileProbe", "probe_file", "SourceReader",
     "CsvReader", "XapiReader", "QualtricsReader", "XlsxReader", "ParquetReader", "NeedSlowPath", "iter_json_array",
+    "MAX_JSON_DEPTH", "MAX_RECORD_BYTES", "DEPTH_RULE", "OVERSIZE_RECORD_RULE", "TOO_DEEP", "json_depth_exceeds",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+
+from training_impact.disk import no_space_is_clear
 
 from .schemas import TIMESTAMP_TYPE
 
@@ -90,26 +93,39 @@ def _tmp_name(final: Path) -> Path:
 class AtomicParquetWriter:
     """ParquetWriter to a temp file; `commit()` renames it, `abort()` deletes it."""
 
-    def __init__(self, final: Path, schema: pa.Schema):
+    def __init__(self, final: Path, schema: pa.Schema, expected_bytes: int = 0):
         self.final = final
         self.schema = schema
-        final.parent.mkdir(parents=True, exist_ok=True)
+        # A full disk is reported with this file and this estimate (training_impact.disk).
+        self.expected_bytes = expected_bytes
         self.tmp = _tmp_name(final)
-        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            self.tmp, schema, compression=PARQUET_COMPRESSION, use_dictionary=True)
+        self.writer: pq.ParquetWriter | None = None
+        try:
+            with self._no_space():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self.writer = pq.ParquetWriter(self.tmp, schema, compression=PARQUET_COMPRESSION,
+                                               use_dictionary=True)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         self.rows = 0
+
+    def _no_space(self):
+        return no_space_is_clear(self.final, f"writing {self.final.name}", self.expected_bytes)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
             assert self.writer is not None, "write after commit/abort"
-            self.writer.write_table(table.cast(self.schema) if table.schema != self.schema else table)
+            with self._no_space():
+                self.writer.write_table(table.cast(self.schema) if table.schema != self.schema else table)
             self.rows += table.num_rows
 
     def commit(self) -> Path:
         assert self.writer is not None, "commit twice"
-        self.writer.close()
-        self.writer = None
-        os.replace(self.tmp, self.final)
+        with self._no_space():
+            self.writer.close()
+            self.writer = None
+            os.replace(self.tmp, self.final)
         return self.final
 
     def abort(self) -> None:
@@ -160,16 +176,23 @@ def move_to_rejected(layout: Layout, src: Path, source_file: str, batch_id: str,
                      sha256: str) -> Path:
     """Move a rejected landing file aside with a `.reason.txt` beside it."""
     dest = layout.rejected_file(batch_id, source_file)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     note = dest.with_name(dest.name + ".reason.txt")
     tmp = _tmp_name(note)
-    tmp.write_text(
-        f"file: {source_file}\nsha256: {sha256}\nbatch: {batch_id}\n"
-        f"rejected_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
-        encoding="utf-8",
-    )
-    os.replace(tmp, note)
-    shutil.move(str(src), str(dest))
+    with no_space_is_clear(note, f"setting {source_file} aside"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(
+            f"file: {source_file}\nsha256: {sha256}\nbatch: {batch_id}\n"
+            f"rejected_at: {datetime.now(timezone.utc).isoformat()}\nreason: {reason}\n",
+            encoding="utf-8",
+        )
+        os.replace(tmp, note)
+    if os.path.islink(src) or not stat.S_ISREG(os.lstat(src).st_mode):
+        # A symlink, FIFO, device or socket is moved as the entry it is: never opened, never
+        # followed (a copy across filesystems would read a FIFO or the link's target).
+        os.rename(src, dest)
+    else:
+        with no_space_is_clear(dest, f"setting {source_file} aside"):
+            shutil.move(str(src), str(dest))
     return dest
 
 
@@ -237,9 +260,11 @@ def reconcile_batch(data_root: Path | str, batch_id: str, entity: str | None = N
             moved = layout.rejected_file(batch_id, r["source_file"])
             note = moved.with_name(moved.name + ".reason.txt")
             set_aside = r["status"] == "rejected" or "set aside in" in (r["reason"] or "")
-            if set_aside and not (moved.exists() or (layout.landing / r["source_file"]).exists()):
+            # lexists: a symlink set aside is checked as the link, never followed
+            in_rejected = os.path.lexists(moved)
+            if set_aside and not (in_rejected or os.path.lexists(layout.landing / r["source_file"])):
                 problems.append(f"the file is neither in {layout.relative(moved)} nor in landing")
-            if set_aside and moved.exists() and not note.exists():
+            if set_aside and in_rejected and not note.exists():
                 problems.append(f"no reason file {layout.relative(note)}")
             entry.update(reason=r["reason"])
             if set_aside:
