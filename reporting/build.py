@@ -104,6 +104,7 @@ UNIT_NOTES = {
     "months": "months",
     "days": "days",
     "currency": "money",
+    "index_points": "productivity index points",
 }
 # KPIs charted over cohorts / periods (the rest stay in the published marts).
 TREND_KPIS = [("completion_rate", "observed"), ("certification_attainment", "observed"),
@@ -484,6 +485,65 @@ def _forests(page: Page, data: ReportData) -> None:
                                    fmt=tick_formatter("pp"), axis_label="percentage points"))
 
 
+def _event_point(row: dict | None) -> svg.Point:
+    """One month of the event study: its estimate and CI in index points, or why there is none."""
+    if row is None:
+        return svg.Point(None, note="no episode measured")
+    if row.get("suppressed"):  # nothing of a suppressed month is printed, not even in a tooltip
+        return svg.Point(None, suppressed=True, note="suppressed")
+    estimate = row.get("estimate")
+    if not _is_number(estimate):
+        return svg.Point(None, note="no data")
+    label = f"{estimate:+,.1f} index points".replace("-", "−")
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if not (_is_number(lo) and _is_number(hi)):
+        lo = hi = None
+    else:
+        label += f" (95% CI {fmt_bare(lo, 'index_points')} to {fmt_bare(hi, 'index_points')})"
+    if row.get("n") is not None:
+        label += f", n={row['n']}"
+    return svg.Point(estimate, lo, hi, label=label)
+
+
+def _event_study(page: Page, data: ReportData) -> None:
+    """kpi_impact_event_study: one chart per program type (and all programs), effect by month since the start."""
+    page.add("<h2 id='event-study'>Productivity month by month: the event study</h2>"
+             "<p class='lede'>Each dot is the participants' change in the productivity index since the month before "
+             "the program (month −1) minus the same change of their matched comparison group, by month relative to "
+             "the program start; whiskers are 95% confidence intervals. Dots left of the dashed start line (the "
+             "leads) should sit near zero: if they drift away, the two groups were already on different paths "
+             "before training and the impact estimate is not to be trusted.</p>")
+    rows = [r for r in data.event_study if r.get("slice_grain") in ("overall", "program_type")
+            and r.get("relative_month") is not None]
+    if not rows:
+        page.add("<p class='empty'>The event study (mart kpi_impact_event_study) is not in the warehouse yet.</p>")
+        return
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups["all" if row.get("slice_grain") == "overall" else str(row.get("program_type") or "unknown")].append(row)
+    order = ["all"] + PROGRAM_TYPES
+    for ptype in sorted(groups, key=lambda t: (order.index(t) if t in order else len(order), t)):
+        by_month = {int(r["relative_month"]): r for r in groups[ptype]}
+        months = list(range(min(by_month), max(by_month) + 1))
+        points = [_event_point(by_month.get(m)) for m in months]
+        hidden = [m for m, point in zip(months, points) if point.suppressed]
+        page.suppressed_cells += len(hidden)
+        name = type_label(ptype)
+        if all(point.estimate is None for point in points):
+            page.add(f"<p class='empty'>{escape(name)}: every month is suppressed (small groups, or groups that "
+                     "would let a small one be worked out) or has no measured episode.</p>")
+            continue
+        chart_id = f"event-study-{re.sub(r'[^a-z0-9]+', '-', ptype.lower())}"
+        title = f"Productivity by month since the program start, {name.lower()}: participants vs matched comparison"
+        note = "Index points, change since month −1, participants minus matched comparison."
+        if hidden:
+            note += f" Suppressed months are not drawn ({len(hidden)} of {len(months)})."
+        reference = next((int(r["relative_month"]) for r in groups[ptype] if r.get("is_reference_month")), -1)
+        page.chart(chart_id, title, note,
+                   svg.event_study_chart(chart_id, title, months, points, fmt=tick_formatter("index_points"),
+                                         reference_month=reference, axis_label="months relative to the program start"))
+
+
 def _roi(page: Page, data: ReportData) -> None:
     currency, min_cell = data.currency, data.min_cell_size
     page.add("<h2 id='roi'>Return on investment: from costs to benefits</h2>"
@@ -639,6 +699,9 @@ the program started: same department, job level, job family and tenure band, and
 The KPI is the participants' change minus the comparison group's change (difference-in-differences).</dd>
 <dt>Naive before/after</dt><dd>Participants' own change, with no comparison group. People who enrol are often
 already on the rise, so this overstates the effect. It is shown only so the difference is visible.</dd>
+<dt>Event study</dt><dd>The matched difference month by month around the program start, in productivity index
+points, measured from the month before the start. The months before the start are the pre-trend check: near zero
+when the comparison group was on the same path as the participants.</dd>
 <dt>95% confidence interval</dt><dd>The range that the true value very likely lies in, given how many people were
 measured. Wide intervals mean small groups: read them as direction, not as a precise figure.</dd>
 <dt>⚠ Credibility check failed</dt><dd>The comparison group was not balanced with the participants
@@ -668,6 +731,7 @@ def render_report(data: ReportData) -> "RenderedReport":
     _by_program_type(page, data)
     _by_method(page, data)
     _forests(page, data)
+    _event_study(page, data)
     _roi(page, data)
     _trends(page, data)
     _other_breakdowns(page, data)

@@ -15,12 +15,14 @@ import duckdb
 SCHEMA = "main_marts"
 SUMMARY_TABLE = "kpi_summary"
 ROI_TABLE = "kpi_roi"
+EVENT_STUDY_TABLE = "kpi_impact_event_study"
 
 
 @dataclass
 class ReportData:
     summary: list[dict]
     roi: list[dict] = field(default_factory=list)
+    event_study: list[dict] = field(default_factory=list)  # kpi_impact_event_study, when built
     params: dict = field(default_factory=dict)
     run_id: str | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -55,7 +57,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def load_report_data(warehouse: Path, params: dict | None = None, run_id: str | None = None) -> ReportData:
-    """The KPI summary (required) and the ROI build-up (when the mart exists)."""
+    """The KPI summary (required), the ROI build-up and the event study (when those marts exist)."""
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: run the pipeline first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -64,4 +66,6 @@ def load_report_data(warehouse: Path, params: dict | None = None, run_id: str | 
             raise LookupError(f"{SCHEMA}.{SUMMARY_TABLE} is missing from {warehouse}: run the pipeline first")
         summary = _rows(con, SUMMARY_TABLE)
         roi = _rows(con, ROI_TABLE) if ROI_TABLE in tables else []
-    return ReportData(summary=summary, roi=roi, params=params or {}, run_id=run_id, source=str(warehouse))
+        event_study = _rows(con, EVENT_STUDY_TABLE) if EVENT_STUDY_TABLE in tables else []
+    return ReportData(summary=summary, roi=roi, event_study=event_study, params=params or {}, run_id=run_id,
+                      source=str(warehouse))

@@ -403,3 +403,68 @@ def _band(top: list[tuple[float, float]], bottom: list[tuple[float, float]], col
     points = top + list(reversed(bottom))
     d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points) + " Z"
     return f"<path d='{d}' fill='{colour}' fill-opacity='0.12' stroke='none'/>"
+
+
+def event_study_chart(chart_id: str, title: str, months: list[int], points: list[Point], *, fmt,
+                      colour: str = MATCHED_COLOUR, reference_month: int = -1, width: float = 760,
+                      height: float = 280, axis_label: str = "", start_label: str = "program start") -> str:
+    """Effect by month relative to the program start: one dot per published month with its 95% CI
+    whisker, a zero line, a dashed vertical line where the program starts (between months -1 and 0).
+
+    months: every month of the study in order (the x axis); points: one per month. A suppressed
+    month is left out (no dot, no whisker: a gap, never a zero) and listed under the axis. The
+    reference month is drawn hollow: it is 0 by construction.
+    """
+    left, right, top = 64, width - 24, 40
+    bottom = height - (58 if axis_label else 44)
+    values = [v for p in points if not p.suppressed for v in (p.estimate, p.ci_low, p.ci_high) if v is not None]
+    low, high, ticks = _domain(values)  # zero always in range: the line the leads are read against
+    y_scale = Scale(low, high, bottom, top)
+    first, last = (min(months), max(months)) if months else (0, 1)
+    x_scale = Scale(first - 0.5, last + 0.5, left, right)
+    out = [_open(chart_id, title, width, height)]
+    first_item = "estimate with 95% CI"
+    out.append(_legend([(first_item, colour, "circle")], 0, 18))
+    ref_x = 17 + text_width(first_item) + 18
+    out.append(f"<circle cx='{ref_x + 6:.1f}' cy='14' r='4.5' fill='white' stroke='{colour}' stroke-width='1.5'/>")
+    out.append(_text(ref_x + 17, 18, f"reference month {reference_month:+d} (0 by construction)".replace("-", "−")))
+    for tick in ticks:
+        y = y_scale(tick)
+        cls = " class='zero-line'" if tick == 0 else ""
+        out.append(f"<line{cls} x1='{left}' y1='{y:.1f}' x2='{right}' y2='{y:.1f}' "
+                   f"stroke='{ZERO if tick == 0 else GRID}' stroke-width='{1.5 if tick == 0 else 1}'/>")
+        out.append(_text(left - 6, y + 4, fmt(tick), anchor="end", size=11, fill=MUTED))
+    step = max(1, math.ceil(len(months) * 28 / max(right - left, 1)))
+    for month in months:
+        if (month - first) % step == 0 or month in (0, reference_month):
+            label = f"{month:+d}".replace("-", "−") if month else "0"
+            out.append(_text(x_scale(month), bottom + 16, label, anchor="middle", size=11, fill=MUTED))
+    start_x = x_scale(-0.5)
+    out.append(f"<line class='start-line' x1='{start_x:.1f}' y1='{top - 6:.1f}' x2='{start_x:.1f}' "
+               f"y2='{bottom:.1f}' stroke='{INK}' stroke-width='1.2' stroke-dasharray='4,3'/>")
+    out.append(_text(start_x + 4, top + 4, start_label, size=10, fill=MUTED))
+    suppressed = []
+    for month, point in zip(months, points):
+        if point.suppressed:
+            suppressed.append(month)
+            continue
+        if point.estimate is None:
+            continue
+        x, y = x_scale(month), y_scale(point.estimate)
+        if point.ci_low is not None and point.ci_high is not None and point.ci_high > point.ci_low:
+            lo, hi = y_scale(point.ci_low), y_scale(point.ci_high)
+            out.append(f"<path class='mark ci' d='M{x - 4:.1f},{lo:.1f} h8 M{x:.1f},{lo:.1f} V{hi:.1f} "
+                       f"M{x - 4:.1f},{hi:.1f} h8' stroke='{colour}' stroke-width='1.5' fill='none'/>")
+        hollow = month == reference_month
+        tooltip = f"<title>{escape(f'month {month:+d}: {point.label}')}</title>" if point.label else ""
+        out.append(f"<circle class='mark point' data-month='{month}' cx='{x:.1f}' cy='{y:.1f}' r='4' "
+                   f"fill='{'white' if hollow else colour}' stroke='{colour}' stroke-width='1.5'>{tooltip}</circle>")
+    note_y = bottom + 32
+    if suppressed:
+        listed = ", ".join(f"{m:+d}".replace("-", "−") if m else "0" for m in suppressed)
+        out.append(_text(left, note_y, f"suppressed (small cells), not drawn: months {listed}", size=11,
+                         fill=MUTED, style="italic", cls="suppressed-note"))
+    if axis_label:
+        out.append(_text((left + right) / 2, height - 4, axis_label, anchor="middle", size=11, fill=MUTED))
+    out.append("</svg>")
+    return "".join(out)

@@ -291,3 +291,87 @@ def test_suppressed_cells_print_no_number_anywhere():
     html = render_report(data).html
     leaks = re.findall(r"424[ ,.\u202f]?242|424\.2|424k|424 k", html)
     assert not leaks, leaks
+
+
+# ---------------------------------------------------------------- event study (kpi_impact_event_study)
+
+EVENT_MONTHS = list(range(-6, 13))
+
+
+def event_study_rows(suppressed: dict[str, set[int]] | None = None) -> list[dict]:
+    """The mart's rows: overall and both program types, months -6..+12, reference month -1."""
+    suppressed = suppressed or {}
+    rows = []
+    for grain, ptype in (("overall", "all"), ("program_type", "upskilling"), ("program_type", "reskilling")):
+        for k in EVENT_MONTHS:
+            hidden = k in suppressed.get(ptype, set())
+            estimate = 0.0 if k == -1 else (0.1 * k if k < 0 else 0.6 * k)
+            half = 0.0 if k == -1 else 1.5
+            rows.append({
+                "kpi": "productivity_event_study", "slice_grain": grain, "program_type": ptype, "method": "all",
+                "program_id": "all", "cohort": "all", "department": "all", "region": "all", "period": "all",
+                "relative_month": k, "estimation_method": "did_matched", "evaluation_level": 4,
+                "unit": "index_points", "n": None if hidden else 40, "n_band": "suppressed" if hidden else "40",
+                "n_comparison": None if hidden else 90, "estimate": None if hidden else estimate,
+                "ci_low": None if hidden else estimate - half, "ci_high": None if hidden else estimate + half,
+                "se": None if hidden else half / 1.96, "is_reference_month": k == -1, "is_flagged": False,
+                "definition_version": "test.1", "suppressed": hidden,
+            })
+    return rows
+
+
+def _chart(html: str, chart_id: str) -> str:
+    return re.search(rf"<svg[^>]*data-chart-id='{chart_id}'.*?</svg>", html, re.S).group(0)
+
+
+def test_event_study_draws_every_month_of_an_unsuppressed_mart():
+    data = sample_data()
+    data.event_study = event_study_rows()
+    rendered = render_report(data)
+    assert {"event-study-all", "event-study-upskilling", "event-study-reskilling"} <= set(rendered.chart_ids)
+    for chart_id in ("event-study-all", "event-study-upskilling", "event-study-reskilling"):
+        chart = _chart(rendered.html, chart_id)
+        ET.fromstring(chart)
+        points = re.findall(r"<circle class='mark point' data-month='(-?\d+)' cx='([\d.]+)'", chart)
+        assert [int(m) for m, _ in points] == EVENT_MONTHS  # one dot per month, in order
+        assert chart.count("class='mark ci'") == len(EVENT_MONTHS) - 1  # the reference month has no spread
+        assert chart.count("class='zero-line'") == 1 and chart.count("class='start-line'") == 1
+        start_x = float(re.search(r"class='start-line' x1='([\d.]+)'", chart).group(1))
+        x = {int(m): float(cx) for m, cx in points}
+        assert x[-1] < start_x < x[0]  # the program starts between month -1 and month 0
+        assert "suppressed-note" not in chart
+
+
+def test_event_study_leaves_suppressed_months_out_and_says_so():
+    data = sample_data()
+    data.event_study = event_study_rows({"reskilling": {11, 12}, "upskilling": set(EVENT_MONTHS)})
+    sentinel = 424242.0
+    for row in data.event_study:  # a suppressed row that still carried figures prints none of them
+        if row["suppressed"]:
+            row.update(n=sentinel, estimate=sentinel, ci_low=sentinel, ci_high=sentinel, se=sentinel)
+    rendered = render_report(data)
+    chart = _chart(rendered.html, "event-study-reskilling")
+    months = [int(m) for m in re.findall(r"class='mark point' data-month='(-?\d+)'", chart)]
+    assert months == [k for k in EVENT_MONTHS if k not in (11, 12)]
+    assert "suppressed" in re.search(r"class='suppressed-note'>([^<]*)<", chart).group(1)
+    assert "+11, +12" in chart
+    # every month of upskilling suppressed: no chart, a note instead
+    assert "event-study-upskilling" not in rendered.chart_ids
+    assert "Upskilling: every month is suppressed" in rendered.html
+    assert not re.findall(r"424[ ,.\u202f]?242|424\.2|424k|424 k", rendered.html)
+
+
+def test_without_the_event_study_mart_the_page_says_so():
+    rendered = render_report(sample_data())
+    assert not any(cid.startswith("event-study-") for cid in rendered.chart_ids)
+    assert "kpi_impact_event_study) is not in the warehouse yet" in rendered.html
+
+
+def test_write_report_reads_the_event_study_mart(tmp_path):
+    data = sample_data()
+    warehouse = _warehouse_from(data, tmp_path / "warehouse" / "training_impact.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        event_study = pd.DataFrame(event_study_rows())  # noqa: F841 (read by duckdb below)
+        con.execute("create table main_marts.kpi_impact_event_study as select * from event_study")
+    written = write_report(tmp_path, warehouse, params=PARAMS)
+    assert {"event-study-all", "event-study-upskilling", "event-study-reskilling"} <= set(written.chart_ids)

@@ -41,8 +41,8 @@ GRAINS = {
     "program_type_period": ("program_type", "period"),
 }
 
-# the columns that tell tables of one mart apart (one equation system each)
-TABLE_KEYS = ("kpi", "estimation_method", "definition_variant", "covariate", "matching_stage")
+# the columns that tell tables of one mart apart (one equation system each; the event study: one per month)
+TABLE_KEYS = ("kpi", "estimation_method", "definition_variant", "covariate", "matching_stage", "relative_month")
 
 # additive over the cells of a partition: counts, sums of money and hours
 ADDITIVE_PREFIXES = ("n_", "cost_", "offset_", "benefit_")
