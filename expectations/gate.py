@@ -72,6 +72,7 @@ def evaluate_gate(
                          ("empty_file", gate.get("empty_file", "warn")),
                          ("no_files", gate.get("no_files", "warn")),
                          ("duplicate_file", gate.get("duplicate_file", "warn")),
+                         ("not_a_regular_file", gate.get("not_a_regular_file", "warn")),
                          ("volume_drop.action", volume.get("action", "warn")),
                          ("freshness.action", fresh_policy.get("action", "warn"))]:
         if action not in ACTIONS:
@@ -117,7 +118,9 @@ def evaluate_gate(
             # file loaded, and the family's picture is incomplete.
             reasons = [r.strip() for r in str(rep.get("reason") or "rejected").split(";") if r.strip()]
             for reason in reasons:
-                report("block", f"{src}: {reason}")
+                # A symlink, FIFO or device in landing/ is no delivery: set aside, nothing lost (D87).
+                special = reason.startswith("not_a_regular_file:")
+                report(gate.get("not_a_regular_file", "warn") if special else "block", f"{src}: {reason}")
         elif status == "loaded":
             totals.update(rows_read=read, rows_loaded=loaded, rows_quarantined=quarantined)
             by_rule.update(rules)

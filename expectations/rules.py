@@ -12,7 +12,7 @@ Naming:
   ``expect_column_values_to_be_in_set:<col>``;
 - the key check is ``duplicate_key`` (whatever the key columns);
 - hand-written rules say what they check: ``date_order:<a>>=<b>``,
-  ``future_date:<col>``, ``score_range:<col>``, ``score_order:<a>>=<b>``,
+  ``future_date:<col>``, ``implausible_date:<col>``, ``score_range:<col>``, ``score_order:<a>>=<b>``,
   ``offset_sign:amount``, ``amount_range:amount``,
   ``accepted_currency:currency``, ``unknown_reference:<col>``;
 - ``invalid_type:<col>`` is raised before GX runs, for values that do not
@@ -32,6 +32,14 @@ from great_expectations.expectations.row_conditions import Column
 # Suite parameters filled at validation time, so the versioned suite does not
 # change with the run date or with the reference data.
 FUTURE_LIMIT_PARAM = "future_limit"
+
+
+def plausible_min_param(column: str) -> str:
+    return f"plausible_min_{column}"
+
+
+def plausible_max_param(column: str) -> str:
+    return f"plausible_max_{column}"
 
 
 def reference_param(ref_entity: str, ref_column: str) -> str:
@@ -134,6 +142,49 @@ def future_date(column: str, tolerance_days: int) -> gxe.Expectation:
             f"is later than the as-of date + {tolerance_days} days",
         ),
     )
+
+
+def implausible_date(column: str, min_date: str, max_days_ahead: int | None) -> gxe.Expectation:
+    """A date before ``min_date`` or after the as-of date + ``max_days_ahead`` (config/parameters.yml
+    ``plausible_dates``). The bounds arrive as suite parameters (the max moves with the run date);
+    the configured values are in ``meta``, so changing one changes the suite fingerprint."""
+    if max_days_ahead is None:
+        message = f"is before {min_date}, earlier than any plausible value"
+    else:
+        message = f"is outside the plausible range {min_date} .. as-of date + {max_days_ahead} days"
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column,
+        min_value={"$PARAMETER": plausible_min_param(column)},
+        max_value=None if max_days_ahead is None else {"$PARAMETER": plausible_max_param(column)},
+        strict_max=max_days_ahead is not None,
+        meta=_meta(
+            f"implausible_date:{column}",
+            column,
+            "plausible",
+            message,
+            min_date=str(min_date),
+            max_days_ahead=max_days_ahead,
+        ),
+    )
+
+
+def plausible_dates(entity: str, parameters: Mapping[str, Any] | None = None) -> dict[str, tuple[str, int | None]]:
+    """{column: (min date ISO, max days after the as-of date or None)} of config/parameters.yml
+    ``plausible_dates.<entity>`` (DECISIONS D88)."""
+    if parameters is None:
+        from training_impact.settings import load_parameters
+
+        parameters = load_parameters()
+    cfg = ((parameters or {}).get("plausible_dates") or {}).get(entity) or {}
+    out: dict[str, tuple[str, int | None]] = {}
+    for column, spec in cfg.items():
+        spec = spec if isinstance(spec, Mapping) else {"min": spec}
+        minimum = spec.get("min")
+        if minimum is None:
+            raise ValueError(f"plausible_dates.{entity}.{column} needs a min date (config/parameters.yml)")
+        ahead = spec.get("max_days_ahead")
+        out[str(column)] = (str(minimum), None if ahead is None else int(ahead))
+    return out
 
 
 def score_range(column: str, min_column: str, max_column: str, label: str) -> list[gxe.Expectation]:
@@ -298,6 +349,7 @@ def extra_rules(entity: str, row_rules: Mapping[str, Any]) -> list[gxe.Expectati
         rules += [date_order("ended_at", "started_at")]
 
     rules += [future_date(c, tolerance) for c in FUTURE_DATE_COLUMNS.get(entity, [])]
+    rules += [implausible_date(c, lo, ahead) for c, (lo, ahead) in plausible_dates(entity).items()]
     rules += [unknown_reference(c, e, rc) for c, e, rc in REFERENCES.get(entity, [])]
     return rules
 
@@ -336,5 +388,9 @@ __all__ = [
     "PREPARE",
     "REFERENCES",
     "extra_rules",
+    "implausible_date",
+    "plausible_dates",
+    "plausible_max_param",
+    "plausible_min_param",
     "reference_param",
 ]

@@ -111,6 +111,11 @@ def validate_rows(
             as_of + dt.timedelta(days=int(policy["row_rules"]["future_tolerance_days"]) + 1)
         )
     }
+    for column, (lo, ahead) in rules.plausible_dates(entity).items():
+        params[rules.plausible_min_param(column)] = pd.Timestamp(lo)
+        if ahead is not None:
+            # strict max: a timestamp late on the last plausible day still passes
+            params[rules.plausible_max_param(column)] = pd.Timestamp(as_of + dt.timedelta(days=ahead + 1))
     for _, ref_entity, ref_col in ref_rules:
         if ref_entity in references:
             values = references[ref_entity][ref_col].dropna().astype(str).unique().tolist()
@@ -344,6 +349,11 @@ def _failure_rows(meta, idx, df, frame, params) -> pd.DataFrame:
     elif meta["kind"] == "future":
         limit = params[rules.FUTURE_LIMIT_PARAM] - pd.Timedelta(days=1)
         message = f"{meta['message']} ({limit.date().isoformat()})"
+    elif meta["kind"] == "plausible":
+        top = params.get(rules.plausible_max_param(column))
+        bounds = f"{meta['min_date']} .. " + ((top - pd.Timedelta(days=1)).date().isoformat() if top is not None
+                                              else "open")
+        message = f"{meta['message']} (plausible {bounds}, config/parameters.yml plausible_dates)"
     return pd.DataFrame({"row_index": idx, "rule": meta["rule"], "column": column,
                          "value": values, "message": message})
 

@@ -841,7 +841,7 @@ def special_file_kind(layout: Layout, p: Path) -> str | None:
             target = os.readlink(p)
         except OSError:
             target = "?"
-        return f"a symbolic link (to {target}); links in landing/ are never followed"
+        return f"a symbolic link to {target}, never followed"
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode):
@@ -856,7 +856,7 @@ def special_file_kind(layout: Layout, p: Path) -> str | None:
         return "not a regular file"
     real, root = os.path.realpath(p), os.path.realpath(layout.landing)
     if os.path.commonpath([real, root]) != root:
-        return f"reached through a symlinked directory (real path {real} is outside landing/); never followed"
+        return f"reached through a symlinked directory, its real path {real} is outside landing/"
     return None
 
 
@@ -866,7 +866,8 @@ def _set_aside_special(layout: Layout, p: Path, rel: str, kind: str, *, batch_id
     now = _now()
     sha = _pseudo_sha(SPECIAL_FILE_RULE, rel, kind)
     r = FileReport(source_file=rel, sha256=sha, entity=schema.name, status="rejected",
-                   reason=f"{SPECIAL_FILE_RULE}: {rel} is {kind} (file {rel})", family=schema.family,
+                   # no ';' in a reason: the gate reads ';' as a separator of reasons
+                   reason=f"{SPECIAL_FILE_RULE}: {kind} (file {rel})".replace(";", ","), family=schema.family,
                    mapping=mapping.name, started_at=now)
     if "outside landing/" in kind:
         # The entry itself is a regular file in someone else's directory: left where it is.
