@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from publishing.contracts import ContractError, MartContract, load_mart_contracts
-from publishing.serving import PublishReport, publish, serving_dir, serving_file
+from publishing.serving import PublishReport, current_version, publish, serving_dir, serving_file
+from training_impact.disk import ensure_free_space, no_space_is_clear, size_of
 from training_impact.settings import Paths
 
 POSTGRES_DSN_ENV = "TI_POSTGRES_DSN"
@@ -23,16 +24,25 @@ def publish_run(
     manifest_path: Path | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> PublishReport:
-    """Publish the warehouse of ``paths`` to its serving dir, and to PostgreSQL when ``$TI_POSTGRES_DSN`` is set."""
-    return publish(
-        paths.warehouse,
-        serving_dir(paths),
-        run_id,
-        manifest_path=manifest_path,
-        postgres_dsn=os.environ.get(POSTGRES_DSN_ENV) or None,
-        bronze_dir=paths.bronze,
-        log=log,
-    )
+    """Publish the warehouse of ``paths`` to its serving dir, and to PostgreSQL when ``$TI_POSTGRES_DSN`` is set.
+
+    Free space is checked first (a new version is about as big as the current one, the first
+    one at most the warehouse); a full disk mid-way is a DiskSpaceError naming the path (D86).
+    """
+    target = serving_dir(paths)
+    current = current_version(target) if target.is_dir() else None
+    needed = size_of(current) if current is not None else size_of(paths.warehouse)
+    ensure_free_space(target, needed, "publishing the marts")
+    with no_space_is_clear(target, "publishing the marts", needed):
+        return publish(
+            paths.warehouse,
+            target,
+            run_id,
+            manifest_path=manifest_path,
+            postgres_dsn=os.environ.get(POSTGRES_DSN_ENV) or None,
+            bronze_dir=paths.bronze,
+            log=log,
+        )
 
 
 __all__ = [

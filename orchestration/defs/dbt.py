@@ -17,6 +17,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.warehouse_lock import wait_for_warehouse
+from training_impact.disk import ensure_free_space, size_of
 from training_impact.settings import DBT_PROJECT_DIR, data_paths, disable_telemetry, load_parameters
 
 disable_telemetry()
@@ -94,6 +95,9 @@ def dbt_target_path() -> Path:
 def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
     wait_for_warehouse(data_paths().warehouse, log=context.log.warning)
+    # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full
+    # rebuild may write every table once more before the old blocks are freed.
+    ensure_free_space(data_paths().warehouse.parent, size_of(data_paths().warehouse), "the dbt build")
     # Auditor metadata on every model (docs/audit.md): row counts, and unless switched off the column
     # schema and column-level lineage (sqlglot over the compiled SQL). With DuckDB they are fetched
     # after dbt has released the file.
