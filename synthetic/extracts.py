@@ -73,8 +73,8 @@ def write_productivity(sim: ChunkSim, wid, writer: LandingWriter, ledger: Defect
     defect must not touch anyone's estimation windows)."""
     never = (sim.att[0].prog < 0) & (sim.att[1].prog < 0)
     metric_unit = [f"{f.metric},{f.unit}" for f in C.FAMILIES]
-    for m, idx, fam, value in sim.productivity:
-        truth.add_productivity(sim, m, idx, fam, value)
+    for (m, idx, fam, value), value0 in zip(sim.productivity, sim.productivity0):
+        truth.add_productivity(sim, m, idx, fam, value, value0)
         period = f"{sim.tl.label(m)}-01"
         lines = [f"{w},{period},{metric_unit[f]},{v:.2f}" for w, f, v in zip(wid[idx], fam.tolist(), value.tolist())]
         dup = np.flatnonzero(never[idx] & (rng.random(idx.size) < DUPLICATE_ROW_RATE))
@@ -116,3 +116,31 @@ def write_ratings(sim: ChunkSim, wid, competency, writer: LandingWriter, ledger:
         rel = f"performance/ratings_{sim.tl.label(int(month[lo]))}.csv"
         writer.csv_rows(rel, [COLUMNS["ratings"]], zip(*(c[lo:hi] for c in cols)))
         ledger.add("bad_date", rel, int(is_bad[lo:hi].sum()))
+
+
+def write_worker_attributes(sim: ChunkSim, wid, writer: LandingWriter, rel: str) -> int:
+    """The optional worker_attributes extract (long format: worker_id, attribute,
+    value, valid_from; an empty valid_from means static). education_level is the
+    attribute hidden_selection selects on (synthetic/adversity.py); a few workers
+    get a dated second education row when they finish a higher degree."""
+    from .adversity import EDUCATION_LEVELS
+
+    tl = sim.tl
+    edu = np.array(EDUCATION_LEVELS, dtype=object)
+    hire_s = day_strings(sim.orig_hire_day)
+    lo = np.maximum(sim.hire_day, tl.first_day)
+    up_day = lo + ((tl.end_day - lo) * sim.edu_upgrade_u).astype(np.int64)
+    up = sim.edu_upgrade & (up_day > lo) & (up_day <= tl.end_day)
+    up_s = day_strings(np.where(up, up_day, tl.first_day))
+    rows = []
+    for i in range(sim.n):
+        w = wid[i]
+        rows.append((w, "birth_year", str(int(sim.birth_year[i])), ""))
+        rows.append((w, "education_level", edu[sim.edu[i]], ""))
+        if up[i]:
+            rows.append((w, "education_level", edu[sim.edu[i] + 1], up_s[i]))
+        rows.append((w, "employment_type", "full_time" if sim.fte[i] >= 100.0 else "part_time", hire_s[i]))
+        rows.append((w, "location", C.LOCATIONS[sim.loc[i]].city, ""))
+        rows.append((w, "prior_earnings", f"{sim.prior_earnings[i]:.0f}", ""))
+    writer.csv_rows(rel, [COLUMNS["worker_attributes"]], rows)
+    return len(rows)

@@ -6,10 +6,11 @@ import json
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from . import extracts as X
 from . import lms
+from .adversity import parse_adversity
 from .finance import FinanceBook
 from .hr import ChunkSim
 from .params import Planted
@@ -30,7 +31,8 @@ ORPHAN_RATE = 0.005
 
 
 def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: date = date(2026, 10, 31),
-             progress: Callable[[str, float], None] | None = None, daily_days: int = 0) -> dict:
+             progress: Callable[[str, float], None] | None = None, daily_days: int = 0,
+             adversity: str | Iterable[str] | None = None, worker_attributes: bool | None = None) -> dict:
     """Write a synthetic company's extracts to ``out_dir/landing`` and the planted
     truth to ``out_dir/truth.json``; return a summary (files written, row counts).
 
@@ -38,11 +40,20 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
     finance, surveys) as one file per day, snapshots dated the day before
     (synthetic/daily.py); the summary and truth.json list them under ``daily_drops``.
 
+    ``adversity``: settings that break the estimator's assumptions
+    (synthetic/adversity.py): "all", "name,name" or an iterable of names; none by
+    default. ``worker_attributes``: write the optional hris/worker_attributes
+    extract; by default only when an adversity setting is on, so the default
+    company's landing zone is what it always was.
+
     The landing tree is built next to the old one and swapped in at the end, so
     a reader never sees a half-written delivery.
     """
     if employees < 1:
         raise ValueError("employees must be at least 1")
+    settings = parse_adversity(adversity)
+    if worker_attributes is None:
+        worker_attributes = bool(settings)
     out_dir = Path(out_dir)
     staging = out_dir / "landing.partial"
     if staging.exists():
@@ -50,7 +61,7 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
     staging.mkdir(parents=True)
     report = progress or (lambda stage, fraction: None)
 
-    world = World(Timeline(end_date, years), Planted(), seed, employees)
+    world = World(Timeline(end_date, years), Planted(), seed, employees, adversity=settings)
     writer = LandingWriter(staging)
     ledger = DefectLedger()
     truth = Truth(world)
@@ -64,9 +75,11 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
         "programs": f"lms/programs_{snap}.csv", "enrollments": f"lms/enrollments_{snap}.csv",
         "credentials": f"lms/credentials_{snap}.csv",
     }
+    if worker_attributes:
+        rel["worker_attributes"] = f"hris/worker_attributes_{snap}.csv"
     for entity, path in rel.items():
         writer.touch(path, [COLUMNS[entity]])
-    lms.write_programs(writer, rel["programs"])
+    lms.write_programs(writer, rel["programs"], window_days=world.prog_window)
 
     n_chunks = (employees + CHUNK_SIZE - 1) // CHUNK_SIZE
     enrollment_rows = 0
@@ -84,6 +97,8 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
 
         X.write_workers(sim, wid, names, writer, rel["workers"])
         X.write_job_history(sim, wid, writer, rel["job_history"])
+        if worker_attributes:
+            X.write_worker_attributes(sim, wid, writer, rel["worker_attributes"])
         X.write_productivity(sim, wid, writer, ledger, truth, world.rng(chunk, _S_DUPLICATES))
         attempts = lms.build_attempts(sim, world.rng(chunk, _S_ATTEMPTS))
         enrollment_rows += attempts.w.size
@@ -140,6 +155,7 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
         "seed": seed,
         "end_date": end_date.isoformat(),
         "daily_drops": daily["drops"] if daily is not None else {},
+        "adversity": sorted(settings),
     }
 
 
@@ -151,6 +167,7 @@ def _count_attempt_features(truth: Truth, t: lms.AttemptTable) -> None:
 
 def _rows_by_entity(rows: dict[str, int]) -> dict[str, int]:
     prefixes = {"hris/workers_": "workers", "hris/job_history_": "job_history",
+                "hris/worker_attributes_": "worker_attributes",
                 "performance/productivity_": "productivity", "performance/ratings_": "ratings",
                 "lms/programs_": "programs", "lms/enrollments_": "enrollments", "lms/credentials_": "credentials",
                 "lms/xapi/statements_": "xapi_statements", "finance/cost_lines_": "cost_lines",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import catalog as C
+from . import adversity as ADV
 from .timeline import NEVER, add_months
 from .world import ENROL_SEASON, HIRING_SEASON, PROMOTION_SEASON, RATING_MONTHS, World
 
@@ -63,6 +64,10 @@ class ChunkSim:
         self._records: list[tuple] = []
         self._order = 0
         self.productivity: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # untreated output of the same rows (no effect, no off-the-job dip): truth.json's Y0
+        self.productivity0: list[np.ndarray] = []
+        self.adv = world.adversity
+        self.A = world.adv
         self.manager_ratings: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.counts = {"rehires": 0, "boomerang_hires": 0, "future_dated_rows": 0, "corrected_rows": 0,
                        "data_change_events": 0}
@@ -75,7 +80,10 @@ class ChunkSim:
         self.a = self._draw_ability(np.where(new, 0.0, tenure_years))
         self.a[new] = np.clip(self.a[new] + self.P.window_hire_ability_shift, -self.P.ability_clip,
                               self.P.ability_clip)
+        self._init_attributes()
         level0 = self._levels_and_pay(new, tenure_years)
+        # annual earnings before joining: near the pay at hire, rounded as people report it
+        self.prior_earnings = np.round(self.pay / 1.1 ** self.pre_promotions * self.earnings_factor, -2)
         self._blank_career_state(new)
         self._init_enrolment_plan(new)
         self._init_treatment_state()
@@ -176,13 +184,51 @@ class ChunkSim:
             todo = todo[~accept]
         return a
 
+    def _init_attributes(self) -> None:
+        """Worker attributes HR fields do not carry (education, prior earnings), the
+        per-person effect multiplier and the zero-output state, each from streams of
+        their own (synthetic/adversity.py), so the default company's draws never move."""
+        n, A = self.n, self.A
+        rng = self.w.rng(self.chunk, ADV.S_ATTRIBUTES)
+        share = np.array(ADV.EDUCATION_SHARE)
+        self.edu = rng.choice(len(share), size=n, p=share)
+        levels = np.arange(len(share))
+        mean = float((levels * share).sum())
+        sd = float(np.sqrt(((levels - mean) ** 2 * share).sum()))
+        self.edu_z = (self.edu - mean) / sd
+        self.earnings_factor = rng.lognormal(-0.1, 0.25, n)
+        # a few workers finish a higher degree during the window (a dated attribute row)
+        self.edu_upgrade = (rng.random(n) < 0.04) & (self.edu < len(share) - 1)
+        self.edu_upgrade_u = rng.random(n)
+        self.effect_mult = np.ones(n)
+        if "heterogeneous_effects" in self.adv:
+            r = self.w.rng(self.chunk, ADV.S_EFFECTS)
+            self.effect_mult = np.maximum(0.0, 1.0 + A.het_ability * self.a + A.het_education * self.edu_z
+                                          + r.normal(0.0, A.het_noise, n))
+        if "zero_outputs" in self.adv:
+            self.rng_zero = self.w.rng(self.chunk, ADV.S_ZERO)
+            enter = self._zero_enter_rate()
+            self.zero = self.rng_zero.random(n) < enter / (enter + A.zero_exit)
+        if {"staggered_starts", "late_control_enrolment"} & self.adv:
+            self.rng_starts = self.w.rng(self.chunk, ADV.S_STARTS)
+
+    def _zero_enter_rate(self) -> np.ndarray:
+        A = self.A
+        return (np.where(self.fte < 100.0, A.zero_enter_part_time, A.zero_enter)
+                + A.zero_enter_weak * (self.a < -0.5))
+
     def _init_enrolment_plan(self, new: np.ndarray) -> None:
         """Who will ever enrol (selection on ability) and in which month they try.
         Month index n_months means "the month after the extract": those become
         not_started registrations."""
         P, tl, rng, n = self.P, self.tl, self.rng_init, self.n
         M = tl.n_months
-        ever = rng.random(n) < _logistic(P.enrol_intercept + P.enrol_ability * self.a)
+        logit = P.enrol_intercept + P.enrol_ability * self.a
+        if "late_control_enrolment" in self.adv:
+            logit = logit + self.A.late_enrol_logit_shift
+        if "hidden_selection" in self.adv:
+            logit = logit + self.A.hidden_enrol * self.edu_z
+        ever = rng.random(n) < _logistic(logit)
         moy = np.concatenate([tl.month_of_year, [tl.month_of_year[-1] % 12 + 1]])
         weight = ENROL_SEASON[moy - 1].astype(float)
         months = np.arange(M + 1)
@@ -191,6 +237,10 @@ class ChunkSim:
         with_pre = rng.random(n) < P.share_starts_with_pre_window
         plan = np.where(with_pre, rng.choice(M + 1, size=n, p=late / late.sum()),
                         rng.choice(M + 1, size=n, p=early / early.sum()))
+        if {"staggered_starts", "late_control_enrolment"} & self.adv:
+            # a constant enrolment hazard over the whole window: no seasonal intake, no
+            # guaranteed pre window, many starts inside other participants' outcome windows
+            plan = self.rng_starts.integers(0, M + 1, size=n)
         earliest = np.where(new, self.hire_month + P.min_tenure_months_to_enrol, 0)
         plan = np.maximum(plan, earliest)
         self.plan_month = np.where(ever & (plan <= M), plan, -1)
@@ -369,6 +419,11 @@ class ChunkSim:
         frac = np.select([complete, failed, waived],
                          [0.55 + 0.45 * u[:, 3], 0.85 + 0.15 * u[:, 3], np.zeros(k)], 0.1 + 0.6 * u[:, 3])
         length = np.where(waived, 1 + (u[:, 3] * 14).astype(np.int64), np.maximum(1, (window * frac).astype(np.int64)))
+        if "staggered_starts" in self.adv:     # 2-52 weeks, whatever the catalogue says
+            A = self.A
+            full = A.min_program_days + self.rng_starts.random(k) * (A.max_program_days - A.min_program_days)
+            frac = np.select([complete, failed], [np.ones(k), 0.85 + 0.15 * u[:, 3]], 0.1 + 0.6 * u[:, 3])
+            length = np.where(waived, length, np.maximum(1, (full * frac).astype(np.int64)))
         retake_plan = (~complete & ~waived & (u[:, 4] < P.retake_probability)) if not retake else np.zeros(k, bool)
         return outcome, start + length, retake_plan
 
@@ -661,23 +716,45 @@ class ChunkSim:
     def _productivity(self, m: int, full: np.ndarray, fam_start: np.ndarray) -> None:
         """One row per worker employed for the whole month (joiners and leavers
         have partial months, which a real system would not report either)."""
+        if "zero_outputs" in self.adv:
+            self._zero_step()
         if not self.tl.month_complete[m]:
             return
         w, P = self.w, self.P
         idx = np.flatnonzero(full)
         fam, a = fam_start[idx], self.a[idx]
+        growth = P.growth_base + P.growth_ability * a
+        if "hidden_selection" in self.adv:
+            growth = growth + self.A.hidden_growth * self.edu_z[idx]
         value = (w.family_scale[fam] * (1.0 + P.ability_coef * a)
                  * w.seasonal[fam, self.tl.month_of_year[m] - 1]
-                 * np.exp((P.growth_base + P.growth_ability * a) * m)
+                 * np.exp(growth * m)
                  * np.exp(self.rng.normal(0.0, P.noise_sd, idx.size)))
+        value0 = value.copy()
         treated = self.tl.month_index(self.treat_exit[idx]) < m
-        value *= np.where(treated, 1.0 + w.effect[self.treat_type[idx]], 1.0)
+        value *= np.where(treated, 1.0 + w.effect[self.treat_type[idx]] * self.effect_mult[idx], 1.0)
         for att in self.att:
             prog = att.prog[idx]
             inside = ((prog >= 0) & w.prog_off_job[np.maximum(prog, 0)]
                       & (self.tl.month_index(att.start[idx]) <= m) & (m <= self.tl.month_index(att.exit[idx])))
             value *= np.where(inside, 1.0 - P.off_the_job_dip, 1.0)
+        if "baseline_ties" in self.adv:    # reported in coarse whole steps
+            step = np.maximum(1.0, np.rint(w.family_scale[fam] / self.A.tie_steps))
+            value, value0 = np.rint(value / step) * step, np.rint(value0 / step) * step
+        if "zero_outputs" in self.adv:
+            z0 = self.zero[idx]
+            work = treated & (self.zero_u[idx] < self.A.zero_to_work)
+            value = np.where(z0 & ~work, 0.0, value)
+            value0 = np.where(z0, 0.0, value0)
         self.productivity.append((m, idx, fam, value))
+        self.productivity0.append(value0)
+
+    def _zero_step(self) -> None:
+        """One month of the zero-output chain for every worker (employed or not, so
+        the draws never depend on who is employed)."""
+        u = self.rng_zero.random((2, self.n))
+        self.zero = np.where(self.zero, u[0] >= self.A.zero_exit, u[0] < self._zero_enter_rate())
+        self.zero_u = u[1]
 
     def _manager_ratings(self, m: int) -> None:
         rng, tl = self.rng, self.tl

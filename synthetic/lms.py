@@ -164,13 +164,16 @@ def write_orphan_enrollments(n: int, first_orphan: int, world, writer: LandingWr
     ledger.add("orphan_worker_id", rel, n)
 
 
-def write_programs(writer: LandingWriter, rel: str) -> None:
+def write_programs(writer: LandingWriter, rel: str, window_days=None) -> None:
+    """The catalogue; ``window_days`` (one per program) overrides the catalogue's
+    windows (staggered_starts: every program may run up to 52 weeks)."""
     def num(x):
         return "" if x is None else f"{x:g}"
+    windows = [p.window_days for p in C.PROGRAMS] if window_days is None else [int(x) for x in window_days]
     rows = [(p.program_id, p.title, p.provider, p.method, p.program_type, p.target_job_family,
-             f"{p.planned_hours:g}", p.window_days, p.credential_offered, p.move_on_rule,
+             f"{p.planned_hours:g}", win, p.credential_offered, p.move_on_rule,
              "true" if p.waived_counts_as_completed else "false", num(p.score_min), num(p.score_max),
-             num(p.mastery_score), p.expected_life_years, p.xapi_activity_id) for p in C.PROGRAMS]
+             num(p.mastery_score), p.expected_life_years, p.xapi_activity_id) for p, win in zip(C.PROGRAMS, windows)]
     writer.csv_rows(rel, [COLUMNS["programs"]], rows)
 
 

@@ -1,7 +1,14 @@
 """truth.json: the planted parameters and the exact effects the marts must recover.
 
-Productivity: the generator multiplies a completer's output by (1 + e) from the
-month after exit, so the effect is e x 100 % by construction. Mobility and
+Productivity: the generator multiplies a completer's output by (1 + e_i) from the
+month after exit (e_i = the planted e unless heterogeneous_effects), and under
+zero_outputs may turn a would-be zero month into a worked one; it keeps each
+row's untreated output Y0 beside the written Y1. ``productivity_pct`` is the
+ratio of means 100 x sum(Y1 - Y0) / sum(Y0) over the evaluated completers' post
+windows (months exit+3 .. exit+9), Y the productivity index as the marts compute
+it (value / mean value of the metric and month x 100, the mean as observed);
+``productivity_index_points`` is the mean over those completers of their mean
+post-window Y1 - Y0. Without adversity settings this is e x 100 exactly. Mobility and
 retention: each first-attempt completer's 12 months after exit are simulated
 twice with the same uniforms, treated (the data) and untreated (a shadow), and
 the truth is the mean difference over the population docs/methods.md
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import adversity as ADV
 from . import catalog as C
 from .hr import COMPLETER, INVOLUNTARY, VOLUNTARY, ChunkSim
 from .params import PROGRAM_TYPES
@@ -50,7 +58,7 @@ class Truth:
         self._type = np.where(att.prog >= 0, self.w.prog_type[np.maximum(att.prog, 0)], -1)
         self._offset = sim.offset
 
-    def add_productivity(self, sim: ChunkSim, m: int, idx, fam, value) -> None:
+    def add_productivity(self, sim: ChunkSim, m: int, idx, fam, value, value0=None) -> None:
         F = C.N_FAMILIES
         self.prod_sum[:, m] += np.bincount(fam, weights=value, minlength=F)
         self.prod_cnt[:, m] += np.bincount(fam, minlength=F)
@@ -61,7 +69,7 @@ class Truth:
         if sel.size:
             who = idx[sel]
             self._windows.append((who + self._offset, self._type[who], np.full(sel.size, m), fam[sel],
-                                  value[sel], post[sel]))
+                                  value[sel], post[sel], (value if value0 is None else value0)[sel]))
 
     def add_chunk(self, sim: ChunkSim) -> None:
         end = sim.tl.end_day
@@ -93,12 +101,15 @@ class Truth:
 
     def _naive_productivity(self) -> dict[str, tuple[float | None, int]]:
         """(exp(mean ln(post/pre)) - 1) x 100 over completers, index = value /
-        mean(value of the metric and month) x 100, as docs/methods.md defines it."""
+        mean(value of the metric and month) x 100, as docs/methods.md defines it.
+        Also fills ``self.exact``: the true effect over the same completers."""
+        self.exact = {t: {} for t in PROGRAM_TYPES}
         if not self._windows:
             return {t: (None, 0) for t in PROGRAM_TYPES}
-        gid, typ, m, fam, value, post = (np.concatenate([w[i] for w in self._windows]) for i in range(6))
+        gid, typ, m, fam, value, post, value0 = (np.concatenate([w[i] for w in self._windows]) for i in range(7))
         mean = self.prod_sum / np.maximum(self.prod_cnt, 1)
         index = value / mean[fam, m] * 100.0
+        index0 = value0 / mean[fam, m] * 100.0
         key, inv = np.unique(gid * 2 + post, return_inverse=True)
         s = np.bincount(inv, weights=index)
         n = np.bincount(inv)
@@ -107,13 +118,40 @@ class Truth:
         pre_mean = dict(zip(person[~is_post].tolist(), zip(s[~is_post] / n[~is_post], n[~is_post])))
         first_type = dict(zip(gid.tolist(), typ.tolist()))
         d_by_type: dict[int, list[float]] = {0: [], 1: []}
+        evaluated = set()
         for p, sm, cnt in zip(person[is_post].tolist(), (s[is_post] / n[is_post]).tolist(), n[is_post].tolist()):
             pre = pre_mean.get(p)
             if pre is None or pre[1] < MIN_MONTHS or cnt < MIN_MONTHS:
                 continue
-            d_by_type[first_type[p]].append(np.log(sm / pre[0]))
+            evaluated.add(p)
+            if pre[0] > 0 and sm > 0:     # the log change is undefined at zero (zero_outputs)
+                d_by_type[first_type[p]].append(np.log(sm / pre[0]))
+        self._exact_effects(gid, typ, post, value, value0, index, index0, evaluated)
         return {name: ((float(np.expm1(np.mean(d_by_type[t])) * 100), len(d_by_type[t]))
                        if d_by_type[t] else (None, 0)) for t, name in enumerate(PROGRAM_TYPES)}
+
+    def _exact_effects(self, gid, typ, post, value, value0, index, index0, evaluated) -> None:
+        """Sum(Y1 - Y0) / sum(Y0) over the post-window rows of the evaluated
+        completers (index and raw output), and the mean per completer of the
+        post-window mean Y1 - Y0 in index points."""
+        rows = post & np.isin(gid, np.fromiter(evaluated, dtype=np.int64, count=len(evaluated)))
+        for t, name in enumerate(PROGRAM_TYPES):
+            sel = np.flatnonzero(rows & (typ == t))
+            if not sel.size:
+                continue
+            key, inv = np.unique(gid[sel], return_inverse=True)
+            diff = index[sel] - index0[sel]
+            per_person = np.bincount(inv, weights=diff) / np.bincount(inv)
+            y0, v0 = index0[sel].sum(), value0[sel].sum()
+            self.exact[name] = {
+                "pct": float(100.0 * diff.sum() / y0) if y0 else None,
+                "points": float(per_person.mean()),
+                "raw_pct": float(100.0 * (value[sel] - value0[sel]).sum() / v0) if v0 else None,
+                "n": int(key.size),
+                "zero_y0_rows": int((value0[sel] == 0).sum()),
+                "zero_y1_rows": int((value[sel] == 0).sum()),
+                "post_rows": int(sel.size),
+            }
 
     def result(self, ledger_dict: dict, canaries: list[dict]) -> dict:
         w, P = self.w, self.w.params
@@ -129,8 +167,22 @@ class Truth:
             def pp(a: str, b: str) -> float | None:
                 return round(100.0 * (c[a] - c[b]) / n, 4) if n else None
 
+            ex = self.exact.get(name, {})
+
+            def r4(x):
+                return None if x is None else round(x, 4)
+
+            planted_pct = round(100.0 * P.productivity_effect[name], 4)
             effects[name] = {
-                "productivity_pct": round(100.0 * P.productivity_effect[name], 4),
+                # exact over the evaluated completers; the planted parameter when nobody is evaluated
+                "productivity_pct": r4(ex["pct"]) if ex.get("pct") is not None else planted_pct,
+                "productivity_pct_planted": planted_pct,
+                "productivity_index_points": r4(ex.get("points")),
+                "productivity_raw_pct": r4(ex.get("raw_pct")),
+                "n_evaluated_productivity_effect": ex.get("n", 0),
+                "productivity_post_rows": ex.get("post_rows", 0),
+                "productivity_post_rows_zero_untreated": ex.get("zero_y0_rows", 0),
+                "productivity_post_rows_zero_treated": ex.get("zero_y1_rows", 0),
                 "mobility_12m_pp": pp("tr_moved", "sh_moved"),
                 "retention_12m_pp": pp("tr_stay", "sh_stay"),
                 "n_evaluated_mobility": n,
@@ -162,6 +214,19 @@ class Truth:
                                  "(exit, exit + 12 months], completers (status completed or passed) only",
             },
             "effects": effects,
+            "adversity": sorted(w.adversity),
+            "adversity_settings": {
+                "descriptions": {k: ADV.DESCRIPTIONS[k] for k in sorted(w.adversity)},
+                "parameters": w.adv.as_dict() if w.adversity else {},
+                "productivity_truth": (
+                    "productivity_pct = 100 x sum(Y1 - Y0) / sum(Y0) over the post windows (months exit+3 .. "
+                    "exit+9) of first-attempt completers with at least 3 measured months in the pre window "
+                    "(start-6 .. start-1) and in the post window; Y = value / mean value of the metric and month "
+                    "x 100 (the observed mean), Y1 the written value, Y0 the same row without the program "
+                    "(no effect, and a zero month stays zero). productivity_index_points = mean over those "
+                    "completers of their mean post-window Y1 - Y0; productivity_raw_pct = the same ratio on raw "
+                    "output; productivity_pct_planted = the planted mean parameter x 100."),
+            },
             "selection_bias": {
                 "description": (
                     "Enrolment probability is logistic in an unobserved ability (intercept "

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import catalog as C
+from .adversity import AdversityParams
 from .params import PROGRAM_TYPES, Planted
 from .timeline import Timeline
 
@@ -42,10 +43,17 @@ class World:
     seed: int
     employees: int
     counters: Counters = field(default_factory=Counters)
+    adversity: frozenset = frozenset()      # names from synthetic/adversity.py
+    adv: AdversityParams = field(default_factory=AdversityParams)
 
     def __post_init__(self) -> None:
         F = C.N_FAMILIES
         self.seasonal = C.seasonal_matrix()
+        if "seasonality" in self.adversity:
+            phase = np.arange(F)[:, None] * 12.0 / F
+            moy = np.arange(12)[None, :]
+            s = 1.0 + self.adv.season_amplitude * np.sin(2 * np.pi * (moy + phase) / 12.0)
+            self.seasonal = s / s.mean(axis=1, keepdims=True)
         self.family_scale = np.array([f.scale for f in C.FAMILIES])
         self.band = np.array([[b * f.pay_mult for b in C.BASE_PAY_BY_LEVEL] for f in C.FAMILIES])
         self.loc_pay = np.array([loc.pay_mult for loc in C.LOCATIONS])
@@ -65,6 +73,8 @@ class World:
         self.prog_type = np.array([PROGRAM_TYPES.index(p.program_type) for p in progs])
         self.prog_target = np.array([C.FAMILY_INDEX[p.target_job_family] for p in progs])
         self.prog_window = np.array([p.window_days for p in progs])
+        if "staggered_starts" in self.adversity:   # lengths 2-52 weeks: every window is a year
+            self.prog_window = np.full(len(progs), self.adv.max_program_days)
         self.prog_logit = np.array([p.completion_logit for p in progs])
         self.prog_can_fail = np.array([p.can_fail for p in progs])
         self.prog_waivable = np.array([p.waivable for p in progs])

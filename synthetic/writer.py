@@ -21,6 +21,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "job_history": ("worker_id", "effective_date", "event_sequence", "event_reason", "position_id",
                     "job_profile", "job_family", "management_level", "department", "cost_center",
                     "manager_id", "compensation_grade", "base_pay", "currency"),
+    "worker_attributes": ("worker_id", "attribute", "value", "valid_from"),
     "productivity": ("worker_id", "period", "metric", "unit", "value"),
     "ratings": ("evaluation_id", "worker_id", "evaluation_date", "evaluation_type", "competency",
                 "rating", "evaluator_id"),

@@ -23,7 +23,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     started = time.monotonic()
     summary = synthetic.generate(out, employees=args.employees, years=args.years, seed=args.seed, progress=_progress,
-                                 daily_days=getattr(args, "daily_days", 0) or 0)
+                                 daily_days=getattr(args, "daily_days", 0) or 0,
+                                 adversity=getattr(args, "adversity", None),
+                                 worker_attributes=getattr(args, "worker_attributes", None))
     if getattr(args, "formats", None):  # rewrite the canonical extracts in vendor formats (synthetic/vendors.py)
         from synthetic.vendors import export_vendor_format
         exported = export_vendor_format(out, args.formats)["families"]
@@ -173,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--formats", default=None, help="vendor formats, e.g. workday,docebo,xapi_json (docs/mappings.md)")
     gen.add_argument("--daily-days", type=int, default=0, metavar="N",
                      help="deliver the last N days of xAPI, finance and surveys as daily files (synthetic/daily.py)")
+    gen.add_argument("--adversity", default=None, metavar="all|NAME,NAME",
+                     help="settings that break the estimator's assumptions (synthetic/adversity.py): "
+                          "late_control_enrolment, zero_outputs, staggered_starts, heterogeneous_effects, "
+                          "baseline_ties, seasonality, hidden_selection")
+    gen.add_argument("--worker-attributes", dest="worker_attributes", action=argparse.BooleanOptionalAction,
+                     default=None, help="write hris/worker_attributes_<date>.csv (default: only with --adversity)")
     gen.set_defaults(func=cmd_generate)
 
     for name, func, text in (
