@@ -17,8 +17,9 @@ from audit.members import SLICE_COLUMNS
 from training_impact.settings import Paths
 
 MARTS_SCHEMA = "main_marts"
-# Columns that identify a cell across runs (with the mart's own kpi column).
-CELL_KEY = ("kpi", *SLICE_COLUMNS, "estimation_method")
+# Columns that identify a cell across runs (with the mart's own kpi column); those a mart lacks are
+# left out (relative_month: kpi_impact_event_study, one cell per month since the program start).
+CELL_KEY = ("kpi", *SLICE_COLUMNS, "estimation_method", "relative_month")
 VALUE_COLUMNS = ("numerator", "denominator", "n", "n_band", "estimate", "ci_low", "ci_high", "suppressed",
                  "is_flagged", "definition_version")
 
