@@ -43,7 +43,8 @@ def test_every_real_mart_has_a_typed_contract():
 
     contracts = load_mart_contracts(dbt_project.manifest_path)
     names = {mart.name for mart in contracts}
-    assert {"kpi_summary", "kpi_completion_rate", "kpi_productivity_change", "kpi_roi"} <= names
+    assert {"kpi_summary", "kpi_completion_rate", "kpi_productivity_change", "kpi_roi",
+            "kpi_impact_event_study"} <= names
     for mart in contracts:
         for column in mart.columns:
             assert column.postgres_type and column.data_type, (mart.name, column)
