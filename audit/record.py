@@ -234,8 +234,11 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
 
 
 def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path | None,
-                      log: Log = lambda message: None) -> dict | None:
-    """Ledger row (status failed), checks and this batch's files for a run that did not publish."""
+                      log: Log = lambda message: None, status: str = "failed") -> dict | None:
+    """Ledger row (status failed), checks and this batch's files for a run that did not publish.
+
+    ``status="aborted"``: a run whose process died, recorded by the next run's recovery (orchestration/recovery.py).
+    """
     if store.ledger_file(paths, "runs", run_id).exists():
         return None
     started = ledger.run_start(instance, run_id)
@@ -252,13 +255,13 @@ def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manife
         inputs = [{"staging_model": None, **dict(zip(names, r))} for r in relation.fetchall()]
     keep_inputs(paths, inputs, log)
     ended = ledger.now()
-    row = _ledger_row(run_id, job_name, "failed", started, ended, manifest_path, inputs, checks, False)
+    row = _ledger_row(run_id, job_name, status, started, ended, manifest_path, inputs, checks, False)
     _write_rows(store.ledger_file(paths, "inputs", run_id), [{"run_id": run_id, **i} for i in inputs], INPUT_SCHEMA)
     _write_rows(store.ledger_file(paths, "checks", run_id), [{"run_id": run_id, **c} for c in checks], CHECK_SCHEMA)
     _write_rows(store.ledger_file(paths, "runs", run_id), [row], RUN_SCHEMA)
     openlineage.emit(paths, lineage_events(paths, instance, run_id, job_name, started or ended, ended, False,
                                            checks, inputs), log)
-    log(f"audit: failed run {run_id} recorded ({len(checks)} checks, {row['checks_failed']} failed)")
+    log(f"audit: {status} run {run_id} recorded ({len(checks)} checks, {row['checks_failed']} failed)")
     return row
 
 

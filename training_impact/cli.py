@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from orchestration.defs.dbt import FULL_REFRESH_TAG
 
         tags = {FULL_REFRESH_TAG: "true"}
-    outcome = run_pipeline(paths, tags=tags, progress=_step_line)
+    outcome = run_pipeline(paths, tags=tags, progress=_step_line, lock_timeout=getattr(args, "lock_timeout", None))
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 
@@ -81,7 +81,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     print(f"== backfill of delivery days {first} .. {last} ({(last - first).days + 1} days):"
           " landing files named with those days not loaded yet, then one dbt build")
     outcome = run_pipeline(paths, partition_range=(first.isoformat(), last.isoformat()),
-                           tags={"training_impact/trigger": "backfill"}, progress=_step_line)
+                           tags={"training_impact/trigger": "backfill"}, progress=_step_line,
+                           lock_timeout=getattr(args, "lock_timeout", None))
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 
@@ -163,6 +164,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.execv(str(dagster), [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)])
 
 
+def _add_lock_timeout(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                     help="wait this long for another run on the same data root to finish, then exit 3 naming it"
+                          " (default $TI_RUN_LOCK_TIMEOUT or 60; 0: do not wait)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="training-impact", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,12 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             cmd.add_argument("--full-refresh", action="store_true",
                              help="rebuild the incremental staging models in full (after a key rotation)")
+            _add_lock_timeout(cmd)
         cmd.set_defaults(func=func)
 
     backfill = sub.add_parser("backfill", help="re-run the landing files of a range of delivery days, then dbt")
     backfill.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD", help="first delivery day")
     backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD", help="last delivery day")
     backfill.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
+    _add_lock_timeout(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a company (if none), run everything, print the KPIs")
@@ -239,12 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     args = build_parser().parse_args(argv)
     from privacy import PseudonymKeyError
+    from training_impact.run_lock import RunLockBusy
 
     try:
         return args.func(args)
     except PseudonymKeyError as error:   # production without a usable key: say what to set, no traceback
         print(f"training-impact: {error}", file=sys.stderr)
         return 2
+    except RunLockBusy as error:   # another run on this data root (DECISIONS D80): name it, exit 3
+        print(f"training-impact: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -70,38 +70,56 @@ def step_progress_listener(progress):
 
 def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key: str | None = None,
                  partition_range: tuple[str, str] | None = None, tags: dict[str, str] | None = None,
-                 progress=None) -> RunOutcome:
+                 progress=None, lock_timeout: float | None = None) -> RunOutcome:
     """Run the whole job, or only the asset groups named (the benchmark times stages apart).
 
     `partition_key` (a delivery day, as the landing sensor asks) or `partition_range`
     (first, last day: a backfill) limit what ingestion reads to those days' landing
     files (ingestion/delivery.py); without either, every landing file not loaded yet.
     `progress(step, state, seconds)` is called as each step starts and ends.
+
+    The data root's run lock is taken first (waiting up to `lock_timeout` seconds, default
+    TI_RUN_LOCK_TIMEOUT or 60; `run_lock.RunLockBusy` names the holder), then what dead
+    runs left behind is recovered (orchestration/recovery.py), then the run starts.
     """
     from privacy import guard_run
+    from training_impact import run_lock
 
     guard_run()  # production without a pseudonymisation key stops here, before any file is read
     disable_telemetry()
     paths.ensure().export_env()
+    run_id = str(uuid.uuid4())  # known before the run starts: named in the lock, progress listens to it
+    with run_lock.acquire(paths.root, run_id=run_id, timeout=lock_timeout,
+                          log=lambda message: print(f"training-impact: {message}", file=sys.stderr, flush=True)):
+        return _run_locked(paths, run_id, groups, partition_key=partition_key, partition_range=partition_range,
+                           tags=tags, progress=progress)
+
+
+def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_range, tags, progress) -> RunOutcome:
     prepare_dagster_home(paths)
 
     import dagster as dg
 
     from orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
     from orchestration.definitions import defs
+    from orchestration.recovery import process_tags, recover_stale_runs
 
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
+        # Before the run does anything: dead runs marked failed, their pool slots freed, their
+        # half-written files removed, their ledger rows written (status aborted).
+        recover_stale_runs(paths, instance, current_run_id=run_id,
+                           log=lambda message: print(f"training-impact: {message}", flush=True))
         job = defs.get_job_def("training_impact_pipeline")
         selection = None
         if groups:
             selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
-        run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE}  # the failure sensor skips these
+        run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE,  # the failure sensor skips these
+                    **process_tags(paths)}  # pid / host / data root: a later run can tell this one died
         if partition_range:
             from orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
 
             run_tags.update({RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]})
-        run_id = str(uuid.uuid4())  # known before the run starts, so progress can listen to it
         if progress is not None:
             instance.add_event_listener(run_id, step_progress_listener(progress))
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,

@@ -48,6 +48,7 @@ def publish_audit_schema(paths, run_id: str, log) -> dict:
     pool=WAREHOUSE_POOL,
     deps=["published_marts", "kpi_report"],
     kinds={"parquet", "duckdb"},
+    required_resource_keys={"run_guard"},  # run lock + crash recovery first (orchestration/run_guard.py)
     description=(
         "Append-only audit trail of the run under <data>/audit: ledger (inputs with sha256 and rows, checks, "
         "code/dbt/parameter hashes), KPI history snapshot, KPI members for `training-impact trace`, "

@@ -91,8 +91,11 @@ def dbt_target_path() -> Path:
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
     pool=WAREHOUSE_POOL,
+    # run_guard: run lock + crash recovery before the first step (orchestration/run_guard.py)
+    required_resource_keys={"dbt", "run_guard"},
 )
-def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
+def training_impact_dbt(context: AssetExecutionContext):
+    dbt: DbtCliResource = context.resources.dbt
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
     wait_for_warehouse(data_paths().warehouse, log=context.log.warning)
     # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full

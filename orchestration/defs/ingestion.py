@@ -134,6 +134,7 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
         # Event sources: one partition per delivery day; a backfill over a range is one run.
         partitions_def=delivery_days if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        required_resource_keys={"run_guard"},  # run lock + crash recovery first (orchestration/run_guard.py)
         specs=[
             dg.AssetSpec(
                 bronze_key(entity),

@@ -19,6 +19,7 @@ from training_impact.settings import data_paths
     pool=WAREHOUSE_POOL,
     deps=KPI_MART_KEYS,
     kinds={"duckdb", "parquet", "postgres"},
+    required_resource_keys={"run_guard"},  # run lock first; ledger entry when run without audit_ledger
     description=(
         "The kpi_* marts copied to a new serving version (DuckDB file + one Parquet file per mart) switched in "
         "with one symlink rename, and PostgreSQL schema `reporting` when TI_POSTGRES_DSN is set. BI never opens "

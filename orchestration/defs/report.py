@@ -18,6 +18,7 @@ from training_impact.settings import data_paths, load_parameters
     deps=KPI_MART_KEYS,
     kinds={"html"},
     pool=WAREHOUSE_POOL,  # reads the warehouse: never while dbt writes it
+    required_resource_keys={"run_guard"},  # run lock first; ledger entry when run without audit_ledger
     description="Self-contained HTML KPI report for HR leaders (inline CSS + SVG, works offline).",
 )
 def kpi_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

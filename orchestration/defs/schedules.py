@@ -18,10 +18,19 @@ pipeline_job = dg.define_asset_job(
 
 # The nightly safety net: a run without a partition loads whatever landed and was not loaded yet
 # (the landing sensor normally got there first; then it loads nothing and rebuilds the marts).
-nightly_schedule = dg.ScheduleDefinition(
+@dg.schedule(
     name="nightly",
     job=pipeline_job,
     cron_schedule=os.environ.get("TI_NIGHTLY_CRON", "0 2 * * *"),
     execution_timezone=os.environ.get("TI_TIMEZONE", "UTC"),
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    from training_impact import run_lock
+    from training_impact.settings import data_paths
+
+    root = data_paths().root
+    busy = run_lock.holder(root)
+    if busy is not None:  # a run is on this data root now: skip this tick (DECISIONS D80)
+        return dg.SkipReason(f"a run holds the run lock of {root}: {run_lock.describe(busy)}")
+    return dg.RunRequest()

@@ -25,6 +25,7 @@ from orchestration.alerts import (
 )
 from orchestration.defs.ingestion import delivery_days
 from orchestration.defs.schedules import pipeline_job
+from training_impact import run_lock
 from training_impact.settings import data_paths
 
 
@@ -154,6 +155,9 @@ def landing_run_requests(listing: dict[str, tuple[int, int]], seen: dict[str, li
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
     paths = data_paths()
+    busy = run_lock.holder(paths.root)
+    if busy is not None:  # a run is on this data root: the files are seen at a later tick (DECISIONS D80)
+        return dg.SkipReason(f"a run holds the run lock of {paths.root}: {run_lock.describe(busy)}")
     seen = json.loads(context.cursor)["files"] if context.cursor else None
     listing = landing_listing(paths.landing)
     loaded = _loaded_before(paths.root) if seen is None else set()
