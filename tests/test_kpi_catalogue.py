@@ -71,3 +71,22 @@ def test_no_published_figure_below_the_cell_size(pipeline_run):
         where (s.estimate is not null or s.numerator is not null or s.n is not null)
           and coalesce(try_cast(s.n_band as bigint), 0) < p.min_cell_size""")
     assert not leaks, leaks[:10]
+
+
+def test_the_event_study_is_published_beside_the_summary(pipeline_run):
+    """kpi_impact_event_study (docs/kpis.md): months -pre_months .. post_end_months + 3 around the start,
+    overall and per program type; the reference month -1 reads 0 wherever it is published."""
+    paths, _ = pipeline_run
+    rows = _rows(paths, """
+        select e.slice_grain, e.relative_month, e.estimate, e.se, e.suppressed, e.is_reference_month,
+               p.pre_months, p.post_end_months
+        from main_marts.kpi_impact_event_study as e
+        cross join main_staging.stg_config__parameters as p""")
+    assert rows
+    pre_months, post_end_months = rows[0][6], rows[0][7]
+    assert {r[0] for r in rows} <= {"overall", "program_type"}
+    months = {r[1] for r in rows}
+    assert min(months) >= -pre_months and max(months) <= post_end_months + 3 and {-1, 0} <= months
+    assert all(r[5] == (r[1] == -1) for r in rows)
+    assert all(r[2] == 0 and r[3] == 0 for r in rows if r[5] and not r[4])
+    assert any(not r[4] for r in rows if r[0] == "overall")  # something is published on 1,500 employees
