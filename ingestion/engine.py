@@ -413,10 +413,14 @@ class _FileIngest:
         pos = getattr(reader, "position", 0) if reader is not None else 0
         if pos and getattr(reader, "ndjson", False):
             where = f"at line {pos}"
+        elif pos and getattr(reader, "ndjson", None) is False:
+            where = f"after array element {pos}"
         elif pos:
             where = f"at record {pos}"
         elif reader is None:
             where = "while opening it"
+        elif not getattr(self, "last_ordinal", 0):
+            where = "before the first complete record"
         else:
             where = f"after record {getattr(self, 'last_ordinal', 0)}"
         if isinstance(exc, RecursionError):

@@ -70,6 +70,14 @@ class Paths:
 
         # raw records and their traces: owner only (SECURITY.md); landing belongs to the delivery channel
         restrict([self.bronze, self.rejected, self.warehouse.parent, self.gx])
+        from training_impact.disk import ensure_free_space
+
+        # Before a run writes anything: Dagster's SQLite storage reports a full disk only as
+        # "disk I/O error", so the reserve ($TI_MIN_FREE_MB) is checked here, by path (D86).
+        ensure_free_space(self.root, 0, "a run (manifests, logs, Dagster's run storage)")
+        home = os.environ.get("DAGSTER_HOME")
+        if home:
+            ensure_free_space(home, 0, "Dagster's run storage ($DAGSTER_HOME)")
         return self
 
     def export_env(self) -> None:
