@@ -19,7 +19,7 @@ DEV_ENV := TI_ENV=$${TI_ENV:-development}
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test test-slow dev bench report clean
+.PHONY: venv demo test test-slow test-faults dev bench report clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ test: venv
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
+
+# kill -9 of real runs at each stage, two triggers at once, a full disk (tmpfs; needs root) — tests/faults
+test-faults: venv
+	$(BIN)/python -m pytest -q -m faults tests/faults
 
 dev: venv
 	$(DEV_ENV) $(BIN)/training-impact dev --data $(DATA)
