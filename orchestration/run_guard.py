@@ -61,7 +61,7 @@ class PoolWatchdog(threading.Thread):
 
     def __init__(self, instance, run, paths, lock_release, interval: float = 2.0):
         super().__init__(name="training-impact-pool-watchdog", daemon=True)
-        self.instance, self.run, self.paths, self.lock_release = instance, run, paths, lock_release
+        self.instance, self.dagster_run, self.paths, self.lock_release = instance, run, paths, lock_release
         self.interval = interval
         self.warn_after = float(os.environ.get(POOL_WARN_ENV, DEFAULT_POOL_WARN_SECONDS))
         self.stopped = threading.Event()
@@ -71,12 +71,12 @@ class PoolWatchdog(threading.Thread):
         info = storage.get_concurrency_info(WAREHOUSE_POOL)
         claimed = {(s.run_id, s.step_key) for s in info.claimed_slots}
         return [p.step_key for p in info.pending_steps
-                if p.run_id == self.run.run_id and (p.run_id, p.step_key) not in claimed and p.assigned_timestamp is None]
+                if p.run_id == self.dagster_run.run_id and (p.run_id, p.step_key) not in claimed and p.assigned_timestamp is None]
 
     def _say(self, message: str, level: str = "WARNING") -> None:
         print(f"training-impact {level}: {message}", flush=True)
         try:
-            self.instance.report_engine_event(f"{level}: {message}", self.run)
+            self.instance.report_engine_event(f"{level}: {message}", self.dagster_run)
         except Exception:
             pass
 
@@ -103,20 +103,20 @@ class PoolWatchdog(threading.Thread):
                 return
             if waited >= self.warn_after and now - last_warned >= max(self.warn_after, 60.0):
                 last_warned = now
-                self._say(f"step(s) {', '.join(steps)} of run {self.run.run_id} blocked by pool {WAREHOUSE_POOL} for "
+                self._say(f"step(s) {', '.join(steps)} of run {self.dagster_run.run_id} blocked by pool {WAREHOUSE_POOL} for "
                           f"{waited:.0f}s; slot held by {held}. A run whose process died is recovered by the next "
                           "run's start (docs/deployment.md, After a crash); SIGTERM stops this run.")
 
     def _terminate(self, steps: list[str], held: str) -> None:
-        message = (f"run {self.run.run_id} stopped by SIGTERM while step(s) {', '.join(steps)} waited for pool "
+        message = (f"run {self.dagster_run.run_id} stopped by SIGTERM while step(s) {', '.join(steps)} waited for pool "
                    f"{WAREHOUSE_POOL} (held by {held})")
         self._say(message, "ERROR")
         try:
-            free_run_slots(self.instance, self.run.run_id)
-            self.instance.report_run_failed(self.instance.get_run_by_id(self.run.run_id), message=message)
+            free_run_slots(self.instance, self.dagster_run.run_id)
+            self.instance.report_run_failed(self.instance.get_run_by_id(self.dagster_run.run_id), message=message)
             from audit.record import record_failed_run
 
-            record_failed_run(self.paths, self.instance, self.run.run_id, self.run.job_name, None)
+            record_failed_run(self.paths, self.instance, self.dagster_run.run_id, self.dagster_run.job_name, None)
         except Exception as error:  # stopping matters more than the bookkeeping
             print(f"training-impact: bookkeeping after SIGTERM failed: {error}", file=sys.stderr, flush=True)
         finally:
