@@ -39,8 +39,7 @@ def _impact_members(kpi: str, column: str, evaluated: str, program_type: str | N
                {_dims('episode_outcomes', 'episode_outcomes.exit_date')},
                case when person_outcomes.role = 'participant'
                     then coalesce(cast(episode_outcomes.{column}_outcome as double), 0) else 0 end as numerator,
-               case when person_outcomes.role = 'participant' and episode_outcomes.{column}_difference is not null
-                    then 1.0 else 0 end as denominator,
+               case when person_outcomes.role = 'participant' then 1.0 else 0 end as denominator,
                person_outcomes.role = 'control' and person_outcomes.is_employed_at_exit as in_comparison
         from {INTERMEDIATE}.int_impact__person_outcomes as person_outcomes
         inner join {INTERMEDIATE}.int_impact__episode_outcomes as episode_outcomes
@@ -49,8 +48,8 @@ def _impact_members(kpi: str, column: str, evaluated: str, program_type: str | N
 
 
 def _productivity_members() -> str:
-    """Productivity change publishes no numerator: a participant's contribution is its DiD (log points)
-    and the denominator counts its episode, so the published n is the denominator's sum."""
+    """Productivity change publishes no numerator: a participant's contribution is its DiD (index points,
+    before winsorising) and the denominator counts its episode, so the published n is the denominator's sum."""
     return f"""
         select 'productivity_change' as kpi, person_outcomes.role, person_outcomes.measured_worker_id as worker_id,
                person_outcomes.enrollment_id,
@@ -58,14 +57,12 @@ def _productivity_members() -> str:
                case when person_outcomes.role = 'participant' then episode_outcomes.productivity_did else 0 end
                    as numerator,
                case when person_outcomes.role = 'participant' then 1.0 else 0 end as denominator,
-               person_outcomes.role = 'control' and person_outcomes.productivity_log_change is not null
+               person_outcomes.role = 'control' and person_outcomes.productivity_change is not null
                    as in_comparison
         from {INTERMEDIATE}.int_impact__person_outcomes as person_outcomes
         inner join {INTERMEDIATE}.int_impact__episode_outcomes as episode_outcomes
             on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
-        cross join {STAGING_SCHEMA}.stg_config__parameters as parameters
-        where episode_outcomes.productivity_did is not null
-          and abs(episode_outcomes.productivity_did) <= parameters.extreme_abs_log_change"""
+        where episode_outcomes.productivity_did is not null"""
 
 
 # kpi name → the mart that publishes it, and the SQL of its members.

@@ -4,7 +4,8 @@
 -- employed at the participant's start month) and after matching (the matched controls),
 -- and the pre-trend check (productivity trend over the pre window, participants minus
 -- controls). A slice fails when any |SMD| after matching exceeds matching.max_abs_smd or
--- |pre-trend| exceeds matching.max_pretrend_pct: its impact KPI rows are flagged, and its
+-- the pre-trend (index points) exceeds matching.max_pretrend_points with a 95% CI excluding 0:
+-- its impact KPI rows are flagged with the failed check and its size, and its
 -- ROI is not published as a confident figure. Variances are in population form on every side.
 {%- set grains = var('kpi_slice_grains', none) %}
 {%- set covariates = balance_covariates() %}
@@ -57,7 +58,8 @@ participant_values as (
     {%- endfor %}
 ),
 
--- each participant's controls weigh 1 in total (1/k each), so the comparison side is the
+-- each participant's controls weigh 1 in total (match_weight, renormalised over the controls
+-- with a value; tied controls share weight), so the comparison side is the
 -- mean over participants of their controls' mean: with replacement and up to k controls per
 -- participant, an unweighted mean would tilt towards participants with more controls
 control_values as (
@@ -68,7 +70,8 @@ control_values as (
         matched_controls.control_worker_id as worker_id,
         cast('{{ covariate.covariate }}' as varchar) as covariate,
         cast(matched_controls.{{ covariate.control }} as double) as value,
-        1.0 / count(matched_controls.{{ covariate.control }}) over (partition by matched_controls.enrollment_id) as weight
+        matched_controls.match_weight
+            / sum(matched_controls.match_weight) over (partition by matched_controls.enrollment_id) as weight
     from matched_controls
     inner join matched_episodes
         on matched_controls.enrollment_id = matched_episodes.enrollment_id
@@ -189,11 +192,14 @@ pretrend_input as (
     from episode_outcomes
     where episode_outcomes.pretrend_did is not null
 ),
+-- a pre-trend needs impact.min_pretrend_months measured months in each half of the pre
+-- window, for the participant and at least one control: otherwise it is not assessable
+-- (no row here, and the impact rows say so) rather than read as 0
 
 {% set pretrend_aggregates %}
         count(distinct worker_id) as n_people,
         count(*) as n_values,
-        avg(pretrend_did) as mean_pretrend,
+        {{ exact_avg('pretrend_did') }} as mean_pretrend,
         stddev_samp(pretrend_did) as sd_pretrend
 {% endset %}
 
@@ -201,32 +207,54 @@ pretrend as (
     {{ kpi_sliced('pretrend_input', pretrend_aggregates, grains=grains) }}
 ),
 
-slice_checks as (
+-- a pre-trend fails when it is both material (|mean| above matching.max_pretrend_points)
+-- and distinguishable from zero (its 95% CI excludes 0)
+pretrend_tests as (
     select
-        {{ kpi_slice_key('participants') }},
-        max(case when abs(smd.standardised_mean_difference) > parameters.max_abs_smd then 1 else 0 end) = 1
-            as fails_balance,
-        max(case when abs(100.0 * (exp(pretrend.mean_pretrend) - 1)) > parameters.max_pretrend_pct then 1 else 0 end) = 1
-            as fails_pretrend
-    from (select distinct {{ kpi_slice_key() }} from participants_sliced) as participants
+        pretrend.*,
+        pretrend.mean_pretrend - {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values) as ci_low,
+        pretrend.mean_pretrend + {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values) as ci_high,
+        abs(pretrend.mean_pretrend) > parameters.max_pretrend_points
+            and not (pretrend.mean_pretrend - {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values) <= 0
+                and pretrend.mean_pretrend + {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values) >= 0)
+            as fails_check
+    from pretrend
     cross join parameters
-    left join smd
-        on {{ kpi_slice_join('participants', 'smd') }}
-        and smd.matching_stage = 'after_matching'
-    left join pretrend
-        on {{ kpi_slice_join('participants', 'pretrend') }}
-    group by {{ kpi_slice_key('participants') }}
+),
+
+-- the worst covariate after matching, and the pre-trend, in words with their amounts
+worst_balance as (
+    select
+        {{ kpi_slice_key('smd') }},
+        smd.covariate,
+        smd.standardised_mean_difference
+    from smd
+    where smd.matching_stage = 'after_matching'
+      and smd.standardised_mean_difference is not null
+    qualify row_number() over (
+        partition by {{ kpi_slice_key('smd') }}
+        order by abs(smd.standardised_mean_difference) desc, smd.covariate
+    ) = 1
 ),
 
 slice_flags as (
     select
-        slice_checks.*,
-        case
-            when fails_balance and fails_pretrend then 'balance_and_pretrend'
-            when fails_balance then 'balance'
-            when fails_pretrend then 'pretrend'
-        end as slice_flag_reason
-    from slice_checks
+        {{ kpi_slice_key('participants') }},
+        {{ flag_reasons([
+            "case when abs(worst_balance.standardised_mean_difference) > parameters.max_abs_smd then 'balance: '
+                || worst_balance.covariate || ' |SMD| ' || cast(round(abs(worst_balance.standardised_mean_difference), 3) as varchar)
+                || ' > ' || cast(parameters.max_abs_smd as varchar) end",
+            "case when pretrend_tests.fails_check then 'pretrend: '
+                || cast(round(pretrend_tests.mean_pretrend, 2) as varchar) || ' index points (95% CI '
+                || cast(round(pretrend_tests.ci_low, 2) as varchar) || ' to ' || cast(round(pretrend_tests.ci_high, 2) as varchar)
+                || '), beyond ' || cast(parameters.max_pretrend_points as varchar) end",
+        ]) }} as slice_flag_reason
+    from (select distinct {{ kpi_slice_key() }} from participants_sliced) as participants
+    cross join parameters
+    left join worst_balance
+        on {{ kpi_slice_join('participants', 'worst_balance') }}
+    left join pretrend_tests
+        on {{ kpi_slice_join('participants', 'pretrend_tests') }}
 ),
 
 checks as (
@@ -254,20 +282,17 @@ checks as (
         {{ kpi_slice_key('pretrend') }},
         cast('after_matching' as varchar) as matching_stage,
         cast('productivity_index' as varchar) as covariate,
-        cast('pct' as varchar) as unit,
+        cast('index_points' as varchar) as unit,
         pretrend.n_people,
         pretrend.n_values,
         cast(null as bigint) as n_comparison,
         cast(null as double) as participant_mean,
         cast(null as double) as comparison_mean,
-        100.0 * (exp(pretrend.mean_pretrend) - 1) as check_value,
-        100.0 * (exp(pretrend.mean_pretrend - {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values)) - 1)
-            as check_ci_low,
-        100.0 * (exp(pretrend.mean_pretrend + {{ ci_z() }} * pretrend.sd_pretrend / sqrt(pretrend.n_values)) - 1)
-            as check_ci_high,
-        abs(100.0 * (exp(pretrend.mean_pretrend) - 1)) > parameters.max_pretrend_pct as fails_check
-    from pretrend
-    cross join parameters
+        pretrend.mean_pretrend as check_value,
+        pretrend.ci_low as check_ci_low,
+        pretrend.ci_high as check_ci_high,
+        pretrend.fails_check
+    from pretrend_tests as pretrend
 ),
 
 -- every balance row (covariate, stage) describes the matched participants; the pre-trend
@@ -295,8 +320,9 @@ published as (
         {{ published('checks.comparison_mean', 'checks.is_suppressed') }} as comparison_mean,
         case
             when checks.kpi = 'balance_smd' then parameters.max_abs_smd
-            else parameters.max_pretrend_pct
+            else parameters.max_pretrend_points
         end as threshold,
+        case when checks.kpi = 'pretrend' and not checks.is_suppressed then 'assessed' end as pretrend_status,
         coalesce(checks.fails_check, false) as is_flagged,
         slice_flags.slice_flag_reason as flag_reason,
         slice_flags.slice_flag_reason is not null as is_slice_flagged,

@@ -4,7 +4,9 @@
 -- (macros/impact.sql): any_move (promotion, lateral or job-family change: the headline
 -- `internal_mobility`), promotion, job_family_change, reskilling_landed (a job-family
 -- change into the program's target family; reskilling programs only) and title_change.
--- Rows of a slice that fails the balance or pre-trend check are flagged.
+-- The comparison side is the controls' Kaplan-Meier, each censored at its own enrolment (D68).
+-- Every row carries the exclusion funnel. Rows of a slice that fails the balance or
+-- pre-trend check, or that uses too few of its participants, are flagged with the reason.
 {%- set grains = var('kpi_slice_grains', none) %}
 
 with episode_outcomes as (
@@ -13,6 +15,10 @@ with episode_outcomes as (
 
 person_outcomes as (
     select * from {{ ref('int_impact__person_outcomes') }}
+),
+
+funnel_rows as (
+    select * from {{ ref('int_impact__episode_funnel') }}
 ),
 
 slice_checks as (
@@ -35,11 +41,15 @@ evaluated_people as (
         person_outcomes.is_employed_at_exit,
         case when person_outcomes.role = 'participant' then episode_outcomes.{{ variant.column }}_outcome end
             as participant_outcome,
-        case when person_outcomes.role = 'participant' then episode_outcomes.control_{{ variant.column }}_rate end
-            as control_rate,
-        case when person_outcomes.role = 'participant' then episode_outcomes.{{ variant.column }}_difference end
-            as outcome_difference
+        -- controls: the Kaplan-Meier inputs (macros/impact.sql km_control_rates)
+        person_outcomes.match_weight as weight,
+        case when person_outcomes.censor_offset is null or person_outcomes.{{ variant.column }}_before_censoring
+            then person_outcomes.{{ variant.column }}_offset end as event_offset,
+        case when not coalesce(person_outcomes.{{ variant.column }}_before_censoring, false)
+            then person_outcomes.censor_offset end as censor_offset,
+        parameters.mobility_months as window_months
     from person_outcomes
+    cross join parameters
     inner join episode_outcomes
         on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
     where episode_outcomes.is_mobility_evaluated
@@ -69,21 +79,56 @@ sliced_variants as (
             or (a.slice_grain = 'overall' and b.slice_grain = 'program_type')
             or (a.slice_grain = 'period' and b.slice_grain = 'program_type_period'))") }},
 
+controls as (
+    select * from evaluated_people where role = 'control'
+),
+
+{{ km_control_rates('controls', ['kpi', 'definition_variant'], grains=grains) }},
+
+rates as (
+    select
+        sliced.*,
+        {{ km_difference('sliced', 'km', 'false') }}
+    from sliced
+    left join km
+        on {{ kpi_slice_join('sliced', 'km') }}
+        and sliced.kpi = km.kpi
+),
+
+-- the funnel: reskilling_landed counts reskilling participants only
+funnel_input as (
+    select
+        {{ kpi_input_dimensions('funnel_rows', period_of('funnel_rows.exit_date')) }},
+        population.name as population,
+        funnel_rows.mobility_exclusion
+    from funnel_rows
+    inner join (select 'all' as name union all select 'reskilling') as population
+        on population.name = 'all' or funnel_rows.program_type = 'reskilling'
+),
+
+funnel as (
+    {{ kpi_sliced('funnel_input', funnel_aggregates('mobility_exclusion'), keys=['population'], grains=grains) }}
+),
+
 published as (
     select
-        sliced.kpi,
-        {{ kpi_slice_key('sliced') }},
-        {{ did_rate_published('sliced') }}
-        sliced.definition_variant,
+        rates.kpi,
+        {{ kpi_slice_key('rates') }},
+        {{ did_rate_published('rates', 'rates') }}
+        {{ funnel_published('rates.is_suppressed') }}
+        rates.definition_variant,
         parameters.mobility_months as window_months,
-        slice_checks.flag_reason is not null as is_flagged,
-        slice_checks.flag_reason,
+        {{ flag_reasons(['slice_checks.flag_reason', low_used_share_reason()]) }} is not null as is_flagged,
+        {{ flag_reasons(['slice_checks.flag_reason', low_used_share_reason()]) }} as flag_reason,
         parameters.definition_version,
-        sliced.is_suppressed as suppressed
-    from sliced
+        rates.is_suppressed as suppressed
+    from rates
     cross join parameters
+    left join funnel
+        on {{ kpi_slice_join('rates', 'funnel') }}
+        and funnel.population = case when rates.kpi = 'internal_mobility_reskilling_landed' then 'reskilling' else 'all' end
     left join slice_checks
-        on {{ kpi_slice_join('sliced', 'slice_checks') }}
+        on {{ kpi_slice_join('rates', 'slice_checks') }}
 )
 
 select * from published

@@ -1,7 +1,9 @@
 -- Retention: still employed retention_months after exit, completers minus their
 -- matched controls still employed at the participant's exit (docs/methods.md), in
 -- points; voluntary and involuntary separations in the same window reported apart.
--- Rows of a slice that fails the balance or pre-trend check are flagged.
+-- The comparison side is the controls' Kaplan-Meier, each censored at its own enrolment (D68).
+-- Every row carries the exclusion funnel. Rows of a slice that fails the balance or
+-- pre-trend check, or that uses too few of its participants, are flagged with the reason.
 {%- set grains = var('kpi_slice_grains', none) %}
 
 with episode_outcomes as (
@@ -10,6 +12,10 @@ with episode_outcomes as (
 
 person_outcomes as (
     select * from {{ ref('int_impact__person_outcomes') }}
+),
+
+funnel_rows as (
+    select * from {{ ref('int_impact__episode_funnel') }}
 ),
 
 slice_checks as (
@@ -21,14 +27,15 @@ parameters as (
     select * from {{ ref('stg_config__parameters') }}
 ),
 
+{#- kpi, participant outcome, the controls' event interval -#}
 {%- set outcomes = [
-    ('retention', 'retention_outcome', 'control_retention_rate', 'retention_difference'),
-    ('voluntary_separation', 'voluntary_separation_outcome', 'control_voluntary_separation_rate', 'voluntary_separation_difference'),
-    ('involuntary_separation', 'involuntary_separation_outcome', 'control_involuntary_separation_rate', 'involuntary_separation_difference'),
+    ('retention', 'retention_outcome', 'separation_offset'),
+    ('voluntary_separation', 'voluntary_separation_outcome', 'voluntary_separation_offset'),
+    ('involuntary_separation', 'involuntary_separation_outcome', 'involuntary_separation_offset'),
 ] %}
 
 evaluated_people as (
-    {%- for kpi, outcome, control_rate, difference in outcomes %}
+    {%- for kpi, outcome, event_offset in outcomes %}
     select
         cast('{{ kpi }}' as varchar) as kpi,
         {{ kpi_input_dimensions('episode_outcomes', period_of('episode_outcomes.exit_date')) }},
@@ -36,9 +43,15 @@ evaluated_people as (
         person_outcomes.measured_worker_id,
         person_outcomes.is_employed_at_exit,
         case when person_outcomes.role = 'participant' then episode_outcomes.{{ outcome }} end as participant_outcome,
-        case when person_outcomes.role = 'participant' then episode_outcomes.{{ control_rate }} end as control_rate,
-        case when person_outcomes.role = 'participant' then episode_outcomes.{{ difference }} end as outcome_difference
+        -- controls: the Kaplan-Meier inputs (macros/impact.sql km_control_rates)
+        person_outcomes.match_weight as weight,
+        case when person_outcomes.censor_offset is null or person_outcomes.separation_before_censoring
+            then person_outcomes.{{ event_offset }} end as event_offset,
+        case when not coalesce(person_outcomes.separation_before_censoring, false)
+            then person_outcomes.censor_offset end as censor_offset,
+        parameters.retention_months as window_months
     from person_outcomes
+    cross join parameters
     inner join episode_outcomes
         on person_outcomes.enrollment_id = episode_outcomes.enrollment_id
     where episode_outcomes.is_retention_evaluated
@@ -55,20 +68,50 @@ sliced_kpis as (
 -- retention and both separation KPIs measure the same people: one population
 {{ population_suppression('sliced_kpis', 'n_people', name='sliced', grains=grains) }},
 
+controls as (
+    select * from evaluated_people where role = 'control'
+),
+
+{{ km_control_rates('controls', ['kpi'], grains=grains) }},
+
+rates as (
+    select
+        sliced.*,
+        {{ km_difference('sliced', 'km', "sliced.kpi = 'retention'") }}
+    from sliced
+    left join km
+        on {{ kpi_slice_join('sliced', 'km') }}
+        and sliced.kpi = km.kpi
+),
+
+funnel_input as (
+    select
+        {{ kpi_input_dimensions('funnel_rows', period_of('funnel_rows.exit_date')) }},
+        funnel_rows.retention_exclusion
+    from funnel_rows
+),
+
+funnel as (
+    {{ funnel_sliced('retention_exclusion', grains=grains) }}
+),
+
 published as (
     select
-        sliced.kpi,
-        {{ kpi_slice_key('sliced') }},
-        {{ did_rate_published('sliced') }}
+        rates.kpi,
+        {{ kpi_slice_key('rates') }},
+        {{ did_rate_published('rates', 'rates') }}
+        {{ funnel_published('rates.is_suppressed') }}
         parameters.retention_months as window_months,
-        slice_checks.flag_reason is not null as is_flagged,
-        slice_checks.flag_reason,
+        {{ flag_reasons(['slice_checks.flag_reason', low_used_share_reason()]) }} is not null as is_flagged,
+        {{ flag_reasons(['slice_checks.flag_reason', low_used_share_reason()]) }} as flag_reason,
         parameters.definition_version,
-        sliced.is_suppressed as suppressed
-    from sliced
+        rates.is_suppressed as suppressed
+    from rates
     cross join parameters
+    left join funnel
+        on {{ kpi_slice_join('rates', 'funnel') }}
     left join slice_checks
-        on {{ kpi_slice_join('sliced', 'slice_checks') }}
+        on {{ kpi_slice_join('rates', 'slice_checks') }}
 )
 
 select * from published

@@ -7,9 +7,10 @@
 -- Benefits come only from the isolated (DiD) effects of this project's marts, converted
 -- with the money factors of config/parameters.yml; no effect estimate (or a suppressed
 -- one) means no benefit. The conservative ROI uses the lower CI bound of every effect;
--- extreme episodes are already left out of the productivity effect (roi.extreme_abs_log_change).
--- A slice whose effects are flagged (balance or pre-trend) is flagged here and its ROI is
--- not a confident figure. Whole data window only: costs follow starts, benefits follow exits.
+-- extreme productivity DiDs are already winsorised (impact.winsorise_iqr_multiple); productivity is
+-- valued with the relative effect (ratio of means). A slice whose effects are flagged is
+-- flagged here; its ROI is a confident figure only when no effect is flagged and no effect's
+-- 95% CI includes 0 (effects_ci_spanning_zero names them). Whole data window only: costs follow starts, benefits follow exits.
 {%- set all_grains = var('kpi_slice_grains', none) %}
 {%- set grains = kpi_grains_without_period(all_grains) %}
 
@@ -121,12 +122,19 @@ benefits as (
         {%- endfor %}
         coalesce(sliced_costs.other_amount, 0) as other_amount,
         coalesce(sliced_costs.allocated_shared_amount, 0) as allocated_shared_amount,
-        productivity_effects.estimate as productivity_effect_pct,
-        productivity_effects.ci_low as productivity_effect_ci_low_pct,
+        -- productivity benefits are valued per % of output: the relative effect (ratio of means)
+        productivity_effects.relative_pct as productivity_effect_pct,
+        productivity_effects.relative_ci_low as productivity_effect_ci_low_pct,
         mobility_effects.estimate as mobility_effect_pp,
         mobility_effects.ci_low as mobility_effect_ci_low_pp,
         retention_effects.estimate as retention_effect_pp,
         retention_effects.ci_low as retention_effect_ci_low_pp,
+        -- effects whose 95% CI includes 0: the ROI built on them is not a confident figure
+        {{ flag_reasons([
+            "case when productivity_effects.relative_ci_low <= 0 and productivity_effects.relative_ci_high >= 0 then 'productivity' end",
+            "case when mobility_effects.ci_low <= 0 and mobility_effects.ci_high >= 0 then 'internal_mobility' end",
+            "case when retention_effects.ci_low <= 0 and retention_effects.ci_high >= 0 then 'retention' end",
+        ]) }} as effects_ci_spanning_zero,
         coalesce(productivity_effects.flag_reason, mobility_effects.flag_reason, retention_effects.flag_reason)
             as flag_reason,
         coalesce(productivity_effects.is_flagged, false)
@@ -228,7 +236,10 @@ published as (
         returns.has_improvement_data,
         returns.is_effect_flagged as is_flagged,
         returns.flag_reason,
-        returns.has_improvement_data and not returns.is_effect_flagged as is_confident,
+        -- confidence follows the impact intervals: no flagged effect, and no effect whose CI includes 0
+        returns.has_improvement_data and not returns.is_effect_flagged and returns.effects_ci_spanning_zero is null
+            as is_confident,
+        returns.effects_ci_spanning_zero,
         parameters.currency,
         parameters.definition_version,
         returns.is_suppressed as suppressed

@@ -54,6 +54,10 @@ unioned as (
     union all
     {{ kpi_summary_row('productivity_change', n_comparison='n_comparison', flag_reason='flag_reason') }}
     union all
+    {{ kpi_summary_row('productivity_change', kpi="'productivity_change_pct'", unit="'pct'",
+                       n_comparison='n_comparison', estimate='relative_pct', ci_low='relative_ci_low',
+                       ci_high='relative_ci_high', flag_reason='flag_reason') }}
+    union all
     {{ kpi_summary_row('retention', n_comparison='n_comparison', flag_reason='flag_reason') }}
     union all
     {{ kpi_summary_row('roi', flag_reason='flag_reason') }}

@@ -48,7 +48,8 @@ candidates_at_start as (
         panel.management_level,
         panel.job_family,
         panel.tenure_band,
-        panel.tenure_years
+        panel.tenure_years,
+        first_enrolments.first_enrolled_on
     from start_months
     inner join panel
         on panel.period = start_months.start_month
@@ -70,17 +71,35 @@ candidate_baselines as (
         candidates_at_start.job_family,
         candidates_at_start.tenure_band,
         candidates_at_start.tenure_years,
+        candidates_at_start.first_enrolled_on,
         {{ exact_avg('panel.productivity_index') }} as baseline_productivity_index,
         count(panel.productivity_index) as baseline_productivity_months,
-        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating
+        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating,
+        {{ exact_avg(early_pre_case('panel', 'candidates_at_start')) }} as early_pre_mean_index,
+        {{ exact_avg(late_pre_case('panel', 'candidates_at_start')) }} as late_pre_mean_index
     from candidates_at_start
     inner join panel
         on candidates_at_start.worker_id = panel.worker_id
         and panel.period between candidates_at_start.pre_window_start_month
             and candidates_at_start.pre_window_end_month
     cross join parameters
-    group by 1, 2, 3, 4, 5, 6, 7, parameters.min_months_in_window
+    group by 1, 2, 3, 4, 5, 6, 7, 8, parameters.min_months_in_window
     having count(panel.productivity_index) >= parameters.min_months_in_window
+),
+
+-- the pool's spread of each matching covariate at the start month (Mahalanobis-diagonal
+-- scales of the matching distance), in exact arithmetic so no run differs in the last bit
+with_scales as (
+    select
+        candidate_baselines.*,
+        {%- for column in ['early_pre_mean_index', 'late_pre_mean_index', 'baseline_manager_rating', 'tenure_years'] %}
+        sqrt(greatest(
+            cast(avg(cast({{ column }} * {{ column }} as decimal(38, 12))) over (partition by start_month) as double)
+            - cast(avg(cast({{ column }} as decimal(38, 12))) over (partition by start_month) as double)
+              * cast(avg(cast({{ column }} as decimal(38, 12))) over (partition by start_month) as double),
+            0)) as scale_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from candidate_baselines
 )
 
-select * from candidate_baselines
+select * from with_scales

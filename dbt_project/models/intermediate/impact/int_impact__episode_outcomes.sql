@@ -1,5 +1,10 @@
--- One row per matched treated episode: the participant's outcomes beside the mean
--- over its controls, and their differences (the per-episode terms of docs/methods.md).
+-- One row per matched treated episode: the participant's outcomes beside the weighted mean
+-- over its controls (match_weight; ties share weight), and their differences in levels
+-- (the per-episode terms of docs/methods.md). Controls without a measurable productivity
+-- change (too few months, or censored at their own enrolment) drop out of that mean and
+-- the remaining controls' weights are renormalised. The per-episode control rates of
+-- mobility and retention are descriptive (controls followed through the whole window);
+-- the published rate differences use the censoring-aware Kaplan-Meier of the marts.
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -12,29 +17,44 @@ participants as (
     select * from person_outcomes where role = 'participant'
 ),
 
+controls as (
+    select
+        *,
+        is_employed_at_exit and (censor_offset is null) as is_followed_through
+    from person_outcomes
+    where role = 'control'
+),
+
 control_means as (
     select
         enrollment_id,
         count(*) as n_controls_matched,
         -- productivity: controls with both windows measured
-        count(productivity_log_change) as n_controls_productivity,
-        {{ exact_avg('productivity_log_change') }} as control_productivity_log_change,
-        {{ exact_avg('pre_mean_index') }} as control_pre_mean_index,
-        count(pretrend_log_change) as n_controls_pretrend,
-        {{ exact_avg('pretrend_log_change') }} as control_pretrend_log_change,
+        count(productivity_change) as n_controls_productivity,
+        {{ exact_sum('case when productivity_change is not null then match_weight * productivity_change end') }}
+            / nullif({{ exact_sum('case when productivity_change is not null then match_weight end') }}, 0)
+            as control_productivity_change,
+        {{ exact_sum('case when productivity_change is not null then match_weight * pre_mean_index end') }}
+            / nullif({{ exact_sum('case when productivity_change is not null then match_weight end') }}, 0)
+            as control_pre_mean_index,
+        count(pretrend_change) as n_controls_pretrend,
+        {{ exact_sum('case when pretrend_change is not null then match_weight * pretrend_change end') }}
+            / nullif({{ exact_sum('case when pretrend_change is not null then match_weight end') }}, 0)
+            as control_pretrend_change,
         -- mobility and retention: controls still employed at the participant's exit
         sum(case when is_employed_at_exit then 1 else 0 end) as n_controls_employed_at_exit,
+        sum(case when is_employed_at_exit and censor_offset is not null then 1 else 0 end) as n_controls_censored,
         {%- for variant in mobility_variants() %}
-        avg(case when is_employed_at_exit then cast(has_{{ variant.column }}_move as integer) end)
-            as control_{{ variant.column }}_rate,
+        sum(case when is_followed_through then match_weight * cast(has_{{ variant.column }}_move as integer) end)
+            / nullif(sum(case when is_followed_through then match_weight end), 0) as control_{{ variant.column }}_rate,
         {%- endfor %}
-        avg(case when is_employed_at_exit then cast(is_retained as integer) end) as control_retention_rate,
-        avg(case when is_employed_at_exit then cast(has_voluntary_separation as integer) end)
-            as control_voluntary_separation_rate,
-        avg(case when is_employed_at_exit then cast(has_involuntary_separation as integer) end)
-            as control_involuntary_separation_rate
-    from person_outcomes
-    where role = 'control'
+        sum(case when is_followed_through then match_weight * cast(is_retained as integer) end)
+            / nullif(sum(case when is_followed_through then match_weight end), 0) as control_retention_rate,
+        sum(case when is_followed_through then match_weight * cast(has_voluntary_separation as integer) end)
+            / nullif(sum(case when is_followed_through then match_weight end), 0) as control_voluntary_separation_rate,
+        sum(case when is_followed_through then match_weight * cast(has_involuntary_separation as integer) end)
+            / nullif(sum(case when is_followed_through then match_weight end), 0) as control_involuntary_separation_rate
+    from controls
     group by enrollment_id
 ),
 
@@ -57,27 +77,33 @@ episode_outcomes as (
         learning_history.base_pay,
         control_means.n_controls_matched,
 
-        -- productivity: d = ln(post mean / pre mean); did = d - mean(d over controls)
+        -- productivity in index points: did = (post - pre) - weighted mean over controls
         participants.pre_mean_index,
         participants.post_mean_index,
-        participants.productivity_log_change,
+        participants.productivity_change,
+        participants.productivity_missing_reason,
         control_means.n_controls_productivity,
         control_means.control_pre_mean_index,
-        control_means.control_productivity_log_change,
+        control_means.control_productivity_change,
         case when control_means.n_controls_productivity > 0
-            then participants.productivity_log_change - control_means.control_productivity_log_change
+            then participants.productivity_change - control_means.control_productivity_change
         end as productivity_did,
-        participants.pretrend_log_change,
+        -- what the participant's post mean would have been without the program
+        case when control_means.n_controls_productivity > 0
+            then participants.pre_mean_index + control_means.control_productivity_change
+        end as counterfactual_post_mean_index,
+        participants.pretrend_change,
         case when control_means.n_controls_pretrend > 0
-            then participants.pretrend_log_change - control_means.control_pretrend_log_change
+            then participants.pretrend_change - control_means.control_pretrend_change
         end as pretrend_did,
 
-        -- mobility and retention: y - mean(y over controls employed at exit)
+        -- mobility and retention: y - weighted mean(y over controls followed through the window)
         participants.is_mobility_evaluable and control_means.n_controls_employed_at_exit > 0
             as is_mobility_evaluated,
         participants.is_retention_evaluable and control_means.n_controls_employed_at_exit > 0
             as is_retention_evaluated,
         control_means.n_controls_employed_at_exit,
+        control_means.n_controls_censored,
         {%- for variant in mobility_variants() %}
         cast(participants.has_{{ variant.column }}_move as integer) as {{ variant.column }}_outcome,
         control_means.control_{{ variant.column }}_rate,

@@ -1,10 +1,16 @@
--- For each treated episode, the k candidates nearest on baseline productivity within the
--- exact cell (start month × department × management level × job family × tenure band),
--- with replacement; ties broken by worker id (docs/methods.md). Candidates are workers
--- not enrolled in any program by the start month (int_impact__candidate_baselines).
--- Exact cells are joined first, so the ranking window only sees a cell's candidates.
--- With matching.caliper_index_points set, candidates further away are dropped (a
--- participant with none left is not evaluated).
+-- For each treated episode, the k = controls_per_participant candidates nearest within the
+-- exact cell (start month × department × management level × job family × tenure band ×
+-- matching.exact_attributes), with replacement. Distance: the standardised root mean square
+-- difference of the pre-period productivity lags, manager rating and tenure
+-- (macros/impact.sql matching_distance, D72), in standard deviations of the pool. Candidates
+-- are workers not enrolled in any program by the start month
+-- (int_impact__candidate_baselines); each carries its own first enrolment, at which the
+-- outcome models censor it.
+-- Ties (D70): the candidates strictly nearer than the k-th smallest distance weigh 1 each;
+-- those tied at it share the remaining slots equally; match_weight = that / slots used,
+-- so one episode's weights sum to 1. No published figure depends on the pseudonym (the
+-- old tie-break) or on row order. With matching.caliper_sd set, candidates
+-- further away are dropped (a participant with none left is unmatched and counted).
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -26,7 +32,11 @@ treated_episodes as (
         management_level,
         job_family,
         tenure_band,
-        baseline_productivity_index
+        baseline_productivity_index,
+        early_pre_mean_index,
+        late_pre_mean_index,
+        baseline_manager_rating,
+        tenure_years
     from learning_history
     where is_treated
       and is_employed_at_start
@@ -41,11 +51,13 @@ cell_candidates as (
         treated_episodes.start_month,
         treated_episodes.baseline_productivity_index,
         candidate_baselines.baseline_productivity_index as control_baseline_productivity_index,
+        candidate_baselines.early_pre_mean_index as control_early_pre_mean_index,
+        candidate_baselines.late_pre_mean_index as control_late_pre_mean_index,
         candidate_baselines.tenure_years as control_tenure_years,
         candidate_baselines.management_level as control_management_level,
         candidate_baselines.baseline_manager_rating as control_baseline_manager_rating,
-        abs(candidate_baselines.baseline_productivity_index - treated_episodes.baseline_productivity_index)
-            as baseline_distance
+        candidate_baselines.first_enrolled_on as control_first_enrolled_on,
+        {{ matching_distance('treated_episodes', 'candidate_baselines') }} as baseline_distance
     from treated_episodes
     inner join candidate_baselines
         on treated_episodes.start_month = candidate_baselines.start_month
@@ -57,19 +69,35 @@ cell_candidates as (
     where candidate_baselines.worker_id != treated_episodes.worker_id
 ),
 
-ranked_candidates as (
-    select
-        cell_candidates.*,
-        row_number() over (
-            partition by cell_candidates.enrollment_id
-            order by cell_candidates.baseline_distance, cell_candidates.control_worker_id
-        ) as match_rank,
-        parameters.controls_per_participant
+within_caliper as (
+    select cell_candidates.*
     from cell_candidates
     cross join parameters
     -- optional caliper: a candidate further than this from the participant's baseline is no match
-    where parameters.caliper_index_points is null
-       or cell_candidates.baseline_distance <= parameters.caliper_index_points
+    where parameters.caliper_sd is null
+       or cell_candidates.baseline_distance <= parameters.caliper_sd
+),
+
+ranked_candidates as (
+    select
+        within_caliper.*,
+        -- 1 + the number of candidates strictly nearer: the same for every tied candidate
+        rank() over (partition by enrollment_id order by baseline_distance) - 1 as n_nearer,
+        count(*) over (partition by enrollment_id, baseline_distance) as n_tied,
+        count(*) over (partition by enrollment_id) as n_candidates,
+        parameters.controls_per_participant
+    from within_caliper
+    cross join parameters
+),
+
+matched as (
+    select
+        ranked_candidates.*,
+        -- slots this tie group fills among the k, shared by its members
+        least(n_tied, controls_per_participant - n_nearer) as group_slots,
+        least(controls_per_participant, n_candidates) as slots_used
+    from ranked_candidates
+    where n_nearer < controls_per_participant
 ),
 
 matched_controls as (
@@ -78,16 +106,20 @@ matched_controls as (
         enrollment_id,
         worker_id,
         control_worker_id,
-        match_rank,
+        cast(n_nearer + 1 as integer) as match_rank,
+        cast(group_slots as double) / n_tied / slots_used as match_weight,
+        n_tied > group_slots as is_tied_at_boundary,
         start_month,
         baseline_productivity_index,
         control_baseline_productivity_index,
+        control_early_pre_mean_index,
+        control_late_pre_mean_index,
         baseline_distance,
         control_tenure_years,
         control_management_level,
-        control_baseline_manager_rating
-    from ranked_candidates
-    where match_rank <= controls_per_participant
+        control_baseline_manager_rating,
+        control_first_enrolled_on
+    from matched
 )
 
 select * from matched_controls

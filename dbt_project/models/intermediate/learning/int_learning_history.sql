@@ -117,8 +117,12 @@ baseline_productivity as (
         windows.enrollment_id,
         {{ exact_avg('panel.productivity_index') }} as baseline_productivity_index,
         count(panel.productivity_index) as baseline_productivity_months,
-        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating
+        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating,
+        -- the two pre-period lags (macros/impact.sql)
+        {{ exact_avg(early_pre_case('panel', 'windows')) }} as early_pre_mean_index,
+        {{ exact_avg(late_pre_case('panel', 'windows')) }} as late_pre_mean_index
     from windows
+    cross join parameters
     inner join panel
         on windows.worker_id = panel.worker_id
         and panel.period between windows.pre_window_start_month and windows.pre_window_end_month
@@ -227,7 +231,9 @@ learning_history as (
                 then baseline_productivity.baseline_productivity_index
         end as baseline_productivity_index,
         coalesce(baseline_productivity.baseline_productivity_months, 0) as baseline_productivity_months,
-        baseline_productivity.baseline_manager_rating
+        baseline_productivity.baseline_manager_rating,
+        baseline_productivity.early_pre_mean_index,
+        baseline_productivity.late_pre_mean_index
     from windows
     left join panel as start_panel
         on windows.worker_id = start_panel.worker_id

@@ -19,9 +19,9 @@ with parameters as (
 
         {{ param_literal('matching.controls_per_participant', 'integer') }} as controls_per_participant,
         -- optional: without it every candidate of the cell may be matched (docs/methods.md as written)
-        {{ param_literal('matching.caliper_index_points', 'double', optional=true) }} as caliper_index_points,
+        {{ param_literal('matching.caliper_sd', 'double', optional=true) }} as caliper_sd,
         {{ param_literal('matching.max_abs_smd', 'double') }} as max_abs_smd,
-        {{ param_literal('matching.max_pretrend_pct', 'double') }} as max_pretrend_pct,
+        {{ param_literal('matching.max_pretrend_points', 'double') }} as max_pretrend_points,
 
         {{ param_literal('competency.meets_standard_rating', 'double') }} as competency_meets_standard_rating,
         {{ param_literal('competency.new_hire_days', 'integer') }} as competency_new_hire_days,
@@ -29,7 +29,9 @@ with parameters as (
         {{ param_literal('nps.detractor_max', 'integer') }} as nps_detractor_max,
         {{ param_literal('nps.promoter_min', 'integer') }} as nps_promoter_min,
 
-        {{ param_literal('roi.extreme_abs_log_change', 'double') }} as extreme_abs_log_change,
+        {{ param_literal('impact.winsorise_iqr_multiple', 'double', optional=true) }} as winsorise_iqr_multiple,
+        {{ param_literal('impact.min_used_share', 'double') }} as min_used_share,
+        {{ param_literal('impact.min_pretrend_months', 'integer') }} as min_pretrend_months,
 
         {{ param_literal('money.value_per_productivity_pct_per_fte_year', 'double') }} as value_per_productivity_pct_per_fte_year,
         {{ param_literal('money.replacement_cost_share_of_pay', 'double') }} as replacement_cost_share_of_pay,
