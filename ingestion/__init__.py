@@ -10,6 +10,7 @@ Public API (pure Python, no Dagster):
     reconcile_batch(data_root, batch_id)                      # manifest vs bronze/quarantine/rejected on disk
     load_reference_ids(data_root)                             # {"worker_id": set, "program_id": set}
     landing_freshness(data_root, entity)                      # age of the newest landing file (gate)
+    IngestLimits.from_parameters()                            # JSON depth / record / file size bounds (D85)
 
 Run families in the order hris -> lms -> performance -> finance -> surveys:
 worker and program ids are checked against the latest loaded snapshots.
@@ -19,6 +20,7 @@ from .engine import (
     DEFAULT_BATCH_SIZE,
     FamilyReport,
     FileReport,
+    IngestLimits,
     ProgressEvent,
     ReconciliationError,
     discover_files,
@@ -34,7 +36,7 @@ from .schemas import LINEAGE_COLUMNS, arrow_schema, load_schemas
 from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, find_orphans, read_manifest, reconcile_batch
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "ProgressEvent", "ReconciliationError",
+    "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "IngestLimits", "ProgressEvent", "ReconciliationError",
     "discover_files", "file_series", "ingest_family", "ingest_file", "landing_freshness", "new_batch_id",
     "Mapping", "MappingError", "available_mappings", "load_mapping",
     "REFERENCE_CHECKS", "load_reference_ids",
