@@ -441,9 +441,11 @@ def test_an_ingestion_asset_without_a_key_fails_before_reading(tmp_path, monkeyp
     monkeypatch.setenv("TI_ENV", "production")
     for name in ("TI_PSEUDONYM_KEY", "TI_PSEUDONYM_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
+    from orchestration.run_guard import run_guard  # every asset takes the run lock first (DECISIONS D80)
+
     hris = next(a for a in ingestion_assets if a.op.name == "ingest_hris")
     with pytest.raises(PseudonymKeyError):
-        dg.materialize([hris], instance=dg.DagsterInstance.ephemeral())
+        dg.materialize([hris], instance=dg.DagsterInstance.ephemeral(), resources={"run_guard": run_guard})
     assert not (root / "bronze").exists()
 
 
