@@ -68,7 +68,9 @@ KPIS: dict[str, KpiInfo] = {
     "voluntary_separation": KpiInfo("Resigned within 12 months", "Voluntary leavers; lower is better.", False),
     "involuntary_separation": KpiInfo("Dismissed within 12 months", "Involuntary leavers; lower is better.", False),
     "productivity_change": KpiInfo(
-        "Productivity change", "Change from 6 months before to months 3-9 after the program."),
+        "Productivity change", "Matched effect in productivity index points, from 6 months before to months 3-9 after."),
+    "productivity_change_pct": KpiInfo(
+        "Productivity change, relative", "The same effect ÷ the level the participants would have had without it."),
     "fully_loaded_cost": KpiInfo("Fully-loaded cost", "Fees, licences, design, facilitators, learners' time…", False),
     "monetary_benefits": KpiInfo("Monetary benefits", "Isolated effects converted to money."),
     "roi": KpiInfo("ROI", "(benefits − costs) ÷ costs, at the point estimate."),
@@ -155,6 +157,7 @@ def fmt_number(value: float, unit: str, currency: str = "", signed: bool = False
         "months": f"{value:,.1f} months",
         "days": f"{value:,.0f} days",
         "score": f"{value:,.1f}",
+        "index_points": f"{value:,.1f} index points",
     }.get(unit, f"{value:,.2f} {unit}".strip())
     return (sign + text).replace("-", "−")
 
@@ -177,6 +180,11 @@ def tick_formatter(unit: str, currency: str = ""):
             return f"{value:+g}".replace("-", "−") if value else "0"
         return f"{value:g}".replace("-", "−")
     return fmt
+
+
+def flag_title(row: dict) -> str:
+    """The tooltip of a flagged figure: which check failed and by how much (flag_reason)."""
+    return escape(row.get("flag_reason") or "a credibility check failed", quote=True)
 
 
 def _is_number(value) -> bool:
@@ -261,7 +269,7 @@ def cell_html(row: dict | None, min_cell: int, currency: str) -> str:
     signed = unit == "pp" or row.get("kpi") == "productivity_change"
     html = f"<span class='v'>{escape(fmt_number(estimate, unit, currency, signed=signed))}"
     if row.get("is_flagged"):
-        html += " <span class='flag' title='a credibility check failed'>⚠</span>"
+        html += f" <span class='flag' title='{flag_title(row)}'>⚠</span>"
     html += "</span>"
     lo, hi = row.get("ci_low"), row.get("ci_high")
     if _is_number(lo) and _is_number(hi):
@@ -315,7 +323,8 @@ def _headline(page: Page, data: ReportData) -> None:
             signed = row.get("unit") == "pp" or row.get("kpi") == "productivity_change"
             value = escape(fmt_number(row["estimate"], row.get("unit") or "", currency, signed=signed))
             if row.get("is_flagged"):
-                value += " <span class='flag' title='a credibility check failed'>⚠</span>"
+                value += f" <span class='flag' title='{flag_title(row)}'>⚠</span>"
+                sub = (sub + "<br>" if sub else "") + escape(f"Not a confident figure: {row.get('flag_reason')}")
         else:
             value = "no data yet"
         return (f"<div class='tile'><div class='label'>{escape(label)}</div><div class='value'>{value}</div>"
@@ -328,10 +337,13 @@ def _headline(page: Page, data: ReportData) -> None:
         tiles.append(tile("Completion rate, all programs", completion, escape(enrolled)))
     matched = overall.get(("productivity_change", "did_matched"))
     naive = overall.get(("productivity_change", "naive_pre_post"))
+    relative = overall.get(("productivity_change_pct", "did_matched"))
     if matched:
-        sub = "participants vs similar non-participants"
+        sub = "index points, participants vs similar non-participants"
+        if relative and _is_number(relative.get("estimate")) and not relative.get("suppressed"):
+            sub += f" ({fmt_number(relative['estimate'], 'pct', signed=True)} of the level without training)"
         if naive and _is_number(naive.get("estimate")) and not naive.get("suppressed"):
-            sub += f"; naive before/after would say {fmt_number(naive['estimate'], 'pct', signed=True)}"
+            sub += f"; naive before/after would say {fmt_number(naive['estimate'], 'index_points', signed=True)}"
         tiles.append(tile("Productivity change from training", matched, escape(sub)))
     mobility = overall.get(("internal_mobility", "did_matched"))
     if mobility:
@@ -461,12 +473,12 @@ def _forests(page: Page, data: ReportData) -> None:
                                               to_point(naive, min_cell, currency)]))
         title = "Productivity change: matched comparison vs naive before/after"
         page.chart("forest-productivity", title,
-                   "Percent change in the productivity index (pre: 6 months before; post: months 3-9 after). "
-                   "Matched = participants minus similar non-participants (difference-in-differences).",
+                   "Change in the productivity index, in index points (pre: 6 months before; post: months 3-9 "
+                   "after). Matched = participants minus similar non-participants (difference-in-differences).",
                    svg.forest_plot("forest-productivity", title, rows,
                                    [("vs matched comparison (use this)", svg.MATCHED_COLOUR, "circle"),
                                     ("naive before/after (overstates)", svg.NAIVE_COLOUR, "diamond")],
-                                   fmt=tick_formatter("pct"), axis_label="percent change"))
+                                   fmt=tick_formatter("index_points"), axis_label="index points"))
 
     people_kpis = [k for k in ("internal_mobility", "retention", "voluntary_separation", "involuntary_separation")
                    if (k, "did_matched") in overall or any(key[:2] == (k, "did_matched") for key in by_type)]
