@@ -97,7 +97,7 @@ def test_comparison_group_beats_naive_against_truth(truth_run):
             """
             select program_type, estimation_method, estimate
             from main_marts.kpi_summary
-            where slice_grain = 'program_type' and kpi = 'productivity_change'
+            where slice_grain = 'program_type' and kpi = 'productivity_change_pct'
             """
         ).fetchall()
     estimates = {(program_type, method): value for program_type, method, value in rows}

@@ -22,8 +22,10 @@ METHODS = {"upskilling": ["online_self_paced", "cohort_based"], "reskilling": ["
 KPIS = [  # kpi, estimation_method, unit, level, estimate, half-width of the CI
     ("completion_rate", "observed", "pct", 0, 70.0, 8.0),
     ("certification_attainment", "observed", "pct", 2, 30.0, 9.0),
-    ("productivity_change", "did_matched", "pct", 4, 6.0, 2.0),
-    ("productivity_change", "naive_pre_post", "pct", 4, 9.5, 2.0),
+    ("productivity_change", "did_matched", "index_points", 4, 6.0, 2.0),
+    ("productivity_change", "naive_pre_post", "index_points", 4, 9.5, 2.0),
+    ("productivity_change_pct", "did_matched", "pct", 4, 5.5, 1.8),
+    ("productivity_change_pct", "naive_pre_post", "pct", 4, 8.7, 1.8),
     ("internal_mobility", "did_matched", "pp", 4, 25.0, 15.0),
     ("retention", "did_matched", "pp", 4, -3.0, 10.0),
     ("roi", "phillips", "pct", 5, 40.0, None),
