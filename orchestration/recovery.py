@@ -16,7 +16,8 @@ the ``run_guard`` resource in the first step of a run the daemon or the UI launc
    ``aborted`` (the files it had loaded and its checks);
 4. what ingestion left half-done is removed: bronze and quarantine files no manifest row
    lists (written before their manifest row, ingestion/store.py) and hidden ``*.tmp``
-   files under bronze/, rejected/ and audit/. Files a dead run had fully loaded (bronze
+   files under bronze/, rejected/ and audit/; a landing file a dead run moved to
+   rejected/ before recording it goes back to landing/. Files a dead run had fully loaded (bronze
    file + manifest row) stay: the next run sees them as loaded, as after a clean run.
 
 Returns a ``Recovery`` saying what it did; every action is also logged.
@@ -24,6 +25,7 @@ Returns a ``Recovery`` saying what it did; every action is also logged.
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,7 @@ class Recovery:
     marked_failed: list[str] = field(default_factory=list)     # runs marked failed in run storage
     freed_slots: list[str] = field(default_factory=list)       # runs whose pool slots / claims were freed
     ledger_aborted: list[str] = field(default_factory=list)    # runs written to the ledger as aborted
-    removed_files: list[str] = field(default_factory=list)     # relative to the data root
+    removed_files: list[str] = field(default_factory=list)     # removed or moved back, relative to the data root
     left_alone: list[str] = field(default_factory=list)        # active runs that could not be judged here
 
     def __bool__(self) -> bool:
@@ -162,9 +164,10 @@ def recover_stale_runs(paths: Paths, instance, current_run_id: str | None = None
     for run in aborted:
         if run.run_id == current_run_id:
             continue
+        done.removed_files.extend(restore_unrecorded_rejections(paths, run.run_id, log))
         if _record_aborted(paths, instance, run, log):
             done.ledger_aborted.append(run.run_id)
-    done.removed_files = remove_partial_files(paths, keep_batch=current_run_id, log=log)
+    done.removed_files.extend(remove_partial_files(paths, keep_batch=current_run_id, log=log))
     return done
 
 
@@ -188,6 +191,34 @@ def _record_aborted(paths: Paths, instance, run, log: Log) -> bool:
     if row is not None:
         log(f"recovery: run {run.run_id} recorded in the audit ledger as aborted")
     return row is not None
+
+
+def restore_unrecorded_rejections(paths: Paths, run_id: str, log: Log = print) -> list[str]:
+    """Files a dead run set aside in rejected/<run_id>/ before it wrote their manifest row go back to
+    landing/, so the next run judges and records them (nothing else would: they left landing)."""
+    from ingestion.store import read_manifest
+
+    folder = paths.rejected / run_id
+    if not folder.is_dir():
+        return []
+    manifest = read_manifest(paths.root)
+    recorded = {row["source_file"] for row in manifest.select(["batch_id", "source_file"]).to_pylist()
+                if row["batch_id"] == run_id}
+    moved = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name.endswith(".reason.txt") or path.name.endswith(".tmp"):
+            continue
+        rel = path.relative_to(folder).as_posix()
+        target = paths.landing / rel
+        if rel in recorded or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        path.with_name(path.name + ".reason.txt").unlink(missing_ok=True)
+        moved.append(path.relative_to(paths.root).as_posix())
+        log(f"recovery: {rel} back to landing/ from rejected/{run_id}/ (set aside by run {run_id}, which died "
+            "before recording it)")
+    return moved
 
 
 def remove_partial_files(paths: Paths, keep_batch: str | None = None, log: Log = print) -> list[str]:
