@@ -36,12 +36,12 @@ event_window as (
     from parameters
 ),
 
--- one episode's controls weigh 1 in total (1/k each; int_impact__matched_controls)
+-- one episode's controls weigh 1 in total: match_weight, tied controls sharing it (D70)
 controls as (
     select
         enrollment_id,
         control_worker_id,
-        1.0 / count(*) over (partition by enrollment_id) as match_weight
+        cast(match_weight as double) as match_weight
     from matched_controls
 ),
 
