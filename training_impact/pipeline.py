@@ -49,6 +49,14 @@ class RunOutcome:
     alerts: list = field(default_factory=list)  # orchestration.alerts.Delivery, one per channel tried
 
 
+def _failure_text(error) -> str:
+    """A step's error with the exception our code raised (e.g. a DiskSpaceError naming its path, D86)
+    after Dagster's "Error occurred while executing op" wrapper, which alone says nothing."""
+    text = error.message.strip()
+    cause = getattr(error, "cause", None)  # the user code's exception itself, not what it chained
+    return f"{text} {cause.message.strip()}" if cause is not None else text
+
+
 STEP_EVENTS = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
 
 
@@ -148,7 +156,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             outcome.materialized.append(event.asset_key.to_user_string())
         elif event.event_type_value == "STEP_FAILURE":
-            outcome.failures.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+            outcome.failures.append(f"{event.step_key}: {_failure_text(event.event_specific_data.error)}")
     # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.
     from orchestration.alerts import alert_for_outcome, send_alert, step_assets_of
 
