@@ -194,16 +194,19 @@ def manifest_rows(root: Path) -> list[dict]:
 
 def assert_loaded_exactly_once(root: Path, clean_manifest: list[dict]) -> None:
     """Every landing file the clean run loaded is loaded once here: one `loaded` manifest row, one bronze
-    file holding its rows, no bronze or quarantine file of a batch the manifest does not record."""
+    file holding its rows, no bronze or quarantine file of a batch the manifest does not record.
+
+    A file is its path and its bytes: identical files under two names (empty monthly extracts) are two files.
+    """
     root = Path(root)
     rows = manifest_rows(root)
-    loaded: dict[str, list[dict]] = {}
+    loaded: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         if row["status"] == "loaded":
-            loaded.setdefault(row["source_sha256"], []).append(row)
-    twice = {sha: [r["source_file"] for r in found] for sha, found in loaded.items() if len(found) > 1}
-    assert not twice, f"landing files loaded more than once: {twice}"
-    expected = {r["source_sha256"] for r in clean_manifest if r["status"] == "loaded"}
+            loaded.setdefault((row["source_file"], row["source_sha256"]), []).append(row)
+    twice = {key[0]: [r["batch_id"] for r in found] for key, found in loaded.items() if len(found) > 1}
+    assert not twice, f"landing files loaded more than once (file: batches): {twice}"
+    expected = {(r["source_file"], r["source_sha256"]) for r in clean_manifest if r["status"] == "loaded"}
     assert set(loaded) == expected, (
         f"loaded files differ from a clean run: missing {sorted(expected - set(loaded))[:5]}, "
         f"extra {sorted(set(loaded) - expected)[:5]}")
@@ -214,12 +217,12 @@ def assert_loaded_exactly_once(root: Path, clean_manifest: list[dict]) -> None:
         f"bronze files without a loaded manifest row (a killed batch?): {sorted(bronze_files - recorded)[:5]}; "
         f"manifest rows without their bronze file: {sorted(recorded - bronze_files)[:5]}")
     with duckdb.connect() as con:
-        counts = dict(con.execute(
-            "select _source_sha256, count(*) from read_parquet(?, union_by_name = true) group by 1",
-            [sorted(str(root / name) for name in bronze_files)]).fetchall()) if bronze_files else {}
-    for sha, (row, *_) in loaded.items():
-        assert counts.get(sha, 0) == row["rows_loaded"], (
-            f"{row['source_file']}: {counts.get(sha, 0)} bronze rows, manifest says {row['rows_loaded']}")
+        counts = {(f, sha): n for f, sha, n in con.execute(
+            "select _source_file, _source_sha256, count(*) from read_parquet(?, union_by_name = true) group by all",
+            [sorted(str(root / name) for name in bronze_files)]).fetchall()} if bronze_files else {}
+    for key, (row, *_) in loaded.items():
+        assert counts.get(key, 0) == row["rows_loaded"], (
+            f"{row['source_file']}: {counts.get(key, 0)} bronze rows, manifest says {row['rows_loaded']}")
     batches = {(r[0]["batch_id"], Path(r[0]["source_file"]).stem) for r in loaded.values()}
     for path in (root / "bronze" / "_quarantine").glob("*/*.parquet"):
         batch, _, stem = path.stem.partition("__")
