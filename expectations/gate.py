@@ -161,12 +161,15 @@ def evaluate_gate(
         _share_failures(report, f"{scope} (all files this run)", totals["rows_read"],
                         totals["rows_quarantined"], dict(by_rule), ref_prefixes, max_ref, max_q, min_failed)
 
-    if not file_reports:
+    # An optional entity (canonical_schemas.yml) that was never delivered is not late or missing.
+    never_delivered = (not file_reports and _optional_entity(entity)
+                       and (freshness is None or freshness.get("newest_file") is None))
+    if not file_reports and not never_delivered:
         scope = f"{family}/{entity}" if entity else family
         report(gate.get("no_files", "warn"), f"{scope}: no_files: no new files this run")
 
     fresh_meta = None
-    if freshness is not None:
+    if freshness is not None and not never_delivered:
         scope = f"{family}/{entity}" if entity else family
         fresh_meta = _check_freshness(report, scope, freshness, fresh_policy, entity)
 
@@ -189,6 +192,17 @@ def evaluate_gate(
     }
     failures = blocking + warnings
     return GateOutcome(passed=not failures, blocking=bool(blocking), failures=failures, metadata=metadata)
+
+
+def _optional_entity(entity: str | None) -> bool:
+    if entity is None:
+        return False
+    from ingestion.schemas import load_schemas
+
+    try:
+        return load_schemas().entity(entity).optional
+    except KeyError:
+        return False
 
 
 def _share_failures(report, src: str, read: int, quarantined: int, rules: dict[str, int],

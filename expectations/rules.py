@@ -303,6 +303,7 @@ FUTURE_DATE_COLUMNS: dict[str, list[str]] = {
 REFERENCES: dict[str, list[tuple[str, str, str]]] = {
     "job_history": [("worker_id", "workers", "worker_id")],
     "productivity": [("worker_id", "workers", "worker_id")],
+    "worker_attributes": [("worker_id", "workers", "worker_id")],
     "ratings": [("worker_id", "workers", "worker_id")],
     "enrollments": [("worker_id", "workers", "worker_id"), ("program_id", "programs", "program_id")],
     "credentials": [("worker_id", "workers", "worker_id"), ("program_id", "programs", "program_id")],

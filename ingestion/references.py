@@ -28,6 +28,7 @@ REFERENCE_CHECKS: dict[str, list[tuple[str, str]]] = {
     "xapi_statements": [("actor_id", "worker_id")],
     "ratings": [("worker_id", "worker_id")],
     "productivity": [("worker_id", "worker_id")],
+    "worker_attributes": [("worker_id", "worker_id")],
     "survey_responses": [("worker_id", "worker_id")],
 }
 

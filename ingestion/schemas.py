@@ -70,6 +70,7 @@ class EntitySchema:
     family: str
     load: str
     columns: tuple[ColumnSpec, ...]
+    optional: bool = False      # a company may never deliver it (canonical_schemas.yml)
 
     @property
     def column_names(self) -> list[str]:
@@ -163,7 +164,8 @@ def parse_schemas(doc: dict[str, Any]) -> CanonicalSchemas:
         clash = set(c.name for c in cols) & set(LINEAGE_COLUMNS)
         if clash:
             raise SchemaError(f"entity {name!r} uses reserved lineage column names {sorted(clash)}")
-        entities[name] = EntitySchema(name=name, family=family_of[name], load=load, columns=cols)
+        entities[name] = EntitySchema(name=name, family=family_of[name], load=load, columns=cols,
+                                      optional=bool(spec.get("optional", False)))
     missing = set(family_of) - set(entities)
     if missing:
         raise SchemaError(f"families list entities without a schema: {sorted(missing)}")

@@ -5,7 +5,7 @@ worker mostly with a full pre window, comparison workers who rarely enrol inside
 participant's outcome window, output that is never zero, continuous values that
 never tie, mild seasonality, one homogeneous effect per program type and
 selection on an ability that baseline productivity reveals. Each setting below
-breaks one of those assumptions (docs/methods.md, "Adversity settings"):
+breaks one of those assumptions (DECISIONS D95-D96):
 
 ``late_control_enrolment``
     Many more workers enrol (ever-enrol log-odds + ``late_enrol_logit_shift``) and

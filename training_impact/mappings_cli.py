@@ -683,7 +683,7 @@ def render_docs() -> str:
         out.append("")
         for e in entities:
             es = s.entity(e)
-            out.append(f"#### `{e}` (load: {es.load})")
+            out.append(f"#### `{e}` (load: {es.load}{', optional' if es.optional else ''})")
             out.append("")
             out.append("| column | type | flags | allowed |")
             out.append("|---|---|---|---|")
