@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from training_impact.settings import PARAMETERS_FILE, REPO_ROOT, Paths
+from training_impact.settings import REPO_ROOT, Paths, parameters_file
 
 LINEAGE_COLUMNS = ("_source_file", "_source_sha256", "_source_row", "_batch_id", "_ingested_at")
 STAGING_SCHEMA = "main_staging"
@@ -68,8 +68,8 @@ def dbt_manifest_hash(manifest_path: Path) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def parameters_hash(path: Path = PARAMETERS_FILE) -> str:
-    return sha256_file(path)
+def parameters_hash(path: Path | None = None) -> str:
+    return sha256_file(path or parameters_file())
 
 
 def _q(name: str) -> str:

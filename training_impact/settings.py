@@ -7,7 +7,7 @@ so that a test, the demo and a production deployment differ only by that path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def data_paths(root: str | os.PathLike | None = None) -> Paths:
 
 @dataclass(frozen=True)
 class Parameters:
-    path: Path = PARAMETERS_FILE
+    path: Path = field(default_factory=lambda: parameters_file())
 
     @cached_property
     def values(self) -> dict:
@@ -106,5 +106,12 @@ class Parameters:
         return str(self.values["definition_version"])
 
 
+def parameters_file() -> Path:
+    """config/parameters.yml, or the file TI_PARAMETERS names (a deployment's own windows and
+    matching choices, e.g. which worker attributes to match on exactly)."""
+    chosen = os.environ.get("TI_PARAMETERS")
+    return Path(chosen).resolve() if chosen else PARAMETERS_FILE
+
+
 def load_parameters(path: Path | None = None) -> dict:
-    return Parameters(path or PARAMETERS_FILE).values
+    return Parameters(path or parameters_file()).values

@@ -11,6 +11,9 @@
 -- so one episode's weights sum to 1. No published figure depends on the pseudonym (the
 -- old tie-break) or on row order. With matching.caliper_sd set, candidates
 -- further away are dropped (a participant with none left is unmatched and counted).
+-- depends_on: {{ ref('stg_hris__worker_attributes') }}
+{%- set exact_attributes = param('matching.exact_attributes', optional=true) or [] %}
+
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -22,6 +25,34 @@ candidate_baselines as (
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
 ),
+{%- if exact_attributes %}
+
+worker_attributes as (
+    select * from {{ ref('stg_hris__worker_attributes') }}
+    where attribute in ('{{ exact_attributes | join("', '") }}')
+),
+
+-- each worker's matched attributes as of the start month ('unknown' when not delivered)
+attributes_at_start as (
+    select
+        people.worker_id,
+        people.start_month,
+        {%- for attribute in exact_attributes %}
+        coalesce(max(case when worker_attributes.attribute = '{{ attribute }}' then worker_attributes."value" end), 'unknown')
+            as attribute_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select worker_id, start_month from learning_history where is_treated
+        union
+        select worker_id, start_month from candidate_baselines
+    ) as people
+    left join worker_attributes
+        on people.worker_id = worker_attributes.worker_id
+        and (worker_attributes.valid_from is null or worker_attributes.valid_from <= people.start_month)
+        and (worker_attributes.valid_to is null or worker_attributes.valid_to > people.start_month)
+    group by people.worker_id, people.start_month
+),
+{%- endif %}
 
 treated_episodes as (
     select
@@ -65,6 +96,17 @@ cell_candidates as (
         and treated_episodes.management_level = candidate_baselines.management_level
         and treated_episodes.job_family = candidate_baselines.job_family
         and treated_episodes.tenure_band = candidate_baselines.tenure_band
+    {%- if exact_attributes %}
+    inner join attributes_at_start as participant_attributes
+        on treated_episodes.worker_id = participant_attributes.worker_id
+        and treated_episodes.start_month = participant_attributes.start_month
+    inner join attributes_at_start as candidate_attributes
+        on candidate_baselines.worker_id = candidate_attributes.worker_id
+        and candidate_baselines.start_month = candidate_attributes.start_month
+        {%- for attribute in exact_attributes %}
+        and participant_attributes.attribute_{{ loop.index }} = candidate_attributes.attribute_{{ loop.index }}
+        {%- endfor %}
+    {%- endif %}
     -- a participant is never its own control
     where candidate_baselines.worker_id != treated_episodes.worker_id
 ),
