@@ -144,6 +144,10 @@ def generate(out_dir: Path, employees: int, years: int, seed: int, end_date: dat
         result["daily_drops"] = daily["drops"]
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # per-episode sums behind effects.<type>.productivity_pct (synthetic/truth.py), beside truth.json
+    with open(out_dir / "truth_productivity_episodes.csv", "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(Truth.EPISODE_COLUMNS) + "\n")
+        fh.writelines(",".join(map(str, row)) + "\n" for row in truth.episodes)
     report("done", 1.0)
     return {
         "landing": str(landing),

@@ -104,6 +104,7 @@ class Truth:
         mean(value of the metric and month) x 100, as docs/methods.md defines it.
         Also fills ``self.exact``: the true effect over the same completers."""
         self.exact = {t: {} for t in PROGRAM_TYPES}
+        self.episodes: list[tuple] = []
         if not self._windows:
             return {t: (None, 0) for t in PROGRAM_TYPES}
         gid, typ, m, fam, value, post, value0 = (np.concatenate([w[i] for w in self._windows]) for i in range(7))
@@ -127,8 +128,30 @@ class Truth:
             if pre[0] > 0 and sm > 0:     # the log change is undefined at zero (zero_outputs)
                 d_by_type[first_type[p]].append(np.log(sm / pre[0]))
         self._exact_effects(gid, typ, post, value, value0, index, index0, evaluated)
+        self._episode_rows(gid, typ, post, value, value0, index, index0, pre_mean)
         return {name: ((float(np.expm1(np.mean(d_by_type[t])) * 100), len(d_by_type[t]))
                        if d_by_type[t] else (None, 0)) for t, name in enumerate(PROGRAM_TYPES)}
+
+    EPISODE_COLUMNS = ("worker_id", "program_type", "n_pre_months", "n_post_months", "pre_index_mean",
+                       "post_index_y1_sum", "post_index_y0_sum", "post_value_y1_sum", "post_value_y0_sum")
+
+    def _episode_rows(self, gid, typ, post, value, value0, index, index0, pre_mean) -> None:
+        """Per first-attempt completer with a post-window row: the sums behind the
+        effect, so a test can compute the exact truth over any subset of episodes
+        (e.g. the matched ones): sum(Y1 - Y0) / sum(Y0) over the chosen rows."""
+        sel = np.flatnonzero(post)
+        self.episodes = []
+        if not sel.size:
+            return
+        key, inv = np.unique(gid[sel], return_inverse=True)
+        sums = [np.bincount(inv, weights=x[sel]) for x in (index, index0, value, value0)]
+        cnt = np.bincount(inv)
+        first_type = dict(zip(gid[sel].tolist(), typ[sel].tolist()))
+        for j, g in enumerate(key.tolist()):
+            pre = pre_mean.get(g, (None, 0))
+            self.episodes.append((f"W{g + 1:07d}", PROGRAM_TYPES[first_type[g]], int(pre[1]), int(cnt[j]),
+                                  "" if pre[0] is None else f"{pre[0]:.6f}",
+                                  *(f"{x[j]:.6f}" for x in sums)))
 
     def _exact_effects(self, gid, typ, post, value, value0, index, index0, evaluated) -> None:
         """Sum(Y1 - Y0) / sum(Y0) over the post-window rows of the evaluated
@@ -215,6 +238,7 @@ class Truth:
             },
             "effects": effects,
             "adversity": sorted(w.adversity),
+            "productivity_episodes_file": "truth_productivity_episodes.csv",
             "adversity_settings": {
                 "descriptions": {k: ADV.DESCRIPTIONS[k] for k in sorted(w.adversity)},
                 "parameters": w.adv.as_dict() if w.adversity else {},

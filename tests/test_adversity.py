@@ -254,6 +254,23 @@ def test_truth_under_all_settings(companies):
         assert e["productivity_post_rows_zero_untreated"] >= e["productivity_post_rows_zero_treated"]
 
 
+def test_episode_sums_reproduce_the_truth(companies):
+    """truth_productivity_episodes.csv holds the per-episode sums: over the evaluated
+    episodes they give productivity_pct exactly, so a test can take any subset."""
+    root = companies("all")
+    t = truth(root)
+    with open(root / t["productivity_episodes_file"], encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for name in PROGRAM_TYPES:
+        used = [r for r in rows if r["program_type"] == name and int(r["n_pre_months"]) >= 3
+                and int(r["n_post_months"]) >= 3]
+        y1 = sum(float(r["post_index_y1_sum"]) for r in used)
+        y0 = sum(float(r["post_index_y0_sum"]) for r in used)
+        e = t["effects"][name]
+        assert len(used) == e["n_evaluated_productivity_effect"]
+        assert 100 * (y1 - y0) / y0 == pytest.approx(e["productivity_pct"], abs=1e-3)
+
+
 @pytest.mark.parametrize("setting", ["late_control_enrolment", "staggered_starts", "seasonality",
                                      "hidden_selection"])
 def test_multiplicative_settings_keep_the_exact_planted_ratio(companies, setting):
