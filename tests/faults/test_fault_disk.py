@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -15,6 +16,9 @@ from faults_support import (
 )
 
 pytestmark = pytest.mark.faults
+
+# What a clear error says: a free-space check before writing, or the write that hit ENOSPC.
+DISK_FULL = re.compile(r"no space left on (the )?device|not enough free disk space|enospc|disk is full", re.I)
 
 
 def _du(root) -> int:
@@ -37,19 +41,23 @@ def tmpfs(tmp_path):
         mount.unmount()
 
 
-def test_data_root_on_a_full_disk_fails_clearly_then_succeeds_once_space_is_freed(clean_run, tmpfs):
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_data_root_on_a_full_disk_fails_clearly_then_succeeds_once_space_is_freed(when, clean_run, tmpfs):
+    """`before`: the device is full when the run starts (the free-space checks see it);
+    `during`: TI_MIN_FREE_MB=0 and 3 MB free, so a write runs out of space mid-run."""
     size = _du(clean_run["root"])
     disk = tmpfs("disk", size // 2**20 + 160)
     root = copy_root(clean_run["root"], disk.where / "root")
-    filler = disk.fill(leave_bytes=256 * 1024)
+    filler = disk.fill(leave_bytes=256 * 1024 if when == "before" else 3 * 2**20)
 
-    full = Run(root, "full")
+    full = Run(root, "full", env={"TI_MIN_FREE_MB": "0"} if when == "during" else None)
     code = full.finish()
     assert code is not None, f"the run on a full disk hung instead of failing:\n{full.tail()}"
     assert code != 0, "a run on a full disk reported success"
-    text = full.text.lower()
-    assert "no space left on device" in text or "enospc" in text or "disk is full" in text, (
-        f"the failure does not say the disk is full:\n{full.tail()}")
+    said = DISK_FULL.search(full.text)
+    assert said, f"the failure does not say the disk is full:\n{full.tail()}"
+    line = next(line for line in full.text.splitlines() if DISK_FULL.search(line))
+    assert str(disk.where) in line or str(root) in full.text, f"the error does not name a path: {line}"
     # BI still reads the last good set, whole.
     assert_same_as_clean(root, clean_run["state"])
 
@@ -85,7 +93,7 @@ def test_serving_dir_on_a_full_disk_keeps_the_set_and_names_the_path(clean_run, 
     with pytest.raises(Exception) as caught:
         publish_run(paths, "fault-b")
     message = str(caught.value)
-    assert "no space left" in message.lower() and str(serving) in message, f"{type(caught.value)}: {message}"
+    assert DISK_FULL.search(message) and str(serving) in message, f"{type(caught.value)}: {message}"
     assert current_version(serving) == before
     assert served_state(root)["run_id"] == "fault-a"
     assert_same_as_clean(root, clean_run["state"])
