@@ -453,7 +453,8 @@ class _FileIngest:
     def _open_reader(self, probe: FileProbe) -> SourceReader:
         fmt = self.em.format
         if fmt == "csv":
-            return CsvReader(self.path, probe, self._score_header, self.batch_size, delimiter=self.em.delimiter)
+            return CsvReader(self.path, probe, self._score_header, self.batch_size, delimiter=self.em.delimiter,
+                             max_record_bytes=self.limits.max_record_bytes)
         if fmt in ("ndjson_xapi", "json"):
             return XapiReader(self.path, probe, self.schema.column_names, self.batch_size, ndjson=fmt == "ndjson_xapi",
                               max_depth=self.limits.max_json_depth, max_record_bytes=self.limits.max_record_bytes)

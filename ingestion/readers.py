@@ -316,10 +316,13 @@ class CsvReader(SourceReader):
     """
 
     def __init__(self, path: Path, probe: FileProbe, score_header: HeaderScore,
-                 batch_size: int, delimiter: str | None = None):
+                 batch_size: int, delimiter: str | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
         self.path = path
         self.probe = probe
         self.batch_size = batch_size
+        # A record longer than this (no record boundary for that long) rejects the file: it is
+        # never held whole in memory (oversize_record, D85).
+        self.max_record_bytes = int(max_record_bytes)
         self.notes: list[str] = []
         if probe.encoding_note:
             self.notes.append(probe.encoding_note)
@@ -416,6 +419,8 @@ class CsvReader(SourceReader):
                 else:
                     cut = _record_boundary(buf)
                     if cut <= 0:
+                        if len(buf) > self.max_record_bytes:
+                            raise FileRejected(OVERSIZE_RECORD_RULE, self._oversize(ordinal + 1))
                         carry = buf     # one record longer than a block: read on
                         continue
                     block, carry = buf[:cut], buf[cut:]
@@ -456,10 +461,16 @@ class CsvReader(SourceReader):
         ncols = len(self.header)
         lines: list[str] = []
 
+        limit = self.max_record_bytes
+        ordinal = 0
+
         def feed(fh) -> Iterator[str]:
             # Keep the physical lines of the current record: a malformed one
-            # is quarantined with its text.
-            for line in fh:
+            # is quarantined with its text. readline(limit): a line without a
+            # break is never read whole.
+            while line := fh.readline(limit + 1):
+                if len(line) > limit and not line.endswith(("\n", "\r")):
+                    raise FileRejected(OVERSIZE_RECORD_RULE, self._oversize(ordinal + 1))
                 lines.append(line)
                 yield line
 
@@ -524,6 +535,10 @@ class CsvReader(SourceReader):
         finally:
             if gc_was_enabled:
                 gc.enable()
+
+    def _oversize(self, record: int) -> str:
+        return (f"record {record} runs past {self.max_record_bytes:,} bytes without ending"
+                " (config/parameters.yml ingestion.max_record_mb)")
 
     def _lenient(self, text: str) -> list[str] | None:
         """Re-read a record the strict parser refused the way spreadsheets do."""

@@ -389,3 +389,22 @@ def test_plausible_max_follows_the_run_date():
     failed = v.failures[["row_index", "rule", "value"]].values.tolist()
     assert failed == [[1, "implausible_date:hire_date", "2027-12-09"], [2, "implausible_date:hire_date", "1949-12-31"]]
     assert "plausible 1950-01-01 .. 2027-12-08" in v.failures["message"][0]
+
+
+@pytest.mark.parametrize("quotes", [False, True], ids=["no_line_break", "quote_never_closed"])
+def test_csv_record_without_end_is_rejected_not_read_whole(tmp_path: Path, quotes: bool):
+    """A CSV 'record' running on past ingestion.max_record_mb (no line break, or a quote never closed)
+    rejects the file as oversize_record, naming the record; it is read line by line, never whole."""
+    root = tmp_path / "data"
+    header = "evaluation_id,worker_id,evaluation_date,evaluation_type,competency,rating,evaluator_id\n"
+    good = "EV1,W1,2026-09-30,manager_rating,,4,W5\n"
+    runaway = 'EV2,W2,2026-09-30,manager_rating,"' if quotes else "EV2,W2,2026-09-30,manager_rating,"
+    land(root, "performance/ratings_2026-09.csv", header + good + runaway + "x" * 20_000)
+    land(root, "performance/ratings_2026-10.csv", header + good.replace("EV1", "EV3"))
+    files = by_file(ingestion.ingest_family("performance", root, "b1", references={},
+                                            limits=IngestLimits(max_record_bytes=8000)))
+    bad = files["performance/ratings_2026-09.csv"]
+    assert bad.status == "rejected", bad.reason
+    assert bad.reason.startswith("oversize_record: record ") and "past 8,000 bytes without ending" in bad.reason
+    assert files["performance/ratings_2026-10.csv"].rows_loaded == 1
+    assert all_reconciled(root, "b1")
