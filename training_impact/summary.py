@@ -67,14 +67,15 @@ def print_run_summary(paths: Paths, outcome) -> None:
 
 
 SUMMARY_QUERY = """
-select kpi, estimation_method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, is_flagged
+select kpi, estimation_method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, is_flagged, flag_reason
 from main_marts.kpi_summary
 where slice_grain = 'program_type'
 order by evaluation_level, kpi, estimation_method, program_type
 """
 
 # How each estimation method is labelled for a reader who never saw the marts.
-METHOD_LABELS = {"naive_pre_post": "naive before/after", "did_matched": "vs matched comparison"}
+METHOD_LABELS = {"naive_pre_post": "naive before/after", "did_matched": "vs matched comparison",
+                 "naive_vs_nonparticipants": "naive vs everyone else"}
 
 
 def kpi_rows(paths: Paths) -> list[tuple]:
@@ -98,15 +99,21 @@ def print_kpi_summary(paths: Paths) -> int:
         print(f"no warehouse at {paths.warehouse}: run the pipeline first")
         return 1
     cells: dict[tuple[str, str], dict[str, str]] = {}
-    for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged in kpi_rows(paths):
+    reasons: list[str] = []
+    for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged, reason in kpi_rows(paths):
         label = kpi + (f" ({METHOD_LABELS[method]})" if method in METHOD_LABELS else "")
         cells.setdefault((label, method), {})[program_type] = _cell(n, estimate, ci_low, ci_high, suppressed,
                                                                     unit, flagged)
+        if flagged and not suppressed and reason:
+            reasons.append(f"  ! {kpi} {program_type}: {reason}")
     width = 40
-    print("\nKPI summary by program type (95% CI in brackets; ! = balance or pre-trend check failed)")
+    print("\nKPI summary by program type (95% CI in brackets; ! = a credibility check failed, reasons below)")
     print(f"  {'KPI':<46}{'upskilling':>{width}}{'reskilling':>{width}}")
     for (label, _), by_type in cells.items():
         print(f"  {label:<46}" + "".join(f"{by_type.get(t, '—'):>{width}}" for t in ("upskilling", "reskilling")))
+    if reasons:
+        print("\nnot confident figures, and why (docs/kpis.md, Flags)")
+        print("\n".join(dict.fromkeys(reasons)))
     return 0
 
 
