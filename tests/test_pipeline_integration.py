@@ -39,7 +39,7 @@ def test_marts_hold_both_program_types_and_summary_matches(pipeline_run, capsys)
     assert any(key.startswith("marts/") for key in outcome.materialized)
     print_kpi_summary(paths)
     printed = capsys.readouterr().out
-    for kpi, _method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, _flag in rows:
+    for kpi, _method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, _flag, _reason in rows:
         assert kpi in printed
         if estimate is not None and not suppressed:
             assert f"{estimate:,.1f}" in printed, (kpi, program_type, estimate)
