@@ -13,14 +13,7 @@ os.environ.setdefault("TI_ENV", "development")
 # dbt column lineage costs minutes per run (DECISIONS.md D54); the slow audit test turns it on.
 os.environ.setdefault("TI_DBT_COLUMN_METADATA", "0")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def shared_fixtures_dir() -> Path:
-    """shared/fixtures sits beside the repository (CI lays it there); TI_SHARED_DIR overrides."""
-    env = os.environ.get("TI_SHARED_DIR")
-    base = Path(env) if env else REPO_ROOT.parent / "shared"
-    return base / "fixtures"
+from repo_paths import REPO_ROOT, shared_fixtures_dir  # noqa: E402,F401  (re-exported)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import ingestion
-from conftest import REPO_ROOT, shared_fixtures_dir
+from repo_paths import REPO_ROOT, shared_fixtures_dir
 from expectations.export import export_quarantine_csv
 from expectations.gate import evaluate_gate
 from training_impact.settings import data_paths, load_parameters

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from conftest import shared_fixtures_dir
+from repo_paths import shared_fixtures_dir
 from ingestion.qualtrics import QualtricsHeader, is_partial, iter_records, read_header
 
 SURVEYS = shared_fixtures_dir() / "surveys"

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ingestion
-from conftest import REPO_ROOT
+from repo_paths import REPO_ROOT
 from expectations.gate import evaluate_gate
 from ingestion.engine import IngestLimits
 from ingestion.store import AtomicParquetWriter

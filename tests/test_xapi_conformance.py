@@ -14,7 +14,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, shared_fixtures_dir
+from repo_paths import REPO_ROOT, shared_fixtures_dir
 from ingestion.xapi import (
     CMI5_VERB_STATUS,
     CMI5_VERBS,
