@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 # kpi_summary KPI -> truth.json effects key
-PLANTED = {"productivity_change": "productivity_index_points", "productivity_change_pct": "productivity_pct",
+# (productivity over the episodes the estimate uses: see _productivity_truth_over_used_episodes)
+PLANTED = {"productivity_change": "productivity_index_points_used", "productivity_change_pct": "productivity_pct_used",
            "internal_mobility": "mobility_12m_pp", "retention": "retention_12m_pp"}
 PROGRAM_TYPES = ("upskilling", "reskilling")
 ADVERSE_COMPANY = {"employees": 4000, "years": 3, "seed": 11, "adversity": "all"}
@@ -55,6 +56,7 @@ def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple[dict, 
     assert outcome.success, outcome.failures
     truth = json.loads(paths.truth.read_text())
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        _productivity_truth_over_used_episodes(con, paths, truth)
         rows = con.execute(
             """
             select kpi, estimation_method, program_type, estimate, ci_low, ci_high, n, suppressed
@@ -66,6 +68,39 @@ def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple[dict, 
     estimates = {(kpi, method, ptype): (est, low, high, n, suppressed)
                  for kpi, method, ptype, est, low, high, n, suppressed in rows}
     return truth, estimates
+
+
+def _productivity_truth_over_used_episodes(con, paths, truth: dict) -> None:
+    """The planted productivity effect over the episodes the published estimate rests on.
+
+    With heterogeneous effects the effect of the participants the matching could use differs
+    from that of all completers (the unmatched are the strongest performers, with the largest
+    effects); the funnel publishes how many were used. truth_productivity_episodes.csv holds
+    each completer's exact sums of Y1 and Y0 over its post window; the marts' used episodes
+    (int_impact__episode_outcomes with a DiD) are joined by the pseudonymised worker id (one
+    program per worker in the generator). Adds `productivity_pct_used` and
+    `productivity_index_points_used` per program type."""
+    from privacy.keys import require_key
+    from privacy.pseudonym import pseudonymize
+
+    key = require_key()
+    episodes = (paths.root / "truth_productivity_episodes.csv").read_text().splitlines()
+    header = episodes[0].split(",")
+    truth_rows = {}
+    for line in episodes[1:]:
+        row = dict(zip(header, line.split(",")))
+        truth_rows[pseudonymize(row["worker_id"], key)] = row
+    used = con.execute("select worker_id, program_type from main_intermediate.int_impact__episode_outcomes "
+                       "where productivity_did is not null").fetchall()
+    for program_type in PROGRAM_TYPES:
+        rows = [truth_rows[w] for w, t in used if t == program_type and w in truth_rows]
+        assert rows, f"no used {program_type} episode found in the truth file"
+        y1 = sum(float(r["post_index_y1_sum"]) for r in rows)
+        y0 = sum(float(r["post_index_y0_sum"]) for r in rows)
+        points = [(float(r["post_index_y1_sum"]) - float(r["post_index_y0_sum"])) / int(r["n_post_months"])
+                  for r in rows if int(r["n_post_months"])]
+        truth["effects"][program_type]["productivity_pct_used"] = 100.0 * (y1 - y0) / y0
+        truth["effects"][program_type]["productivity_index_points_used"] = sum(points) / len(points)
 
 
 @pytest.fixture(scope="module")
