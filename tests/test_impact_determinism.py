@@ -23,8 +23,13 @@ def _kpi_tables(warehouse) -> dict[str, list[tuple]]:
         names = [n for (n,) in con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'main_marts' and table_name like 'kpi_%' order by 1").fetchall()]
-        return {name: sorted(con.execute(f'select * from main_marts."{name}"').fetchall(), key=repr)
+        return {name: sorted(con.execute(f'select * from main_marts."{name}"').fetchall(), key=_order)
                 for name in names}
+
+
+def _order(row: tuple) -> str:
+    """A sort key in which 0.0 and -0.0 (equal values: an SMD of zero rounded from either side) sort alike."""
+    return repr(tuple(0.0 if isinstance(v, float) and v == 0 else v for v in row))
 
 
 def _worker_ids(warehouse) -> set[str]:
