@@ -15,8 +15,10 @@ nonparticipant_months as (
         count(panel.productivity_index) as n_workers,
         {{ exact_avg('panel.productivity_index') }} as mean_productivity_index
     from panel
+    left join enrolled
+        on panel.worker_id = enrolled.worker_id
     where panel.productivity_index is not null
-      and panel.worker_id not in (select worker_id from enrolled)
+      and enrolled.worker_id is null
     group by panel.period
 )
 
