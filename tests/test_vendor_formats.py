@@ -172,6 +172,8 @@ def test_round_trip_gives_identical_bronze(exports):
     assert reports["set_b"]["lms"]["mapping"] == "cornerstone+xapi_lrs"
     schemas = load_schemas()
     for entity, spec in schemas.entities.items():
+        if spec.optional and not any(any((root / "bronze" / entity).glob("*.parquet")) for root in exports.values()):
+            continue  # an optional entity (worker_attributes) the default company does not deliver
         base = None
         for name, root in exports.items():
             cols = spec.column_names
