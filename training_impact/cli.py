@@ -57,7 +57,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from orchestration.defs.dbt import FULL_REFRESH_TAG
 
         tags = {FULL_REFRESH_TAG: "true"}
-    outcome = run_pipeline(paths, tags=tags, progress=_step_line, lock_timeout=getattr(args, "lock_timeout", None))
+    try:
+        outcome = run_pipeline(paths, tags=tags, progress=_step_line,
+                               lock_timeout=getattr(args, "lock_timeout", None))
+    except Exception as error:  # a full disk under Dagster's own storage: say so, with the path
+        from training_impact.disk import full_disk_error
+
+        explained = full_disk_error(error, paths.root, "the run's storage under the data root")
+        if explained is None:
+            raise
+        print(f"training-impact: {explained}", file=sys.stderr, flush=True)
+        return 1
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 

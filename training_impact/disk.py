@@ -116,6 +116,25 @@ def no_space_error(exc: BaseException, path: Path | str, what: str, needed_bytes
     return err
 
 
+def full_disk_error(exc: BaseException, path: Path | str, what: str) -> DiskSpaceError | None:
+    """The DiskSpaceError behind ``exc`` when the disk under ``path`` is full, else None.
+
+    SQLite (Dagster's run storage) reports a write that hit a full disk as a bare
+    "disk I/O error"; that text counts as a full disk only when ``path`` really has less
+    free space than the reserve, so a genuine I/O fault is not misnamed.
+    """
+    if is_no_space(exc):
+        return no_space_error(exc, path, what)
+    if "disk i/o error" in str(exc).lower():
+        try:
+            low = free_bytes(path) < reserve_bytes() + 16 * MB
+        except OSError:
+            low = False
+        if low:
+            return no_space_error(exc, path, what)
+    return None
+
+
 @contextmanager
 def no_space_is_clear(path: Path | str, what: str, needed_bytes: int = 0) -> Iterator[None]:
     """Turn an ENOSPC (or EDQUOT) raised inside the block into a DiskSpaceError naming ``path``."""
