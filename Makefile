@@ -19,7 +19,7 @@ DEV_ENV := TI_ENV=$${TI_ENV:-development}
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test test-slow test-faults dev bench report clean
+.PHONY: venv demo test test-unit test-slow test-faults dev bench report clean
 
 venv: $(STAMP)
 
@@ -28,20 +28,26 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/training-impact prepare  # the dbt manifest the Dagster definitions read (DECISIONS D106)
 	touch $(STAMP)
 
 demo: venv
 	$(DEV_ENV) $(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA) --formats $(FORMATS)
 
+# tests/unit: no real pipeline run (about 70 s on 2 cores); tests/integration: the real pipeline (Dagster + dbt + GX).
+# Two workers; --dist loadgroup keeps each shared pipeline run on one worker (xdist_group, tests/conftest.py).
+test-unit: venv
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/unit
+
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
 # kill -9 of real runs at each stage, two triggers at once, a full disk (tmpfs; needs root) — tests/faults
 test-faults: venv
-	$(BIN)/python -m pytest -q -m faults tests/faults
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m faults tests/faults
 
 dev: venv
 	$(DEV_ENV) $(BIN)/training-impact dev --data $(DATA)

@@ -1,16 +1,13 @@
 """The one place that imports Great Expectations.
 
-GX reads GX_ANALYTICS_ENABLED when a context is created; forcing it off here,
-before the import, keeps every context this package makes offline, whatever
-the caller's environment says.
+Every context this package makes is configured with analytics off
+(expectations/contexts.py); GX 1.24 sends nothing else, so importing this
+module leaves the environment alone (D106).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
-
-os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 # GX deprecation chatter (string row conditions, pydantic v1 shims) would land
 # in every Dagster run log; our own code uses the non-deprecated APIs.

@@ -145,7 +145,7 @@ def record_subset_run(paths, instance, run, log) -> dict | None:
     """Ledger entry for a run that changed a published output but had no ``audit_ledger`` step."""
     from audit import store
     from audit.record import record_failed_run, record_published_run
-    from orchestration.defs.dbt import dbt_project
+    from orchestration.dbt_manifest import dbt_project
 
     if store.ledger_file(paths, "runs", run.run_id).exists():
         return None

@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 
 from reporting import svg
-from reporting.data import ReportData, load_report_data
+from reporting.data import DEFAULT_WINDOWS, ReportData, load_report_data
 
 TEMPLATE = Path(__file__).with_name("template.html")
 REPORT_NAME = "kpi_report.html"
@@ -51,24 +51,33 @@ LEVEL_LABELS = {
 
 @dataclass(frozen=True)
 class KpiInfo:
+    """A KPI's label and one-line meaning; {placeholders} are the windows the marts were built with."""
     label: str
     what: str
     higher_is_better: bool = True
+
+    def format(self, windows: dict) -> "KpiInfo":
+        values = {**DEFAULT_WINDOWS, **{k: v for k, v in (windows or {}).items() if v is not None}}
+        return KpiInfo(self.label.format(**values), self.what.format(**values), self.higher_is_better)
+
 
 
 KPIS: dict[str, KpiInfo] = {
     "completion_rate": KpiInfo("Completion rate", "Completed ÷ enrolled, once the program window has closed."),
     "certification_attainment": KpiInfo(
-        "Certification attainment", "Earned a recognised credential within 365 days of exit ÷ people who exited."),
+        "Certification attainment",
+        "Earned a recognised credential within {certification_days} days of exit ÷ people who exited."),
     "time_to_competency": KpiInfo("Time to competency", "Median days to first competency (Kaplan-Meier).", False),
     "learning_nps": KpiInfo("Learning NPS", "% promoters − % detractors among survey respondents."),
     "internal_mobility": KpiInfo(
-        "Internal moves within 12 months", "Promotion, lateral move or job-family change after exit."),
-    "retention": KpiInfo("Still employed after 12 months", "Retention 12 months after exit."),
-    "voluntary_separation": KpiInfo("Resigned within 12 months", "Voluntary leavers; lower is better.", False),
-    "involuntary_separation": KpiInfo("Dismissed within 12 months", "Involuntary leavers; lower is better.", False),
+        "Internal moves within {mobility_months} months", "Promotion, lateral move or job-family change after exit."),
+    "retention": KpiInfo("Still employed after {retention_months} months", "Retention {retention_months} months after exit."),
+    "voluntary_separation": KpiInfo("Resigned within {retention_months} months", "Voluntary leavers; lower is better.", False),
+    "involuntary_separation": KpiInfo("Dismissed within {retention_months} months", "Involuntary leavers; lower is better.", False),
     "productivity_change": KpiInfo(
-        "Productivity change", "Matched effect in productivity index points, from 6 months before to months 3-9 after."),
+        "Productivity change",
+        "Matched effect in productivity index points, from {pre_months} months before to months "
+        "{post_start_months}-{post_end_months} after."),
     "productivity_change_pct": KpiInfo(
         "Productivity change, relative", "The same effect ÷ the level the participants would have had without it."),
     "fully_loaded_cost": KpiInfo("Fully-loaded cost", "Fees, licences, design, facilitators, learners' time…", False),
@@ -120,8 +129,13 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "
 
 # ---------------------------------------------------------------- formatting
 
-def kpi_label(kpi: str, estimation_method: str | None = None) -> str:
+def kpi_info(kpi: str, windows: dict | None = None) -> KpiInfo | None:
     info = KPIS.get(kpi)
+    return info.format(windows or {}) if info else None
+
+
+def kpi_label(kpi: str, estimation_method: str | None = None, windows: dict | None = None) -> str:
+    info = kpi_info(kpi, windows)
     base = info.label if info else kpi.replace("_", " ").capitalize()
     extra = ESTIMATION_LABELS.get(estimation_method or "", estimation_method or "")
     return f"{base} ({extra})" if extra else base
@@ -286,7 +300,7 @@ def cell_html(row: dict | None, min_cell: int, currency: str) -> str:
 
 
 def kpi_table(rows_by_column: dict[tuple, dict[str, dict]], columns: list[tuple[str, str]], min_cell: int,
-              currency: str, first_header: str = "KPI") -> tuple[str, int]:
+              currency: str, first_header: str = "KPI", windows: dict | None = None) -> tuple[str, int]:
     """rows_by_column: (kpi, estimation_method) -> column key -> row. Returns (html, suppressed count)."""
     head = "".join(f"<th>{escape(label)}</th>" for _, label in columns)
     body, level, suppressed = [], None, 0
@@ -298,11 +312,11 @@ def kpi_table(rows_by_column: dict[tuple, dict[str, dict]], columns: list[tuple[
             level = row_level
             body.append(f"<tr class='level'><td colspan='{len(columns) + 1}'>"
                         f"{escape(LEVEL_LABELS.get(level, f'Level {level}'))}</td></tr>")
-        info = KPIS.get(kpi_method[0])
+        info = kpi_info(kpi_method[0], windows)
         what = f"<span class='what'>{escape(info.what)}</span>" if info else ""
         tds = "".join(cell_html(cells.get(col), min_cell, currency) for col, _ in columns)
         suppressed += sum(bool(cells.get(col, {}).get("suppressed")) for col, _ in columns)
-        body.append(f"<tr><td><b>{escape(kpi_label(*kpi_method))}</b>{what}</td>{tds}</tr>")
+        body.append(f"<tr><td><b>{escape(kpi_label(*kpi_method, windows=windows))}</b>{what}</td>{tds}</tr>")
     html = (f"<table class='kpi'><thead><tr><th>{escape(first_header)}</th>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
     return html, suppressed
@@ -347,7 +361,8 @@ def _headline(page: Page, data: ReportData) -> None:
         tiles.append(tile("Productivity change from training", matched, escape(sub)))
     mobility = overall.get(("internal_mobility", "did_matched"))
     if mobility:
-        tiles.append(tile("Extra internal moves (12 months)", mobility, "percentage points vs comparison group"))
+        tiles.append(tile(f"Extra internal moves ({data.window('mobility_months')} months)", mobility,
+                          "percentage points vs comparison group"))
     roi = overall.get(("roi", "phillips"))
     conservative = overall.get(("roi_conservative", "phillips"))
     if roi:
@@ -375,7 +390,7 @@ def _by_program_type(page: Page, data: ReportData) -> None:
         return
     types = [t for t in (*PROGRAM_TYPES, "unknown") if any(t in cells for cells in table.values())]
     columns = [(t, type_label(t)) for t in types] + [("all", "All programs")]
-    html, suppressed = kpi_table(table, columns, min_cell, currency)
+    html, suppressed = kpi_table(table, columns, min_cell, currency, windows=data.windows)
     page.suppressed_cells += suppressed
 
     rates = [(kpi, est) for kpi, est in sorted(table, key=_kpi_sort_key)
@@ -387,7 +402,7 @@ def _by_program_type(page: Page, data: ReportData) -> None:
         page.chart("type-rates", "Completion and certification by program type",
                    "Share of people, in percent; the black whisker is the 95% confidence interval.",
                    svg.bar_chart("type-rates", "Completion and certification by program type",
-                                 [kpi_label(*k) for k in rates], series, fmt=tick_formatter("pct"),
+                                 [kpi_label(*k, windows=data.windows) for k in rates], series, fmt=tick_formatter("pct"),
                                  axis_label="percent of people"))
     page.add(html)
 
@@ -417,8 +432,8 @@ def _by_method(page: Page, data: ReportData) -> None:
                              [to_point(rows.get((kpi, est, t, m)), min_cell, currency) for m in methods])
                   for i, t in enumerate(types)]
         chart_id = f"method-{kpi}"
-        title = f"{kpi_label(kpi, est)} by training method"
-        info = KPIS.get(kpi)
+        title = f"{kpi_label(kpi, est, data.windows)} by training method"
+        info = kpi_info(kpi, data.windows)
         unit_note = UNIT_NOTES.get(unit, unit)
         page.chart(chart_id, title, f"{info.what if info else ''} Unit: {unit_note}.",
                    svg.bar_chart(chart_id, title, [method_label(m) for m in methods], series,
@@ -430,7 +445,7 @@ def _by_method(page: Page, data: ReportData) -> None:
             if k[2] == ptype:
                 table[k[:2]][k[3]] = row
         columns = [(m, method_label(m)) for m in methods if any(m in cells for cells in table.values())]
-        html, suppressed = kpi_table(table, columns, min_cell, currency)
+        html, suppressed = kpi_table(table, columns, min_cell, currency, windows=data.windows)
         page.suppressed_cells += suppressed
         page.add(f"<h3>{escape(type_label(ptype))}: all KPIs by method</h3><div class='wide'>{html}</div>")
 
@@ -473,7 +488,8 @@ def _forests(page: Page, data: ReportData) -> None:
                                               to_point(naive, min_cell, currency)]))
         title = "Productivity change: matched comparison vs naive before/after"
         page.chart("forest-productivity", title,
-                   "Change in the productivity index, in index points (pre: 6 months before; post: months 3-9 "
+                   f"Change in the productivity index, in index points (pre: {data.window('pre_months')} months "
+                   f"before; post: months {data.window('post_start_months')}-{data.window('post_end_months')} "
                    "after). Matched = participants minus similar non-participants (difference-in-differences).",
                    svg.forest_plot("forest-productivity", title, rows,
                                    [("vs matched comparison (use this)", svg.MATCHED_COLOUR, "circle"),
@@ -487,11 +503,12 @@ def _forests(page: Page, data: ReportData) -> None:
         for kpi in people_kpis:
             for label, row in slices(kpi, "did_matched"):
                 if row is not None:
-                    rows.append(svg.ForestRow(f"{kpi_label(kpi)} · {label}", [to_point(row, min_cell, currency)]))
+                    rows.append(svg.ForestRow(f"{kpi_label(kpi, windows=data.windows)} · {label}", [to_point(row, min_cell, currency)]))
         title = "Careers and retention: participants vs matched comparison"
         page.chart("forest-people", title,
-                   "Difference in percentage points between participants and similar non-participants, 12 months "
-                   "after the program. For resignations and dismissals, below zero is good.",
+                   "Difference in percentage points between participants and similar non-participants, "
+                   f"{data.window('mobility_months')} months (moves) and {data.window('retention_months')} months "
+                   "(retention) after the program. For resignations and dismissals, below zero is good.",
                    svg.forest_plot("forest-people", title, rows,
                                    [("participants minus matched comparison", svg.MATCHED_COLOUR, "circle")],
                                    fmt=tick_formatter("pp"), axis_label="percentage points"))
@@ -670,7 +687,7 @@ def _trends(page: Page, data: ReportData) -> None:
             unit = subset[0].get("unit") or ""
             page.suppressed_cells += sum(bool(r.get("suppressed")) for r in subset)
             chart_id = f"trend-{grain}-{kpi_method[0]}-{kpi_method[1]}"
-            title = f"{kpi_label(*kpi_method)} by {grain}"
+            title = f"{kpi_label(*kpi_method, windows=data.windows)} by {grain}"
             page.chart(chart_id, title, f"Unit: {UNIT_NOTES.get(unit, unit)}.",
                        svg.line_chart(chart_id, title, xs, series, fmt=tick_formatter(unit, currency)))
             drew = True
@@ -697,7 +714,8 @@ def _other_breakdowns(page: Page, data: ReportData) -> None:
                 str(r.get(d)) for d in SLICE_DIMENSIONS if r.get(d) not in (None, "all"))
             table[_key(r)][str(value)] = r
         columns = sorted({c for cells in table.values() for c in cells})
-        html, suppressed = kpi_table(table, [(c, c) for c in columns], data.min_cell_size, data.currency)
+        html, suppressed = kpi_table(table, [(c, c) for c in columns], data.min_cell_size, data.currency,
+                                     windows=data.windows)
         page.suppressed_cells += suppressed
         page.add(f"<h3>By {escape(grain.replace('_', ' '))}</h3><div style='overflow-x:auto'>{html}</div>")
 

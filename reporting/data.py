@@ -16,6 +16,9 @@ SCHEMA = "main_marts"
 SUMMARY_TABLE = "kpi_summary"
 ROI_TABLE = "kpi_roi"
 EVENT_STUDY_TABLE = "kpi_impact_event_study"
+# config/parameters.yml's windows, when neither the warehouse nor the caller says otherwise.
+DEFAULT_WINDOWS = {"pre_months": 6, "post_start_months": 3, "post_end_months": 9, "mobility_months": 12,
+                   "retention_months": 12, "certification_days": 365}
 
 
 @dataclass
@@ -24,9 +27,17 @@ class ReportData:
     roi: list[dict] = field(default_factory=list)
     event_study: list[dict] = field(default_factory=list)  # kpi_impact_event_study, when built
     params: dict = field(default_factory=dict)
+    windows: dict = field(default_factory=dict)  # the windows the marts were built with (stg_config__parameters)
     run_id: str | None = None
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     source: str = ""
+
+    def window(self, name: str) -> int:
+        """A window of the build behind the marts; else of the parameters given; else the default."""
+        value = self.windows.get(name)
+        if value is None:
+            value = self.params.get("windows", {}).get(name, DEFAULT_WINDOWS[name])
+        return int(value)
 
     @property
     def min_cell_size(self) -> int:
@@ -67,5 +78,21 @@ def load_report_data(warehouse: Path, params: dict | None = None, run_id: str | 
         summary = _rows(con, SUMMARY_TABLE)
         roi = _rows(con, ROI_TABLE) if ROI_TABLE in tables else []
         event_study = _rows(con, EVENT_STUDY_TABLE) if EVENT_STUDY_TABLE in tables else []
-    return ReportData(summary=summary, roi=roi, event_study=event_study, params=params or {}, run_id=run_id,
-                      source=str(warehouse))
+        windows = _built_windows(con)
+    return ReportData(summary=summary, roi=roi, event_study=event_study, params=params or {}, windows=windows,
+                      run_id=run_id, source=str(warehouse))
+
+
+WINDOW_COLUMNS = ("pre_months", "post_start_months", "post_end_months", "mobility_months", "retention_months",
+                  "certification_days")
+
+
+def _built_windows(con: duckdb.DuckDBPyConnection) -> dict:
+    """The windows of config/parameters.yml as the dbt build that made the marts read them."""
+    found = con.execute("select 1 from information_schema.tables where table_schema = 'main_staging' "
+                        "and table_name = 'stg_config__parameters'").fetchone()
+    if not found:
+        return {}
+    cursor = con.execute(f"select {', '.join(WINDOW_COLUMNS)} from main_staging.stg_config__parameters")
+    row = cursor.fetchone()
+    return dict(zip(WINDOW_COLUMNS, row)) if row else {}

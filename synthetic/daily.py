@@ -15,7 +15,7 @@ workers and programs they point at.
 
 ``lay_out_drops(source_landing, target_landing, day)`` builds what landing
 holds after the delivery of ``day`` (None: the history only), for a simulated
-week of nightly runs (tests/test_nightly.py).
+week of nightly runs (tests/integration/test_nightly_run.py).
 """
 from __future__ import annotations
 

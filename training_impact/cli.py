@@ -169,9 +169,23 @@ def cmd_dev(args: argparse.Namespace) -> int:
     paths = data_paths(args.data).ensure()
     paths.export_env()
     prepare_dagster_home(paths)
+    # `dagster dev` re-parses the dbt project as it changes (dagster-dbt's prepare_if_dev): the venv's dbt first.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     dagster = Path(sys.executable).with_name("dagster")
     os.chdir(REPO_ROOT)
     os.execv(str(dagster), [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)])
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from orchestration.dbt_manifest import dbt_project, prepare_manifest
+
+    parsed = prepare_manifest(force=args.force)
+    print(f"dbt manifest {'parsed' if parsed else 'up to date'}: {dbt_project.manifest_path}")
+    return 0
+
+
+# Commands that never load the Dagster definitions, so never need the dbt manifest.
+_WITHOUT_DEFINITIONS = {"generate", "mappings", "quarantine", "summary", "prepare"}
 
 
 def _add_lock_timeout(cmd: argparse.ArgumentParser) -> None:
@@ -247,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument("--entity", default=None, help="only this entity")
     quarantine.set_defaults(func=cmd_quarantine)
 
+    prepare = sub.add_parser("prepare", help="build step: parse the dbt project into its manifest (make runs it)")
+    prepare.add_argument("--force", action="store_true", help="parse even when the manifest is up to date")
+    prepare.set_defaults(func=cmd_prepare)
+
     dev = sub.add_parser("dev", help="start the Dagster UI on the whole asset graph")
     dev.add_argument("--data", default=None)
     dev.add_argument("--port", type=int, default=3000)
@@ -257,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     args = build_parser().parse_args(argv)
+    if args.command not in _WITHOUT_DEFINITIONS:
+        from orchestration.dbt_manifest import prepare_manifest
+
+        prepare_manifest()  # the build step, when a model changed since the last parse (D106)
     from privacy import PseudonymKeyError
     from training_impact.run_lock import RunLockBusy
 

@@ -96,6 +96,9 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key
     guard_run()  # production without a pseudonymisation key stops here, before any file is read
     disable_telemetry()
     paths.ensure().export_env()
+    from orchestration.dbt_manifest import prepare_manifest
+
+    prepare_manifest()  # before the definitions are first imported: they read the manifest (D106)
     run_id = str(uuid.uuid4())  # known before the run starts: named in the lock, progress listens to it
     with run_lock.acquire(paths.root, run_id=run_id, timeout=lock_timeout,
                           log=lambda message: print(f"training-impact: {message}", file=sys.stderr, flush=True)):
@@ -134,7 +137,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
                                         partition_key=partition_key, tags=run_tags, run_id=run_id)
         if not result.success:  # successful runs are recorded by the audit_ledger asset (docs/audit.md)
             from audit.record import record_failed_run
-            from orchestration.defs.dbt import dbt_project
+            from orchestration.dbt_manifest import dbt_project
 
             try:
                 record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path)

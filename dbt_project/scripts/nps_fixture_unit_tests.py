@@ -8,7 +8,7 @@ The fixture is read as it is. Every case with scores becomes one program of a un
 standard error are computed here with the fixture's own formulas and first checked against
 every value the fixture states, within its tolerance (`*_tol`, else half a unit of the last
 printed decimal); the dbt unit test then holds the SQL to those values exactly (4 decimals,
-DECISIONS.md D17). tests/test_kpi_nps_vectors.py runs the check in pytest.
+DECISIONS.md D17). tests/unit/test_kpi_nps_vectors.py runs the check in pytest.
 """
 
 from __future__ import annotations

@@ -7,47 +7,23 @@ checks; at error severity `dbt build` skips the models downstream of a failure.
 
 import json
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
 from orchestration.warehouse_lock import wait_for_warehouse
 from training_impact.disk import ensure_free_space, size_of
-from training_impact.settings import DBT_PROJECT_DIR, data_paths, disable_telemetry, load_parameters
+from training_impact.settings import data_paths, load_parameters
 
-disable_telemetry()
-data_paths().export_env()
-# dagster-dbt looks dbt up on PATH (also when it parses the project): put this
-# interpreter's bin folder first, so cron, systemd and `make` runs find the venv's dbt.
-_VENV_BIN = str(Path(sys.executable).parent)
-if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def _manifest_is_stale() -> bool:
-    """True when no manifest exists or a model, macro, test or config changed after it."""
-    if not dbt_project.manifest_path.exists():
-        return True
-    built = dbt_project.manifest_path.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / name for name in ("models", "macros", "tests", "seeds")]
-    newest = max(
-        (path.stat().st_mtime for folder in sources if folder.exists() for path in folder.rglob("*") if path.is_file()),
-        default=0.0,
-    )
-    return newest > built or (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
-
-
-# A fresh clone has no manifest: parse so the definitions load anywhere (dagster dev,
-# the CLI, tests), and parse again when the project changed since the last parse.
-if _manifest_is_stale():
-    dbt_project.preparer.prepare(dbt_project)
+# Importing this module has no side effects (D106): the manifest comes from a build step
+# (orchestration/dbt_manifest.py); only `dagster dev` parses here, as dagster-dbt does by convention.
+dbt_project.prepare_if_dev()
+require_manifest()
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 # "0" skips the column schema + lineage of every dbt model (minutes of sqlglot; the test suite's runs).
@@ -96,6 +72,7 @@ def dbt_target_path() -> Path:
 )
 def training_impact_dbt(context: AssetExecutionContext):
     dbt: DbtCliResource = context.resources.dbt
+    data_paths().export_env()  # profiles.yml and the sources read the data root's paths from the environment
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
     wait_for_warehouse(data_paths().warehouse, log=context.log.warning)
     # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full
@@ -104,13 +81,13 @@ def training_impact_dbt(context: AssetExecutionContext):
     # Auditor metadata on every model (docs/audit.md): row counts, and unless switched off the column
     # schema and column-level lineage (sqlglot over the compiled SQL). With DuckDB they are fetched
     # after dbt has released the file.
-    # Unit tests check the SQL, not the data: CI runs them (tests/test_suppression.py runs every
+    # Unit tests check the SQL, not the data: CI runs them (tests/integration/test_suppression_run.py runs every
     # one), nightly runs skip them (dbt's own advice; DECISIONS D63), ~15 s a run.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
-    events = dbt.cli(args, context=context, target_path=dbt_target_path()).stream()
-    events = events.fetch_row_counts()
+    invocation = dbt.cli(args, context=context, target_path=dbt_target_path())
+    events = invocation.stream()
     attach_columns, code = _column_metadata_wanted()
     if attach_columns:
         events = events.fetch_column_metadata()
@@ -118,11 +95,43 @@ def training_impact_dbt(context: AssetExecutionContext):
         context.log.info("column schema and lineage: unchanged dbt code since the run that attached them"
                          f" ({COLUMN_METADATA_ENV}=1 attaches them every run)")
     try:
-        yield from events
+        # Row counts once dbt has ended, in one read-only connection: dagster-dbt's fetch_row_counts()
+        # polls its futures in a busy loop for the whole build (a core spent spinning beside dbt, D105).
+        built, failure = [], None
+        try:
+            built.extend(events)
+        except Exception as error:  # a failed build: what dbt did build still gets its events, then the error
+            failure = error
+        yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
+        if failure is not None:
+            raise failure
     finally:
         _close_dbt_duckdb()
     if attach_columns and code:
         _column_metadata_marker().write_text(code, encoding="utf-8")
+
+
+def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path):
+    """dagster-dbt's events, each materialised table model's with its row count (`dagster/row_count`)."""
+    import duckdb
+
+    relations: dict[str, str] = {}
+    for event in events:
+        unique_id = getattr(event, "metadata", {}).get("unique_id")
+        node = manifest["nodes"].get(unique_id.text) if unique_id is not None else None
+        if (isinstance(event, (dg.Output, dg.AssetMaterialization)) and node and node["resource_type"] == "model"
+                and node["config"].get("materialized") != "view" and node.get("relation_name")):
+            relations[node["unique_id"]] = node["relation_name"]
+    counts: dict[str, int] = {}
+    if relations:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            for unique_id, relation in relations.items():
+                counts[unique_id] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+    for event in events:
+        unique_id = getattr(event, "metadata", {}).get("unique_id")
+        if unique_id is not None and unique_id.text in counts:
+            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[unique_id.text]})
+        yield event
 
 
 def _column_metadata_marker() -> Path:
@@ -160,8 +169,6 @@ def _close_dbt_duckdb() -> None:
             DuckDBConnectionManager.close_all_connections()
 
 
-# The venv's dbt, whether or not the venv is on PATH (cron, systemd, the Makefile).
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
 
 # Every KPI mart, for the assets that read them all after dbt (publishing, the report):

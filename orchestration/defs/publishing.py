@@ -8,7 +8,8 @@ It reads the warehouse, so it shares the writer pool with dbt.
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL, dbt_project
+from orchestration.dbt_manifest import dbt_project
+from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
 from publishing import publish_run
 from training_impact.settings import data_paths
 

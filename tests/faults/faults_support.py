@@ -115,6 +115,28 @@ class Run:
         return "\n".join(interesting[-lines:])
 
 
+def dagster_instance(root: Path):
+    """The data root's own Dagster instance (runs, event log, the writer pool)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(Path(root) / "dagster_home")))
+
+
+def pool_runs(instance) -> set[str]:
+    """Runs holding or waiting for a slot of the warehouse writer pool."""
+    info = instance.event_log_storage.get_concurrency_info("duckdb_warehouse")
+    return {s.run_id for s in info.claimed_slots} | {p.run_id for p in info.pending_steps}
+
+
+def ledger_row(root: Path, run_id: str) -> dict:
+    import pyarrow.parquet as pq
+
+    path = Path(root) / "audit" / "ledger" / "runs" / f"{run_id}.parquet"
+    assert path.exists(), f"no ledger row for run {run_id}"
+    return pq.read_table(path).to_pylist()[0]
+
+
 def copy_root(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target

@@ -2,7 +2,7 @@
 -- 9-10) - % detractors (up to nps.detractor_max, 0-6) among respondents, -100..+100.
 -- Standard error from the per-respondent variance of the +1/0/-1 score, population form:
 --   var = (p + d) - (p - d)^2,  se = sqrt(var / n)   (p, d shares of promoters, detractors)
--- (shared/fixtures/surveys/nps_test_vectors.json; tests/test_kpi_nps_vectors.py).
+-- (shared/fixtures/surveys/nps_test_vectors.json; tests/unit/test_kpi_nps_vectors.py).
 -- The response rate is answered invitations ÷ invitations (every exit completed, passed,
 -- failed or withdrawn while employed is invited). The period is the exit year.
 {%- set grains = var('kpi_slice_grains', none) %}

@@ -6,9 +6,6 @@ Uses the session's `pipeline_run` (tests/conftest.py): 1,500 employees through D
 from __future__ import annotations
 
 import duckdb
-import pytest
-
-pytestmark = pytest.mark.integration
 
 # measurement.md KPI -> the kpi names that carry it in kpi_summary (docs/kpis.md)
 CATALOGUE = {

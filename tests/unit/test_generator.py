@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 import synthetic
+from repo_paths import REPO_ROOT
 from synthetic.writer import COLUMNS, SURVEY_COLUMNS
 
-REPO = Path(__file__).resolve().parent.parent
 COMPANY = {"employees": 3000, "years": 3, "seed": 42}
 LINEAGE = {"_source_file", "_source_sha256", "_source_row", "_batch_id", "_ingested_at"}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -93,7 +93,7 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
 
 def test_files_follow_layout_and_canonical_columns(company):
     _, landing, summary, _ = company
-    schemas = yaml.safe_load((REPO / "ingestion" / "canonical_schemas.yml").read_text())["entities"]
+    schemas = yaml.safe_load((REPO_ROOT / "ingestion" / "canonical_schemas.yml").read_text())["entities"]
     globs = {"workers": "hris/workers_2026-10-31.csv", "job_history": "hris/job_history_2026-10-31.csv",
              "productivity": "performance/productivity_*.csv", "ratings": "performance/ratings_*.csv",
              "programs": "lms/programs_2026-10-31.csv", "enrollments": "lms/enrollments_2026-10-31.csv",

@@ -43,7 +43,8 @@ def _parameters_with_attributes(target: Path) -> Path:
     return target
 
 
-def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple[dict, dict]:
+def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple:
+    """(truth, estimates by (kpi, method, program type), paths, outcome) of one adverse company's run."""
     import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
@@ -67,7 +68,7 @@ def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple[dict, 
         ).fetchall()
     estimates = {(kpi, method, ptype): (est, low, high, n, suppressed)
                  for kpi, method, ptype, est, low, high, n, suppressed in rows}
-    return truth, estimates
+    return truth, estimates, paths, outcome
 
 
 def _productivity_truth_over_used_episodes(con, paths, truth: dict) -> None:
@@ -112,32 +113,39 @@ def adverse_run(tmp_path_factory):
         monkeypatch.undo()
 
 
-@pytest.mark.integration
 def test_every_adversity_is_switched_on(adverse_run):
     from synthetic.adversity import ADVERSITIES
 
-    truth, _ = adverse_run
+    truth, *_ = adverse_run
     assert set(truth["adversity"]) == set(ADVERSITIES)
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("program_type", PROGRAM_TYPES)
 @pytest.mark.parametrize("kpi", sorted(PLANTED))
 def test_matched_interval_contains_the_planted_effect(adverse_run, kpi, program_type):
-    truth, estimates = adverse_run
+    truth, estimates, *_ = adverse_run
     planted = truth["effects"][program_type][PLANTED[kpi]]
     estimate, low, high, n, suppressed = estimates[(kpi, "did_matched", program_type)]
     assert not suppressed and n, (kpi, program_type)
     assert low <= planted <= high, f"{kpi} {program_type}: {estimate} [{low}, {high}] misses the planted {planted}"
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("program_type", PROGRAM_TYPES)
 def test_naive_before_after_misses_where_selection_is_strong(adverse_run, program_type):
-    truth, estimates = adverse_run
+    truth, estimates, *_ = adverse_run
     planted = truth["effects"][program_type]["productivity_pct"]
     estimate, low, high, _, _ = estimates[("productivity_change_pct", "naive_pre_post", program_type)]
     assert not (low <= planted <= high), f"naive {program_type}: {estimate} [{low}, {high}] contains {planted}"
+
+
+@pytest.mark.parametrize("program_type", PROGRAM_TYPES)
+def test_comparison_group_beats_naive_against_truth(adverse_run, program_type):
+    """The matched DiD lands nearer the planted productivity effect than the naive before/after."""
+    truth, estimates, *_ = adverse_run
+    planted = truth["effects"][program_type]["productivity_pct_used"]
+    did = estimates[("productivity_change_pct", "did_matched", program_type)][0]
+    naive = estimates[("productivity_change_pct", "naive_pre_post", program_type)][0]
+    assert abs(did - planted) < abs(naive - planted), (program_type, did, naive, planted)
 
 
 @pytest.mark.slow
@@ -150,7 +158,7 @@ def test_coverage_over_seeds(tmp_path):
     monkeypatch = pytest.MonkeyPatch()
     try:
         for seed in seeds:
-            truth, estimates = _run_adverse_company(tmp_path / f"seed{seed}", {**COVERAGE_COMPANY, "seed": seed},
+            truth, estimates, *_ = _run_adverse_company(tmp_path / f"seed{seed}", {**COVERAGE_COMPANY, "seed": seed},
                                                     monkeypatch)
             for kpi, key in PLANTED.items():
                 for program_type in PROGRAM_TYPES:
@@ -168,3 +176,50 @@ def test_coverage_over_seeds(tmp_path):
     print("coverage", coverage)
     for kpi, share in coverage.items():
         assert 0.90 <= share <= 0.99, f"{kpi}: 95% CIs contain the planted effect in {share:.0%} of seeds"
+
+
+STAGING_COLUMNS = ["worker_id", "attribute", "value", "value_number", "valid_from", "valid_to",
+                   "_source_file", "_source_sha256", "_source_row", "_batch_id", "_ingested_at"]
+
+
+def test_worker_attributes_ingest_end_to_end(adverse_run):
+    """The optional HRIS entity through the gate into staging: pseudonymised, typed, dated (valid_to)."""
+    import csv
+
+    _, _, paths, outcome = adverse_run
+    gate = [c for c in outcome.check_results if c["asset"] == "bronze/worker_attributes"]
+    assert gate and all(c["passed"] for c in gate), gate
+    landed = []
+    for path in sorted(paths.landing.glob("hris/worker_attributes_*.csv")):
+        with open(path, encoding="utf-8") as fh:
+            landed.extend(csv.DictReader(fh))
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        cols = [r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'main_staging' "
+            "and table_name = 'stg_hris__worker_attributes' order by ordinal_position").fetchall()]
+        rows = [dict(zip(cols, r)) for r in con.execute("select * from main_staging.stg_hris__worker_attributes")
+                .fetchall()]
+        workers = {r[0] for r in con.execute("select worker_id from main_staging.stg_hris__workers").fetchall()}
+    assert cols == STAGING_COLUMNS
+    assert len(rows) == len(landed) > 0
+    # pseudonymised like stg_hris__workers: no raw id, every one a known pseudonym
+    assert {r["worker_id"] for r in rows} <= workers
+    assert not {r["worker_id"] for r in rows} & {x["worker_id"] for x in landed}
+    by_attr: dict[str, list[dict]] = {}
+    for r in rows:
+        by_attr.setdefault(r["attribute"], []).append(r)
+    assert set(by_attr) == {"birth_year", "education_level", "employment_type", "location", "prior_earnings"}
+    assert all(r["value_number"] == float(r["value"]) for r in by_attr["birth_year"] + by_attr["prior_earnings"])
+    assert all(r["value_number"] is None for r in by_attr["education_level"] + by_attr["location"])
+    # valid_to: the next valid_from of the same worker and attribute, exclusive; null when none
+    edu: dict[str, list[dict]] = {}
+    for r in by_attr["education_level"]:
+        edu.setdefault(r["worker_id"], []).append(r)
+    changed = [sorted(v, key=lambda r: (r["valid_from"] is not None, r["valid_from"])) for v in edu.values()
+               if len(v) > 1]
+    assert changed, "the adverse company should have at least one dated education change"
+    for first, second in changed:
+        assert first["valid_from"] is None and first["valid_to"] == second["valid_from"]
+        assert second["valid_to"] is None
+    assert all(r["valid_to"] is None for v in edu.values() if len(v) == 1 for r in v)
+    assert all(r["_source_file"].startswith("hris/worker_attributes_") for r in rows)

@@ -11,9 +11,6 @@ from __future__ import annotations
 import shutil
 
 import duckdb
-import pytest
-
-pytestmark = pytest.mark.integration
 
 OTHER_KEY = "a second pseudonymisation key for the determinism test, 2026"
 

@@ -20,8 +20,6 @@ from publishing import publish_run
 from publishing.serving import parquet_dir, serving_dir, serving_file
 from training_impact.pipeline import run_pipeline
 
-pytestmark = pytest.mark.integration
-
 READER = r"""
 import duckdb, json, os, sys, time
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "dbt_project" / "scripts" / "nps_fixture_unit_tests.py"
 

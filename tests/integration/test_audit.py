@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.integration
+from repo_paths import REPO_ROOT
 
 COMPANY = {"employees": 300, "years": 2, "seed": 11}
-SCHEMA_FILE = Path(__file__).parent / "fixtures" / "openlineage" / "OpenLineage.json"
+SCHEMA_FILE = REPO_ROOT / "tests" / "fixtures" / "openlineage" / "OpenLineage.json"
 
 
 @pytest.fixture(scope="module")

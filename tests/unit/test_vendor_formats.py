@@ -1,9 +1,9 @@
 """The synthetic company in vendor formats (synthetic/vendors.py) reads back identically.
 
 Fast tests: the export's pieces, and a round trip through ingestion (bronze,
-row rules stubbed) for every vendor format. The integration test runs the real
-pipeline on one company exported twice (plus the canonical run) and compares
-every KPI mart.
+row rules stubbed) for every vendor format. tests/integration/test_vendor_formats_run.py
+runs the real pipeline on the shared small company exported twice (its canonical run is
+the session's `pipeline_run`) and compares every KPI mart.
 """
 from __future__ import annotations
 
@@ -22,16 +22,9 @@ from ingestion.mapping import MappingError, read_landing_mappings
 from ingestion.schemas import load_schemas
 from synthetic import vendors
 from synthetic.vendors import PROFILES, export_vendor_format, parse_formats
+from vendor_formats_support import VENDOR_SETS
 
 COMPANY = {"employees": 600, "years": 2, "seed": 3}
-# The pipeline run needs a company whose planted orphan enrollments stay under
-# the gate's 1% reference limit (2 orphans: at least ~200 enrollments).
-PIPELINE_COMPANY = {"employees": 1200, "years": 2, "seed": 3}
-# Every vendor format in two exports; each needs one pipeline run in the integration test.
-VENDOR_SETS = {
-    "set_a": "workday,docebo,xapi_json,qualtrics,generic_csv:performance,generic_parquet:finance",
-    "set_b": "successfactors,cornerstone,xapi_ndjson,qualtrics_legacy,generic_xlsx:performance+finance",
-}
 FAMILIES = ["hris", "lms", "performance", "finance", "surveys"]
 # What the legacy Qualtrics layout cannot carry (docs/mappings.md).
 LEGACY_SURVEY_GAPS = {"progress", "duration_seconds", "distribution_channel", "recipient_first_name",
@@ -208,39 +201,3 @@ def test_malformed_landing_mappings_file_fails_loudly(tmp_path):
     (tmp_path / "landing/mappings.yml").write_text("families:\n  hris: peoplesoft\n", encoding="utf-8")
     with pytest.raises(MappingError, match="mapping 'peoplesoft' not found"):
         ingestion.ingest_family("hris", tmp_path, "b1")
-
-
-# --------------------------------------------------------------------------- the real pipeline
-
-def _kpi_tables(warehouse: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main_marts' "
-            "and table_name like 'kpi_%' order by 1").fetchall()]
-        return {n: con.execute(f"select * from main_marts.{n} order by all").fetchall() for n in names}
-
-
-@pytest.mark.integration
-def test_same_company_in_every_vendor_format_gives_identical_kpi_marts(tmp_path):
-    from training_impact.pipeline import run_pipeline
-    from training_impact.settings import data_paths
-
-    company = tmp_path / "generated"
-    synthetic.generate(company, **PIPELINE_COMPANY)
-    marts, checks = {}, {}
-    for name in ["canonical", *VENDOR_SETS]:
-        root = _copy(company, tmp_path / name)
-        if name in VENDOR_SETS:
-            export_vendor_format(root, VENDOR_SETS[name])
-        paths = data_paths(root)
-        outcome = run_pipeline(paths)
-        assert outcome.success, (name, outcome.failures)
-        checks[name] = sorted((c["asset"], c["check"], c["passed"], c["severity"]) for c in outcome.check_results)
-        marts[name] = _kpi_tables(paths.warehouse)
-    base = marts["canonical"]
-    assert len(base) >= 6 and all(base.values()), {k: len(v) for k, v in base.items()}
-    for name in VENDOR_SETS:
-        assert checks[name] == checks["canonical"], name       # the same gates pass and warn
-        assert marts[name].keys() == base.keys()
-        for table, rows in base.items():
-            assert marts[name][table] == rows, f"{name}: main_marts.{table} differs from the canonical run"

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from publishing_support import FAKE_CONTRACTS, write_fake_manifest, write_fake_warehouse
+from repo_paths import REPO_ROOT
 
 from publishing import publish
 from publishing.serving import (
@@ -30,7 +31,7 @@ from publishing.serving import (
     versions_dir,
 )
 
-TESTS = Path(__file__).resolve().parent
+TESTS = REPO_ROOT / "tests"
 
 
 @pytest.fixture

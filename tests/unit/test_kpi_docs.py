@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO_ROOT
+
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 
 

@@ -2,16 +2,15 @@
 ingestion and the real GX suites, one case per fresh data root: every case loads cleanly,
 or quarantines rows with a rule naming file and record, or sets the file aside with a
 reason; and every case reconciles (rows read = loaded + quarantined, on disk too).
+dbt tests are Dagster asset checks, and the blocking ones block.
 
-The integration tests at the end run the real pipeline (Dagster + GX + dbt): a blocked run
-leaves every published output byte-identical, Data Docs are built and printed, dbt tests
-are Dagster asset checks.
+The real pipeline (Dagster + GX + dbt) is tests/integration/test_bad_inputs_run.py: a blocked
+run leaves every published output byte-identical, Data Docs are built and printed.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 import types
@@ -19,18 +18,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 import ingestion
-from repo_paths import REPO_ROOT, shared_fixtures_dir
+from bad_inputs_support import CASES, FIXTURES, land
 from expectations.export import export_quarantine_csv
 from expectations.gate import evaluate_gate
 from training_impact.settings import data_paths, load_parameters
 from training_impact.summary import print_run_summary
 
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "bad_inputs"
-INDEX = yaml.safe_load((FIXTURES / "index.yml").read_text(encoding="utf-8"))
-CASES = INDEX["cases"]
 FAMILIES = {"hris", "performance", "lms", "finance", "surveys"}
 PARAMS = load_parameters()
 BATCH = "case"
@@ -46,9 +41,6 @@ REQUIRED_KINDS = {
     # issue 13 (unattended nights): placeholder dates and JSON nested past the parser's recursion limit
     "implausible_date", "implausible_date_event", "implausible_enrolment", "deep_json",
 }
-# xAPI conformance cases whose null the fixture extraction lost (docs/xapi_conformance_exceptions.md):
-# the stored statements are valid, so they are not "invalid statements" any more.
-NULL_LOST_CASES = {"v1_0_3-0411", "v1_0_3-0412", "v1_0_3-0413", "v1_0_3-0414"}
 
 
 def test_catalogue_covers_every_kind_and_family():
@@ -63,47 +55,6 @@ def test_catalogue_covers_every_kind_and_family():
         assert len(sources) == 1, case["id"]
         if "file" in case:
             assert (FIXTURES / case["file"]).is_file(), case["id"]
-
-
-# ----------------------------------------------------------------------------- generated inputs
-
-def _xapi_conformance_invalid(dest: Path) -> None:
-    """The [400] statements of the ADL conformance fixture, read as it is, one a line."""
-    source = shared_fixtures_dir() / "xapi" / "adl_conformance_v1_0_3.jsonl"
-    with open(source, encoding="utf-8") as fh, open(dest, "w", encoding="utf-8") as out:
-        for line in fh:
-            if not line.strip():
-                continue
-            case = json.loads(line)
-            if case["expect_status"] == [400] and case["case_id"] not in NULL_LOST_CASES:
-                out.write(json.dumps(case["statement"]) + "\n")
-
-
-def _survey_10mb_field(dest: Path) -> None:
-    """Two survey responses, the second with a 10 MB free-text answer (too big to commit)."""
-    text = (FIXTURES / "surveys" / "nps_11.csv").read_text(encoding="utf-8").splitlines()
-    header, first = text[:3], text[3]
-    big = ("The trainer was great. " * (10 * 2**20 // 23 + 1))[: 10 * 2**20]
-    fields = next(csv.reader([first]))
-    fields[7], fields[-3] = "R_0010", big            # ResponseId, Q4
-    with open(dest, "w", encoding="utf-8", newline="") as out:
-        out.write("\n".join(header) + "\n" + first + "\n")
-        csv.writer(out, lineterminator="\n").writerow(fields)
-
-
-GENERATORS = {"xapi_conformance_invalid": _xapi_conformance_invalid, "survey_10mb_field": _survey_10mb_field}
-
-
-def land(root: Path, entry: dict, landing: str) -> Path:
-    dest = root / "landing" / landing
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if "file" in entry:
-        shutil.copyfile(FIXTURES / entry["file"], dest)
-    elif "shared" in entry:
-        shutil.copyfile(shared_fixtures_dir() / entry["shared"], dest)
-    else:
-        GENERATORS[entry["generate"]](dest)
-    return dest
 
 
 # ----------------------------------------------------------------------------- the cases
@@ -367,96 +318,3 @@ def test_dbt_tests_are_dagster_asset_checks_and_errors_block():
 
     for check in ("quality_gate", "reconciliation"):   # optional entities too (worker_attributes)
         assert len(specs[check]) == len(load_schemas().entities) and all(spec.blocking for spec in specs[check])
-
-
-# ----------------------------------------------------------------------------- the real pipeline
-
-def _published_state(paths) -> dict[str, str]:
-    """sha256 of every file the run may publish: everything under the data root except the
-    inputs and the audit trail (landing, bronze, rejected, GX results, Dagster's own storage, and
-    audit/, which records the blocked run too: checked apart, append-only)."""
-    skip = {"landing", "bronze", "rejected", "gx", "dagster_home", "audit"}
-    state = {}
-    for path in sorted(paths.root.rglob("*")):
-        rel = path.relative_to(paths.root)
-        if path.is_file() and rel.parts[0] not in skip and rel.name != "truth.json" and not rel.name.endswith(".wal"):
-            state[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return state
-
-
-def _audit_state(paths) -> dict[str, str]:
-    return {path.relative_to(paths.root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted((paths.root / "audit").rglob("*")) if path.is_file()}
-
-
-def _marts(paths) -> dict[str, list[tuple]]:
-    import duckdb
-
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main_marts'").fetchall()]
-        return {name: con.execute(f'select * from main_marts."{name}" order by all').fetchall() for name in names}
-
-
-@pytest.mark.integration
-def test_blocked_run_leaves_published_outputs_byte_identical(copy_of_run):
-    from training_impact.pipeline import run_pipeline
-
-    paths = copy_of_run
-    before_files, before_marts = _published_state(paths), _marts(paths)
-    before_audit = _audit_state(paths)
-    before_audit_ndjson = (paths.root / "audit/openlineage.ndjson").read_bytes()
-    assert paths.warehouse.relative_to(paths.root).as_posix() in before_files and before_marts
-    # a late family blocks: a finance extract without its posting_date column
-    land(paths.root, {c["id"]: c for c in CASES}["finance-09"], "finance/cost_lines_2026-11.csv")
-
-    outcome = run_pipeline(paths)
-
-    assert not outcome.success
-    failed = {(c["asset"], c["check"]) for c in outcome.check_results if not c["passed"] and c["severity"] == "ERROR"}
-    assert failed == {("bronze/cost_lines", "quality_gate")}, failed
-    assert "bronze/workers" in outcome.materialized                      # the families before it loaded
-    assert not [key for key in outcome.materialized if key.split("/")[0] not in ("bronze",)]
-    assert _published_state(paths) == before_files           # byte for byte, warehouse file included
-    assert _marts(paths) == before_marts
-    # the audit trail only grows: the blocked run is recorded as failed, nothing earlier is rewritten
-    after_audit = _audit_state(paths)
-    rewritten = {rel for rel, digest in before_audit.items()
-                 if rel != "audit/openlineage.ndjson" and after_audit.get(rel) != digest}
-    assert not rewritten, rewritten
-    assert (paths.root / "audit/openlineage.ndjson").read_bytes().startswith(before_audit_ndjson)
-    assert any(outcome.run_id in rel for rel in set(after_audit) - set(before_audit))
-    rejected = [r for r in ingestion.read_manifest(paths.root).to_pylist()
-                if r["batch_id"] == outcome.run_id and r["status"] == "rejected"]
-    assert [r["source_file"] for r in rejected] == ["finance/cost_lines_2026-11.csv"]
-    assert (paths.rejected / outcome.run_id / "finance" / "cost_lines_2026-11.csv.reason.txt").is_file()
-
-
-@pytest.mark.integration
-def test_reconciliation_and_data_docs_in_a_real_run(tmp_path, capsys):
-    """A small company through the real pipeline: every file reconciled by a Dagster check, and the
-    GX Data Docs site built, named in the run's metadata and printed with the output locations."""
-    import dagster as dg
-
-    import synthetic
-    from training_impact.pipeline import run_pipeline
-    from training_impact.summary import print_output_locations
-
-    root = tmp_path / "company"
-    synthetic.generate(root, employees=600, years=2, seed=3)
-    paths = data_paths(root)
-    outcome = run_pipeline(paths)
-
-    index = paths.gx / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert index.is_file()
-    reconciliation = [c for c in outcome.check_results if c["check"] == "reconciliation"]
-    assert reconciliation and all(c["passed"] for c in reconciliation), reconciliation
-    assert all("rows read =" in c["description"] for c in reconciliation)
-    with dg.DagsterInstance.get() as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["bronze", "workers"]))
-    assert event.asset_materialization.metadata["data_docs"].value == str(index)
-    pages = list((index.parent / "validations" / "workers").rglob("*.html"))
-    assert pages and outcome.run_id in str(pages[0])
-    capsys.readouterr()
-    print_output_locations(paths)
-    assert f"GX Data Docs:       {index}" in capsys.readouterr().out

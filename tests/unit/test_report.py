@@ -1,8 +1,9 @@
-"""The KPI report: a self-contained page whose every declared chart is drawn in headless Chromium."""
+"""The KPI report: a self-contained page whose every declared chart is drawn in headless Chromium.
+
+The report of a real pipeline run is tests/integration/test_report_run.py."""
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pytest
 
+from report_support import require_chromium
 from reporting import ReportData, render_report, write_report
-from reporting.browser import ChromiumNotFound, check_render, find_chromium, screenshot
+from reporting.browser import check_render, screenshot
 from reporting.png import colour_share, png_size, read_png
 from reporting.svg import SERIES_COLOURS
 
@@ -98,15 +99,6 @@ def sample_data(with_trends: bool = True) -> ReportData:
                                                                        "online_self_paced", scale=0.5)]
     return ReportData(summary=summary, roi=roi, params=PARAMS, run_id="run-1234",
                       generated_at=datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc), source="sample")
-
-
-def require_chromium() -> None:
-    try:
-        find_chromium()
-    except ChromiumNotFound as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{error} (CI must run scripts/install_system_deps.sh)")
-        pytest.skip(str(error))
 
 
 # ---------------------------------------------------------------- the page
@@ -242,25 +234,6 @@ def test_screenshot_pixels_show_the_bars(tmp_path):
     assert 1 - colour_share(image, (255, 255, 255), tolerance=3) > 0.15  # not a blank page
 
 
-@pytest.mark.integration
-def test_pipeline_run_publishes_the_report_and_chromium_draws_it(pipeline_run):
-    require_chromium()
-    paths, outcome = pipeline_run
-    assert "kpi_report" in outcome.materialized
-    latest = paths.root / "reports" / "kpi_report.html"
-    run_copy = paths.root / "reports" / "runs" / f"{outcome.run_id}.html"
-    assert latest.exists() and run_copy.exists()
-    html = latest.read_text(encoding="utf-8")
-    declared = re.search(r"<meta name=\"ti-charts\" content=\"([^\"]*)\"", html).group(1).split()
-    assert {"type-rates", "forest-productivity", "roi-all"} <= set(declared)
-    check = check_render(latest)
-    assert check.drawn() == set(declared)
-    for program_type in ("Upskilling", "Reskilling"):
-        assert program_type in html
-    png = screenshot(latest, paths.root / "reports" / "kpi_report.png", height=min(check.height, 30000))
-    assert png_size(png)[1] == min(check.height, 30000)
-
-
 def test_definitions_register_the_report_after_every_mart():
     import dagster as dg
 
@@ -377,3 +350,24 @@ def test_write_report_reads_the_event_study_mart(tmp_path):
         con.execute("create table main_marts.kpi_impact_event_study as select * from event_study")
     written = write_report(tmp_path, warehouse, params=PARAMS)
     assert {"event-study-all", "event-study-upskilling", "event-study-reskilling"} <= set(written.chart_ids)
+
+
+def test_labels_follow_the_windows_the_marts_were_built_with(tmp_path):
+    """windows.retention_months (and the other windows) reach the report's labels: from the warehouse's
+    stg_config__parameters row, the build the marts came from, not from literals in the report code."""
+    from reporting.build import render_report
+    from reporting.data import load_report_data
+
+    default = render_report(sample_data()).html
+    assert "Still employed after 12 months" in default and "18 months" not in default
+    warehouse = _warehouse_from(sample_data(), tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema main_staging")
+        con.execute("create table main_staging.stg_config__parameters as select 6 as pre_months, "
+                    "2 as post_start_months, 10 as post_end_months, 9 as mobility_months, 18 as retention_months, "
+                    "180 as certification_days")
+    html = render_report(load_report_data(warehouse, params=PARAMS)).html
+    assert "Still employed after 18 months" in html and "9 months (moves) and 18 months (retention)" in html
+    assert "Internal moves within 9 months" in html and "within 180 days of exit" in html
+    assert "months 2-10 after" in html
+    assert "Still employed after 12 months" not in html and "365 days" not in html

@@ -29,8 +29,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.integration
-
 Z95 = 1.959963984540054
 # a planted effect this large (index points, truth.json) must be told apart from 0 by both
 LARGE_EFFECT_POINTS = 6.0

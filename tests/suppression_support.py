@@ -1,4 +1,4 @@
-"""Small-cell suppression with complementary suppression (issue 6, docs/methods.md "Small cells").
+"""The checker of small-cell suppression with complementary suppression (issue 6, docs/methods.md "Small cells").
 
 An adversary holds every published row. Wherever the cells of a finer grain add up to a
 coarser cell (departments to the all-employees cell, methods to their program type,
@@ -10,21 +10,20 @@ cells must be 0 or at least 2. Rows of different KPIs that count the same people
 suppressed alike (or one of them publishes what the other hides), and a suppressed row
 publishes nothing, not even an exact count band. These checks read only what is
 published: the warehouse marts, the serving DuckDB file and its Parquet copies.
+
+Used by tests/unit/test_suppression.py (the checker on hand-made rows) and
+tests/integration/test_suppression_run.py (a real run's published outputs).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
 import duckdb
-import pytest
 import yaml
 
-from training_impact.settings import DBT_PROJECT_DIR, PARAMETERS_FILE, TELEMETRY_OFF
+from training_impact.settings import PARAMETERS_FILE
 
 SLICE_DIMENSIONS = ("program_type", "method", "program_id", "cohort", "department", "region", "period")
 
@@ -226,107 +225,3 @@ def _min_cell_size() -> int:
 
 def _report(findings: list[str]) -> str:
     return f"{len(findings)} derivable suppressed values, e.g.:\n" + "\n".join(findings[:15])
-
-
-# --- hand-made rows: the checker itself finds a single suppressed sibling -------------------
-
-
-def _cell(grain: str, suppressed: bool, n, **dims) -> dict:
-    row = {d: dims.get(d, "all") for d in SLICE_DIMENSIONS}
-    row.update(kpi="completion_rate", estimation_method="observed", slice_grain=grain, suppressed=suppressed,
-               n=None if suppressed else n, numerator=None if suppressed else n // 2,
-               n_band="suppressed" if suppressed else str(n))
-    return row
-
-
-def test_checker_finds_a_primary_only_pattern_and_accepts_a_complementary_one():
-    primary_only = [
-        _cell("overall", False, 30),
-        _cell("department", True, 3, department="a"),
-        _cell("department", False, 12, department="b"),
-        _cell("department", False, 15, department="c"),
-    ]
-    findings = differencing_findings("kpi_completion_rate", primary_only, 5)
-    assert findings and all(f.endswith("gives the suppressed a") for f in findings), findings
-    assert {f.split(":")[0].split()[-1] for f in findings} == {"n", "numerator", "people"}
-
-    complementary = [dict(row) for row in primary_only]
-    complementary[2] = _cell("department", True, 12, department="b")
-    assert differencing_findings("kpi_completion_rate", complementary, 5) == []
-
-    # a suppressed parent whose children are all published is their sum
-    hidden_parent = [_cell("overall", True, 30), _cell("department", False, 30, department="a")]
-    assert differencing_findings("kpi_completion_rate", hidden_parent, 5)
-
-    # a count band on a suppressed row gives it away
-    banded = [dict(row) for row in complementary]
-    banded[1]["n_band"] = "3"
-    assert any("count band" in f for f in differencing_findings("kpi_completion_rate", banded, 5))
-
-
-# --- the real pipeline's published outputs ---------------------------------------------------
-
-
-def test_no_suppressed_cell_is_derivable_in_the_warehouse(pipeline_run):
-    paths, _ = pipeline_run
-    tables = warehouse_tables(paths.warehouse)
-    assert {"kpi_completion_rate", "kpi_efficiency", "kpi_roi", "kpi_summary"} <= set(tables)
-    assert sum(bool(r["suppressed"]) for rows in tables.values() for r in rows) > 0
-    findings = all_findings(tables, _min_cell_size())
-    assert not findings, _report(findings)
-
-
-def test_no_suppressed_cell_is_derivable_in_the_serving_copies(pipeline_run):
-    from publishing.serving import SERVING_SCHEMA, parquet_dir, serving_dir, serving_file
-
-    paths, _ = pipeline_run
-    served = warehouse_tables(serving_file(serving_dir(paths)), schema=SERVING_SCHEMA)
-    assert "kpi_summary" in served
-    findings = all_findings(served, _min_cell_size())
-    assert not findings, _report(findings)
-    parquet = parquet_tables(parquet_dir(serving_dir(paths)))
-    assert set(parquet) == set(served)
-    findings = all_findings(parquet, _min_cell_size())
-    assert not findings, _report(findings)
-
-
-# --- dbt: the suppression unit tests, and a raised cell size on the same company -------------
-
-
-def _dbt(paths, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TELEMETRY_OFF, "TI_WAREHOUSE": str(paths.warehouse), "TI_BRONZE_DIR": str(paths.bronze),
-           "TI_ENV": os.environ.get("TI_ENV", "development")}
-    return subprocess.run([str(Path(os.sys.executable).parent / "dbt"), *args, "--profiles-dir", "."],
-                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
-
-
-def test_raised_cell_size_suppresses_more_and_nothing_is_derivable(copy_of_run, tmp_path):
-    """min_cell_size 25 on the 1500-employee company: most cells small, the passes must still converge."""
-    parameters = yaml.safe_load(PARAMETERS_FILE.read_text())
-    parameters["reporting"]["min_cell_size"] = 25
-    before = warehouse_tables(copy_of_run.warehouse)
-    target = tmp_path / "target"
-    result = _dbt(copy_of_run, "build", "--select", "stg_config__parameters", "marts", "--exclude", "test_type:unit",
-                  "--target-path", str(target), "--vars", json.dumps({"params": parameters}))
-    assert result.returncode == 0, result.stdout[-4000:]
-    after = warehouse_tables(copy_of_run.warehouse)
-    suppressed = lambda tables: sum(bool(r["suppressed"]) for rows in tables.values() for r in rows)  # noqa: E731
-    assert suppressed(after) > suppressed(before)
-    assert any(not r["suppressed"] for r in after["kpi_completion_rate"])  # still something published
-    findings = all_findings(after, 25)
-    assert not findings, _report(findings)
-    # every published row really has at least the raised number of people
-    for rows in after.values():
-        for row in rows:
-            assert row["suppressed"] or _people(row) is None or _people(row) >= 25
-
-
-def test_dbt_unit_tests_pass(copy_of_run, tmp_path):
-    """Every dbt unit test on hand-made rows, among them complementary suppression (kpi_completion_rate.yml).
-
-    Pipeline runs exclude unit tests (they check the SQL, not the data; D63): this is where they run."""
-    result = _dbt(copy_of_run, "test", "--select", "test_type:unit",
-                  "--target-path", str(tmp_path / "target"))
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert "complementary" in result.stdout
-

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from repo_paths import REPO_ROOT
 
 CLI = str(Path(sys.executable).with_name("training-impact"))
 

@@ -1,7 +1,7 @@
 """Recovery of the planted effects on a generated company of 20,000 employees (slow, on demand).
 
-    pytest -m slow tests/test_kpi_recovery.py
-    TI_RECOVERY_DATA=/tmp/ti_kpi20k pytest -m slow tests/test_kpi_recovery.py   # reuse a generated root
+    pytest -m slow tests/integration/test_kpi_recovery.py
+    TI_RECOVERY_DATA=/tmp/ti_kpi20k pytest -m slow tests/integration/test_kpi_recovery.py   # reuse a generated root
 
 Generates the company (python -m synthetic --employees 20000 --years 3 --seed 7), runs the real
 pipeline (Dagster: ingestion, quality gates, dbt) and reads kpi_summary at the program_type
