@@ -5,6 +5,11 @@ every successful run (it reads the warehouse, so it runs in the writer pool);
 ``record_failed_run`` by the run-failure sensor under the daemon and by
 ``training_impact.pipeline`` for in-process runs, so blocked and failed runs are in
 the ledger too (without KPI history: nothing was published).
+
+The callers hand in ``asset_graph``, a zero-argument callable returning the Dagster asset
+graph (``orchestration.asset_graph``): the audit sits below the orchestration and never
+imports its definitions (tests/unit/test_layers.py). It is called only when the
+OpenLineage events are built, as the definitions were imported only then before.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -23,6 +29,8 @@ from audit import history, ledger, members, openlineage, store
 from training_impact.settings import Parameters, Paths
 
 Log = Callable[[str], None]
+# () -> dagster AssetGraph of the definitions the run belongs to (parents of each asset).
+AssetGraphSource = Callable[[], Any]
 
 
 def _write_rows(target: Path, rows: list[dict], schema: pa.Schema | None = None) -> Path:
@@ -114,13 +122,12 @@ def _metadata_value(value):
 
 
 def lineage_events(paths: Paths, instance, run_id: str, job_name: str, started, ended, success: bool,
-                   checks: list[dict], inputs: list[dict], extra_assets: list[dict] = ()) -> list[dict]:
-    """Build the OpenLineage events of a run from its Dagster event log."""
+                   checks: list[dict], inputs: list[dict], extra_assets: list[dict] = (), *,
+                   asset_graph: AssetGraphSource) -> list[dict]:
+    """Build the OpenLineage events of a run from its Dagster event log (parents from ``asset_graph()``)."""
     import dagster as dg
 
-    from orchestration.definitions import defs
-
-    graph = defs.resolve_asset_graph()
+    graph = asset_graph()
     step_start, step_end, failed, materialized = _step_times(instance, run_id)
     checks_by_asset = defaultdict(list)
     for check in checks:
@@ -191,7 +198,7 @@ def _ledger_row(run_id, job_name, status, started, ended, manifest_path, inputs,
 
 
 def record_published_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path,
-                         log: Log = lambda message: None) -> dict:
+                         log: Log = lambda message: None, *, asset_graph: AssetGraphSource) -> dict:
     """Everything the audit keeps of a successful run; returns metadata for the Dagster asset."""
     started = ledger.run_start(instance, run_id)
     store.ensure_dir(store.audit_dir(paths))
@@ -225,7 +232,7 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
     this_asset = {"key": "audit_ledger", "started": ended, "ended": ledger.now(), "status": "COMPLETE",
                   "inputs": [openlineage.dataset("published_marts"), openlineage.dataset("kpi_report")]}
     events = lineage_events(paths, instance, run_id, job_name, started or ended, ended, True, checks, inputs,
-                            [this_asset])
+                            [this_asset], asset_graph=asset_graph)
     openlineage.emit(paths, events, log)
     log(f"audit: run {run_id} recorded ({len(inputs)} input files, {len(checks)} checks, "
         f"{member_rows} KPI members, {sum(snapshot.values())} history rows, {len(events)} OpenLineage events)")
@@ -234,7 +241,8 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
 
 
 def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path | None,
-                      log: Log = lambda message: None, status: str = "failed") -> dict | None:
+                      log: Log = lambda message: None, status: str = "failed", *,
+                      asset_graph: AssetGraphSource) -> dict | None:
     """Ledger row (status failed), checks and this batch's files for a run that did not publish.
 
     ``status="aborted"``: a run whose process died, recorded by the next run's recovery (orchestration/recovery.py).
@@ -260,7 +268,7 @@ def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manife
     _write_rows(store.ledger_file(paths, "checks", run_id), [{"run_id": run_id, **c} for c in checks], CHECK_SCHEMA)
     _write_rows(store.ledger_file(paths, "runs", run_id), [row], RUN_SCHEMA)
     openlineage.emit(paths, lineage_events(paths, instance, run_id, job_name, started or ended, ended, False,
-                                           checks, inputs), log)
+                                           checks, inputs, asset_graph=asset_graph), log)
     log(f"audit: {status} run {run_id} recorded ({len(checks)} checks, {row['checks_failed']} failed)")
     return row
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from audit import history, store
-from audit.members import DIMENSIONS, MEMBER_QUERIES, SLICE_COLUMNS, cell_filter
+from audit.members import DIMENSIONS, SLICE_COLUMNS, cell_filter, member_marts
 from training_impact.settings import Paths
 
 
@@ -121,9 +121,14 @@ def trace(paths: Paths, kpi: str, slice_text: str | None = None, run: str | None
     """The cell, its members (all when ``full``, else the first ``limit``) and their source rows."""
     run_id = history.resolve_run(paths, run)
     con = duckdb.connect()
-    if kpi not in MEMBER_QUERIES:
-        raise TraceError(f"KPI {kpi!r} has no member-level trace; traceable: {', '.join(sorted(MEMBER_QUERIES))}")
-    mart = MEMBER_QUERIES[kpi][0]
+    folder = store.members_dir(paths, run_id)
+    if not (folder / "members.parquet").exists():
+        raise TraceError(f"run {run_id} has no KPI members in the audit trail")
+    marts = member_marts(con, folder / "members.parquet")
+    if kpi not in marts:
+        raise TraceError(f"KPI {kpi!r} has no member-level trace in run {run_id}; "
+                         f"traceable: {', '.join(sorted(marts)) or 'none (recorded before members carried their mart)'}")
+    mart = marts[kpi]
     cell_key = parse_slice(slice_text)
     where = {c: cell_key[c] for c in SLICE_COLUMNS}
     if estimation_method or cell_key.get("estimation_method"):
@@ -136,9 +141,6 @@ def trace(paths: Paths, kpi: str, slice_text: str | None = None, run: str | None
         raise TraceError(f"{len(rows)} cells match; add estimation_method=… ({', '.join(map(str, methods))})")
     cell = rows[0]
     result = Trace(run_id=run_id, kpi=kpi, mart=mart, cell=cell)
-    folder = store.members_dir(paths, run_id)
-    if not (folder / "members.parquet").exists():
-        raise TraceError(f"run {run_id} has no KPI members in the audit trail")
     members_sql = (f"from read_parquet({_literal(str(folder / 'members.parquet'))}) as m "
                    f"where m.kpi = ? and {cell_filter(cell)}")
     count, numerator, denominator, participants, comparison = con.execute(

@@ -2,6 +2,8 @@
 
 The ingestion calls ``validate_rows`` on each typed file (pandas DataFrame),
 quarantines the rows listed in ``RowValidation.failures`` and loads the rest.
+It does not import this module: its callers pass ``expectations.row_rules`` in
+(``ingest_family(..., row_rules=row_rules)``), which builds the validator of one file.
 GX runs the entity's suite on an in-memory copy of the batch (the SQL
 datasource does not work on DuckDB, so we never validate in the warehouse).
 

@@ -2,10 +2,11 @@
 
 Public API (pure Python, no Dagster):
 
+    from expectations import row_rules                        # the GX row rules, passed in (never imported here)
     batch_id = new_batch_id()
-    report = ingest_family("hris", data_root, batch_id)       # FamilyReport
+    report = ingest_family("hris", data_root, batch_id, row_rules=row_rules)    # FamilyReport
     report.to_metadata()                                      # JSON-able summary
-    ingest_file(path, data_root, batch_id, entity=None)       # FileReport
+    ingest_file(path, data_root, batch_id, entity=None, row_rules=row_rules)    # FileReport
     read_manifest(data_root)                                  # pyarrow.Table
     reconcile_batch(data_root, batch_id)                      # manifest vs bronze/quarantine/rejected on disk
     load_reference_ids(data_root)                             # {"worker_id": set, "program_id": set}
@@ -23,6 +24,8 @@ from .engine import (
     IngestLimits,
     ProgressEvent,
     ReconciliationError,
+    RowRules,
+    RowValidator,
     discover_files,
     file_series,
     ingest_family,
@@ -37,6 +40,7 @@ from .store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, Layout, find_orphans, rea
 
 __all__ = [
     "DEFAULT_BATCH_SIZE", "FamilyReport", "FileReport", "IngestLimits", "ProgressEvent", "ReconciliationError",
+    "RowRules", "RowValidator",
     "discover_files", "file_series", "ingest_family", "ingest_file", "landing_freshness", "new_batch_id",
     "Mapping", "MappingError", "available_mappings", "load_mapping",
     "REFERENCE_CHECKS", "load_reference_ids",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import copy
 import hashlib
-import json
 import os
 import re
 import stat
@@ -89,6 +88,17 @@ class IngestLimits:
 
 class RowValidator(Protocol):
     def __call__(self, entity: str, df: Any) -> Any:  # -> object with .failures (DataFrame) and .result (dict)
+        ...
+
+
+class RowRules(Protocol):
+    """Builds the row validator of one file: (as_of, source_file, gx_references) -> RowValidator.
+
+    The GX suites are ``expectations.row_rules``. The validator is passed into
+    ingestion, never imported by it: expectations sit a layer above (tests/unit/test_layers.py).
+    """
+
+    def __call__(self, as_of: date, source_file: str, gx_references: dict[str, Any]) -> RowValidator:
         ...
 
 
@@ -296,16 +306,12 @@ class _ManifestState:
 
 # --------------------------------------------------------------------------- validator
 
-def _default_validator(as_of: date, source_file: str, gx_references: dict[str, Any]) -> RowValidator:
-    try:
-        from expectations.validate import validate_rows
-    except ImportError as exc:  # no silent skip: rows would load unchecked
-        raise RuntimeError(f"row rules cannot run: expectations.validate is not importable ({exc})") from exc
-
-    def run(entity: str, df: Any) -> Any:
-        return validate_rows(entity, df, as_of=as_of, source_file=source_file, references=gx_references)
-
-    return run
+def _require_row_rules(row_validator: RowValidator | None, row_rules: RowRules | None) -> None:
+    """No silent loading without row rules: one of the two must be given."""
+    if row_validator is None and row_rules is None:
+        raise TypeError("ingestion needs row rules: pass row_rules=expectations.row_rules (the GX "
+                        "suites, built per file), or row_validator=<callable(entity, df)> to validate every "
+                        "batch yourself")
 
 
 # --------------------------------------------------------------------------- one file
@@ -313,8 +319,8 @@ def _default_validator(as_of: date, source_file: str, gx_references: dict[str, A
 class _FileIngest:
     def __init__(self, *, path: Path, layout: Layout, schema: EntitySchema, em: EntityMapping, mapping: Mapping,
                  batch_id: str, references: dict[str, set[str]], progress: ProgressCallback | None,
-                 row_validator: RowValidator | None, batch_size: int, state: _ManifestState,
-                 rel: str | None = None, limits: IngestLimits | None = None):
+                 row_validator: RowValidator | None, row_rules: RowRules | None, batch_size: int,
+                 state: _ManifestState, rel: str | None = None, limits: IngestLimits | None = None):
         self.path = path
         self.limits = limits or IngestLimits()
         self.layout = layout
@@ -332,6 +338,7 @@ class _FileIngest:
                                  reason=None, family=schema.family, mapping=mapping.name,
                                  started_at=self.started_at)
         self._row_validator = row_validator
+        self._rules_factory = row_rules
         self.canonical_schema = schema.arrow_schema(lineage=False)
         self.bronze_schema = schema.arrow_schema(lineage=True)
 
@@ -339,7 +346,7 @@ class _FileIngest:
     def row_validator(self) -> RowValidator:
         # Resolved on first use: duplicates and rejected files need no GX import.
         if self._row_validator is None:
-            self._row_validator = _default_validator(self.started_at.date(), self.rel, self._gx_references())
+            self._row_validator = self._rules_factory(self.started_at.date(), self.rel, self._gx_references())
         return self._row_validator
 
     def _gx_references(self) -> dict[str, Any]:
@@ -908,6 +915,7 @@ def ingest_file(
     references: dict[str, set[str]] | None = None,
     progress: ProgressCallback | None = None,
     *,
+    row_rules: RowRules | None = None,
     row_validator: RowValidator | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limits: IngestLimits | None = None,
@@ -917,13 +925,16 @@ def ingest_file(
 
     `entity` defaults to the entity whose mapping pattern matches the path.
     `references` defaults to `load_reference_ids(data_root)`; pass {} to skip
-    reference checks. `row_validator(entity, df)` defaults to
-    `expectations.validate.validate_rows` (the GX suites). `limits` defaults to
-    config/parameters.yml `ingestion:`.
+    reference checks. The row rules are passed in: `row_rules(as_of, source_file,
+    gx_references)` builds the file's validator on first use (the GX suites:
+    `expectations.row_rules`), or `row_validator(entity, df)` validates
+    every batch as given (it wins over `row_rules`); with neither, TypeError.
+    `limits` defaults to config/parameters.yml `ingestion:`.
 
     A path that is no regular file (a symlink, FIFO, device or socket) is never
     opened: it is set aside in rejected/ with the rule `not_a_regular_file`.
     """
+    _require_row_rules(row_validator, row_rules)
     layout = Layout(data_root)
     p = Path(path)
     if not p.is_absolute():
@@ -953,7 +964,8 @@ def ingest_file(
         references = load_reference_ids(layout.root)
     bsize = max(1, int(batch_size))
     job = _FileIngest(path=p, layout=layout, schema=schema, em=em, mapping=m, batch_id=batch_id,
-                      references=references, progress=progress, row_validator=row_validator, batch_size=bsize,
+                      references=references, progress=progress, row_validator=row_validator,
+                      row_rules=row_rules, batch_size=bsize,
                       state=_state or _ManifestState.load(layout.root), rel=rel,
                       limits=limits or IngestLimits.from_parameters())
     return job.run()
@@ -1040,6 +1052,7 @@ def ingest_family(
     references: dict[str, set[str]] | None = None,
     progress: ProgressCallback | None = None,
     *,
+    row_rules: RowRules | None = None,
     row_validator: RowValidator | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     entities: Iterable[str] | None = None,
@@ -1056,7 +1069,9 @@ def ingest_family(
     worker_id), then lms (programs before enrollments and credentials), then
     performance, finance, surveys. With `references=None` the ids are read from
     bronze and re-read after this call loads workers or programs.
+    `row_rules` / `row_validator`: as for `ingest_file` (one of them is required).
     """
+    _require_row_rules(row_validator, row_rules)
     layout = Layout(data_root)
     schemas = load_schemas()
     entities_wanted = set(entities) if entities is not None else None
@@ -1083,8 +1098,8 @@ def ingest_family(
             if (entities_wanted is not None and ent.name not in entities_wanted) or (select and not select(rel)):
                 continue
             fr = ingest_file(p, layout.root, batch_id, entity=ent.name, mapping=m, references=refs,
-                             progress=progress, row_validator=row_validator, batch_size=batch_size,
-                             limits=limits, _state=state)
+                             progress=progress, row_rules=row_rules, row_validator=row_validator,
+                             batch_size=batch_size, limits=limits, _state=state)
             report.files.append(fr)
             loaded_master |= fr.status == "loaded"
         if references is None and loaded_master and ent.name in {e for e, _ in REFERENCE_SOURCES.values()}:

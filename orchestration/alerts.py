@@ -39,6 +39,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
+# The check evaluations of a run are read by the audit ledger too: the audit (a lower layer) owns them.
+from audit.events import check_evaluations
+
 log = logging.getLogger("training_impact.alerts")
 
 # Runs that already alerted in-process carry this tag; the sensor leaves them alone.
@@ -227,15 +230,6 @@ def alert_for_outcome(outcome, job: str = "training_impact_pipeline", step_asset
         steps.append((step, message))
     return alert_from_results(outcome.run_id, job, not outcome.success, outcome.check_results, steps,
                               step_assets=step_assets, data_dir=data_dir)
-
-
-def check_evaluations(instance, run_id: str):
-    """(event log entry, AssetCheckEvaluation) of every asset check the run evaluated
-    (also read by the audit ledger, audit.ledger.check_rows)."""
-    from dagster import DagsterEventType
-
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-        yield entry, entry.dagster_event.event_specific_data
 
 
 def check_results_from_instance(instance, run_id: str) -> list[dict]:

@@ -174,6 +174,7 @@ def recover_stale_runs(paths: Paths, instance, current_run_id: str | None = None
 def _record_aborted(paths: Paths, instance, run, log: Log) -> bool:
     from audit import store
     from audit.record import record_failed_run
+    from orchestration import asset_graph
 
     if store.ledger_file(paths, "runs", run.run_id).exists():
         return False
@@ -185,7 +186,8 @@ def _record_aborted(paths: Paths, instance, run, log: Log) -> bool:
     except Exception:  # the ledger row matters more than the dbt hash
         pass
     try:
-        row = record_failed_run(paths, instance, run.run_id, run.job_name, manifest_path, log=log, status="aborted")
+        row = record_failed_run(paths, instance, run.run_id, run.job_name, manifest_path, log=log, status="aborted",
+                                asset_graph=asset_graph)
     except store.AlreadyRecorded:
         return False
     if row is not None:

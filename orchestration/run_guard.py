@@ -115,8 +115,10 @@ class PoolWatchdog(threading.Thread):
             free_run_slots(self.instance, self.dagster_run.run_id)
             self.instance.report_run_failed(self.instance.get_run_by_id(self.dagster_run.run_id), message=message)
             from audit.record import record_failed_run
+            from orchestration import asset_graph
 
-            record_failed_run(self.paths, self.instance, self.dagster_run.run_id, self.dagster_run.job_name, None)
+            record_failed_run(self.paths, self.instance, self.dagster_run.run_id, self.dagster_run.job_name, None,
+                              asset_graph=asset_graph)
         except Exception as error:  # stopping matters more than the bookkeeping
             print(f"training-impact: bookkeeping after SIGTERM failed: {error}", file=sys.stderr, flush=True)
         finally:
@@ -145,6 +147,7 @@ def record_subset_run(paths, instance, run, log) -> dict | None:
     """Ledger entry for a run that changed a published output but had no ``audit_ledger`` step."""
     from audit import store
     from audit.record import record_failed_run, record_published_run
+    from orchestration import asset_graph
     from orchestration.dbt_manifest import dbt_project
 
     if store.ledger_file(paths, "runs", run.run_id).exists():
@@ -155,14 +158,16 @@ def record_subset_run(paths, instance, run, log) -> dict | None:
         return None
     log(f"audit: run {run.run_id} changed {', '.join(changed)} without the {LEDGER_ASSET} step: recording it")
     if _failed_steps(instance, run.run_id):
-        return record_failed_run(paths, instance, run.run_id, run.job_name, dbt_project.manifest_path, log=log)
-    return record_published_run(paths, instance, run.run_id, run.job_name, dbt_project.manifest_path, log=log)["row"]
+        return record_failed_run(paths, instance, run.run_id, run.job_name, dbt_project.manifest_path, log=log,
+                                 asset_graph=asset_graph)
+    return record_published_run(paths, instance, run.run_id, run.job_name, dbt_project.manifest_path, log=log,
+                                asset_graph=asset_graph)["row"]
 
 
 @dg.resource(description="Run lock of the data root, recovery after crashes, ledger entry for subset runs "
                          "(orchestration/run_guard.py).")
 def run_guard(init_context: dg.InitResourceContext):
-    instance, run, log = init_context.instance, init_context.dagster_run, init_context.log
+    instance, run, log = init_context.instance, init_context.run, init_context.log
     paths = data_paths()
     own = run_lock.held_here(paths.root)
     instance.add_run_tags(run.run_id, process_tags(paths))  # before waiting: a run waiting for the lock is alive

@@ -9,8 +9,12 @@ folders and files that already exist (an older data root, a copied landing zone)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from pathlib import Path
+
+# Lives with the settings, which tighten the raw zone before a run (Paths.ensure) and may
+# import nothing from this package (tests/unit/test_layers.py); re-exported here.
+from training_impact.files import restrict
+
+__all__ = ["PRIVATE_UMASK", "private_umask", "restrict"]
 
 PRIVATE_UMASK = 0o077
 
@@ -18,28 +22,3 @@ PRIVATE_UMASK = 0o077
 def private_umask() -> int:
     """Set the owner-only umask for this process; returns the previous one."""
     return os.umask(PRIVATE_UMASK)
-
-
-def restrict(folders: Iterable[Path], recursive: bool = True) -> None:
-    """chmod 0700 on each folder (and its sub-folders) and 0600 on its files."""
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.exists():
-            continue
-        _chmod(folder, 0o700)
-        if not recursive:
-            continue
-        for root, dirs, files in os.walk(folder):
-            for name in dirs:
-                _chmod(Path(root) / name, 0o700)
-            for name in files:
-                _chmod(Path(root) / name, 0o600)
-
-
-def _chmod(path: Path, mode: int) -> None:
-    try:
-        if path.is_symlink() or (path.stat().st_mode & 0o777) == mode:
-            return
-        path.chmod(mode)
-    except OSError:
-        pass    # not ours (a shared mount): the umask still covers what we write

@@ -140,7 +140,8 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
             from orchestration.dbt_manifest import dbt_project
 
             try:
-                record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path)
+                record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path,
+                                  asset_graph=defs.resolve_asset_graph)
             except Exception as error:  # the ledger must never hide why the run failed
                 print(f"audit: could not record failed run {result.run_id}: {error}", file=sys.stderr)
     outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)

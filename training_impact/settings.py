@@ -66,7 +66,7 @@ class Paths:
     def ensure(self) -> "Paths":
         for folder in (self.landing, self.bronze, self.rejected, self.warehouse.parent, self.gx):
             folder.mkdir(parents=True, exist_ok=True)
-        from privacy.permissions import restrict
+        from training_impact.files import restrict
 
         # raw records and their traces: owner only (SECURITY.md); landing belongs to the delivery channel
         restrict([self.bronze, self.rejected, self.warehouse.parent, self.gx])

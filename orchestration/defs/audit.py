@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext
 
 from audit import store, views
 from audit.record import record_failed_run, record_published_run
+from orchestration import asset_graph
 from orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project
 from training_impact.settings import data_paths
 
@@ -59,7 +60,7 @@ def audit_ledger(context: AssetExecutionContext) -> dg.MaterializeResult:
     paths = data_paths()
     run = context.run
     recorded = record_published_run(paths, context.instance, run.run_id, run.job_name, dbt_project.manifest_path,
-                                    log=context.log.info)
+                                    log=context.log.info, asset_graph=asset_graph)
     published = publish_audit_schema(paths, run.run_id, context.log.info)
     row = recorded["row"]
     return dg.MaterializeResult(metadata={
@@ -92,7 +93,7 @@ def audit_failed_runs(context: dg.RunFailureSensorContext):
     run = context.dagster_run
     try:
         row = record_failed_run(data_paths(), context.instance, run.run_id, run.job_name,
-                                dbt_project.manifest_path, log=context.log.info)
+                                dbt_project.manifest_path, log=context.log.info, asset_graph=asset_graph)
     except store.AlreadyRecorded:  # the in-process runner recorded it at the same moment
         row = None
     if row is None:

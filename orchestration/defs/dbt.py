@@ -102,9 +102,12 @@ def training_impact_dbt(context: AssetExecutionContext):
             built.extend(events)
         except Exception as error:  # a failed build: what dbt did build still gets its events, then the error
             failure = error
-        yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
         if failure is not None:
+            # dbt may still be running (dagster-dbt raised mid-stream) and hold the file: no row counts,
+            # so a DuckDB lock error never hides the build's own error.
+            yield from built
             raise failure
+        yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
     finally:
         _close_dbt_duckdb()
     if attach_columns and code:

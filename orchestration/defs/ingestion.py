@@ -20,8 +20,9 @@ from collections import defaultdict
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from expectations import row_rules
 from expectations.gate import evaluate_gate
-from ingestion import ingest_family, landing_freshness, load_reference_ids, reconcile_batch
+from ingestion import ingest_family, landing_freshness, reconcile_batch
 from ingestion.delivery import EVENT_ENTITIES, day_scope
 from ingestion.schemas import load_schemas
 from privacy import guard_run
@@ -178,7 +179,7 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
         if days:
             context.log.info(f"delivery days {days[0]}..{days[1]}: reading only the landing files named with them")
         report = ingest_family(family, paths.root, batch_id=context.run_id, references=None, entities=entities,
-                               select=day_scope(*days) if days else None)
+                               select=day_scope(*days) if days else None, row_rules=row_rules)
         files = [file_report.to_dict() for file_report in report.files]
         for file_report in files:
             if file_report["status"] == "rejected":

@@ -78,11 +78,12 @@ def test_kill_9_at_each_stage_then_a_plain_rerun_matches_a_clean_run(stage, faul
     assert warehouse_kpis(root) == clean_run["kpis"], "warehouse kpi_* marts differ from a clean run"
     assert_same_as_clean(root, clean_run["state"])
     assert_loaded_exactly_once(root, clean_run["manifest"])
-    _assert_dead_run_recovered(root, dead_run, rerun)
+    _assert_dead_run_recovered(root, dead_run, rerun, stage)
 
 
-def _assert_dead_run_recovered(root, dead_run: str, rerun: Run) -> None:
-    """The rerun marked the dead run failed and aborted, freed its pool slot and wrote its ledger row."""
+def _assert_dead_run_recovered(root, dead_run: str, rerun: Run, stage: str) -> None:
+    """The rerun marked the dead run failed and aborted, freed its pool slot and wrote its ledger row
+    (unless the dead run had written its own success row before the kill, which stays)."""
     import dagster as dg
 
     instance = dagster_instance(root)
@@ -99,8 +100,13 @@ def _assert_dead_run_recovered(root, dead_run: str, rerun: Run) -> None:
         assert not others, [(r.run_id, r.status) for r in others]
     finally:
         instance.dispose()
-    aborted = ledger_row(root, dead_run)
-    assert aborted["status"] == "aborted" and aborted["published"] is False, aborted
+    row = ledger_row(root, dead_run)
+    if stage == "audit" and row["status"] == "success":
+        # Killed after audit_ledger wrote its row and before the step ended (publishing the audit
+        # schema): the dead run had published, and the ledger is append-only, so its row stays.
+        assert row["published"] is True, row
+    else:
+        assert row["status"] == "aborted" and row["published"] is False, row
     assert not list((root / "bronze").rglob(".*.tmp")), "a temp file of the dead run is left in bronze"
 
 

@@ -21,6 +21,7 @@ import pytest
 
 import ingestion
 from bad_inputs_support import CASES, FIXTURES, land
+from ingest_support import ingest_family, ingest_file
 from expectations.export import export_quarantine_csv
 from expectations.gate import evaluate_gate
 from training_impact.settings import data_paths, load_parameters
@@ -65,7 +66,7 @@ def base_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bad_inputs_base") / "data"
     for rel in ("hris/workers_2026-09-30.csv", "lms/programs_2026-09-30.csv"):
         path = land(root, {"file": f"_base/{rel}"}, rel)
-        report = ingestion.ingest_file(path, root, "base")
+        report = ingest_file(path, root, "base")
         assert report.status == "loaded" and report.rows_quarantined == 0, report
     return root
 
@@ -83,12 +84,12 @@ def test_bad_input(case: dict, base_root: Path, tmp_path: Path, capsys):
     root = tmp_path / "data"
     shutil.copytree(base_root, root)
     for i, before in enumerate(case.get("before", [])):
-        earlier = ingestion.ingest_file(land(root, before, before["landing"]), root, f"before{i}")
+        earlier = ingest_file(land(root, before, before["landing"]), root, f"before{i}")
         assert earlier.status == "loaded", earlier
     path = land(root, case, case["landing"])
     rel = case["landing"]
 
-    report = ingestion.ingest_file(path, root, BATCH)
+    report = ingest_file(path, root, BATCH)
 
     assert report.source_file == rel
     assert report.status == case["expect"].replace("quarantined", "loaded"), (report.status, report.reason)
@@ -172,7 +173,7 @@ def test_quarantine_csv_export_neutralises_formulas(base_root: Path, tmp_path: P
     case = next(c for c in CASES if c["covers"] == "formula_injection")
     root = tmp_path / "data"
     shutil.copytree(base_root, root)
-    report = ingestion.ingest_file(land(root, case, case["landing"]), root, BATCH)
+    report = ingest_file(land(root, case, case["landing"]), root, BATCH)
     assert report.rows_quarantined == 1
 
     out = tmp_path / "export" / "quarantine.csv"
@@ -192,7 +193,7 @@ def test_quarantine_cli_writes_the_csv(base_root: Path, tmp_path: Path, capsys):
     case = next(c for c in CASES if c["covers"] == "formula_injection")
     root = tmp_path / "data"
     shutil.copytree(base_root, root)
-    ingestion.ingest_file(land(root, case, case["landing"]), root, BATCH)
+    ingest_file(land(root, case, case["landing"]), root, BATCH)
     out = tmp_path / "q.csv"
     assert main(["quarantine", "--data", str(root), "--csv", str(out), "--entity", "cost_lines"]) == 0
     assert "1 quarantined rows written" in capsys.readouterr().out
@@ -216,7 +217,7 @@ def test_run_summary_lists_rejected_files_and_quarantine_reasons(base_root: Path
         land(root, by_id[case_id], landing)
     reports = []
     for family in ("hris", "lms", "performance", "finance", "surveys"):
-        reports += ingestion.ingest_family(family, root, BATCH).files
+        reports += ingest_family(family, root, BATCH).files
     assert all(entry["ok"] for entry in ingestion.reconcile_batch(root, BATCH))
 
     text = summary_text(root, capsys)
@@ -249,7 +250,7 @@ def test_volume_compares_within_a_cadence_and_ignores_one_seasonal_peak(tmp_path
     ratings("2025", 900, 0)
     for month, n in (("2026-01", 60), ("2026-02", 62), ("2026-03", 420), ("2026-04", 58)):
         ratings(month, n, 1000 * int(month[-1]))
-    files = ingestion.ingest_family("performance", root, "b1", references={}).files
+    files = ingest_family("performance", root, "b1", references={}).files
     by = {f.source_file.split("_")[-1][:-4]: f for f in files}
     assert by["2026-01"].cadence == "monthly" and by["2026-01"].previous_loads == []   # the yearly file is no month
     assert by["2025"].cadence == "yearly"
@@ -259,7 +260,7 @@ def test_volume_compares_within_a_cadence_and_ignores_one_seasonal_peak(tmp_path
 
     # a real fall of a steady monthly source still shows
     ratings("2026-05", 20, 5000)
-    (fifth,) = [f for f in ingestion.ingest_family("performance", root, "b2", references={}).files
+    (fifth,) = [f for f in ingest_family("performance", root, "b2", references={}).files
                 if f.status == "loaded"]
     outcome = evaluate_gate("performance", [fifth.to_dict()], PARAMS, entity="ratings")
     assert [f for f in outcome.failures if "volume_drop" in f] == [

@@ -1,8 +1,8 @@
 """Ingestion engine: landing files -> bronze, quarantine, rejected, manifest.
 
 Small hand-made landing files in tmp_path; the GX row rules are the real
-suites (expectations.validate), except where a test needs a validator that
-fails on purpose.
+suites (expectations.row_rules, passed in by tests/ingest_support.py), except
+where a test needs a validator that fails on purpose.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ingestion
+from ingest_support import ingest_family
 from ingestion import readers
 from ingestion.schemas import LINEAGE_COLUMNS, load_schemas
 from ingestion.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
@@ -107,7 +108,7 @@ def test_typed_bronze_with_lineage(root: Path):
     write(root, "hris/workers_2025-01-31.csv", workers_csv(header=WORKERS_HEADER + ",shoe_size",
                                                            rows=[r + ",42" for r in WORKERS]))
     batch = ingestion.new_batch_id()
-    fr = only_file(ingestion.ingest_family("hris", root, batch))
+    fr = only_file(ingest_family("hris", root, batch))
     assert fr.status == "loaded" and fr.rows_loaded == 3 and fr.rows_quarantined == 0
     assert "ignored unmapped columns: shoe_size" in fr.reason
     t = bronze(root, fr)
@@ -134,10 +135,10 @@ def test_same_file_twice_loads_once(root: Path):
     content = workers_csv()
     write(root, "hris/workers_2025-01-31.csv", content)
     write(root, "hris/workers_2025-01-31_resent.csv", content)          # same bytes, other name
-    r1 = ingestion.ingest_family("hris", root, "b1")
+    r1 = ingest_family("hris", root, "b1")
     assert [f.status for f in r1.files] == ["loaded", "duplicate"]
     assert "byte-identical to hris/workers_2025-01-31.csv" in r1.files[1].reason
-    r2 = ingestion.ingest_family("hris", root, "b2")                     # delivered again next run
+    r2 = ingest_family("hris", root, "b2")                     # delivered again next run
     assert {f.status for f in r2.files} == {"duplicate"}
     m = ingestion.read_manifest(root)
     assert pc.sum(pc.equal(m["status"], "loaded")).as_py() == 1
@@ -152,7 +153,7 @@ def test_missing_required_column_rejected_and_moved(root: Path):
     header = WORKERS_HEADER.replace("hire_date,", "")
     rows = [",".join(p for i, p in enumerate(r.split(",")) if i != 4) for r in WORKERS]
     src = write(root, "hris/workers_2025-02-28.csv", workers_csv(rows, header))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "rejected"
     assert fr.reason.startswith("missing_required_column: hire_date")
     assert "hris/workers_2025-02-28.csv" in fr.reason
@@ -178,7 +179,7 @@ def test_missing_required_column_rejected_and_moved(root: Path):
 ])
 def test_unreadable_files_rejected(root: Path, name: str, content: bytes, rule: str):
     write(root, f"hris/workers_{name}.csv", content)
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "rejected", fr
     assert fr.reason.startswith(rule + ":"), fr.reason
     assert f"hris/workers_{name}.csv" in fr.reason
@@ -216,7 +217,7 @@ def test_text_variants_load(root: Path, variant: str):
     else:
         content = text.encode("utf-8")
     write(root, f"hris/workers_{variant}.csv", content)
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "loaded", fr.reason
     assert fr.rows_quarantined == 0, quarantine(root, fr).to_pylist()
     t = bronze(root, fr)
@@ -238,7 +239,7 @@ def test_text_variants_load(root: Path, variant: str):
 def test_latin1_fallback_when_cp1252_cannot_decode(root: Path):
     # 0x81 has no cp1252 character: only latin-1 reads this file
     write(root, "hris/workers_l1.csv", workers_csv().encode("latin-1").replace(b"Ann", b"An\x81n"))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "loaded" and "encoding=latin-1" in fr.reason
 
 
@@ -254,7 +255,7 @@ def test_bad_values_quarantined_rest_loads(root: Path):
         "W6,Fa,Ru,f@x.org,2018-02-30,20,,",                     # 30 February
     ]
     write(root, "hris/workers_2025-03-31.csv", workers_csv(rows))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "loaded"
     assert (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (6, 1, 5)
     assert fr.quarantine_by_rule == {
@@ -287,7 +288,7 @@ def test_malformed_record_mid_file_quarantined_with_exact_ordinals(root: Path):
         WORKERS[2],
     ]
     write(root, "hris/workers_shape.csv", workers_csv(rows))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "loaded" and (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (4, 3, 1)
     assert "read record by record" in fr.reason
     q = quarantine(root, fr).to_pylist()
@@ -303,7 +304,7 @@ def test_fast_path_restart_keeps_ordinals(root: Path, monkeypatch):
     rows = [f"W{i},N{i},L{i},e{i}@x.org,2020-01-05,100,," for i in range(1, 60)]
     rows[50] = "W51,short"
     write(root, "hris/workers_big.csv", workers_csv(rows))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1", batch_size=7))
+    fr = only_file(ingest_family("hris", root, "b1", batch_size=7))
     assert (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (59, 58, 1)
     t = bronze(root, fr)
     assert t["_source_row"].to_pylist() == [i for i in range(1, 60) if i != 51]
@@ -320,8 +321,8 @@ def test_reference_failures_quarantined(root: Path):
           "E3,W2,P999,2025-01-03,not_started\n"
           "E4,W404,P999,2025-01-03,not_started\n")
     b = ingestion.new_batch_id()
-    assert only_file(ingestion.ingest_family("hris", root, b)).status == "loaded"
-    lms = ingestion.ingest_family("lms", root, b)                    # programs load before enrollments
+    assert only_file(ingest_family("hris", root, b)).status == "loaded"
+    lms = ingest_family("lms", root, b)                    # programs load before enrollments
     fr = [f for f in lms.files if f.entity == "enrollments"][0]
     assert (fr.rows_loaded, fr.rows_quarantined) == (1, 3)
     assert fr.quarantine_by_rule == {"unknown_reference:program_id": 2, "unknown_reference:worker_id": 2}
@@ -338,7 +339,7 @@ def test_reference_failures_quarantined(root: Path):
 def test_reference_check_skipped_without_master(root: Path):
     write(root, "performance/ratings_2025-01.csv",
           "evaluation_id,worker_id,evaluation_date,evaluation_type,rating\nR1,W1,2025-01-10,manager_rating,4\n")
-    fr = only_file(ingestion.ingest_family("performance", root, "b1"))
+    fr = only_file(ingest_family("performance", root, "b1"))
     assert fr.status == "loaded" and fr.rows_loaded == 1
     assert "unknown_reference:worker_id skipped: no loaded workers" in fr.reason
 
@@ -363,13 +364,25 @@ def test_crash_leaves_no_bronze_and_no_manifest(root: Path):
     assert not list((root / "bronze").rglob("*.tmp"))
     assert ingestion.read_manifest(root).num_rows == 0
     # the landing file stays, so the next run loads it
-    fr = only_file(ingestion.ingest_family("hris", root, "b2"))
+    fr = only_file(ingest_family("hris", root, "b2"))
     assert fr.status == "loaded" and fr.rows_loaded == 3
     assert ingestion.find_orphans(root) == []
     # a bronze file whose manifest row never got written is reported
     stray = root / "bronze/workers/b0__workers_2025-01-31.parquet"
     stray.write_bytes((root / fr.bronze_file).read_bytes())
     assert ingestion.find_orphans(root) == [stray]
+
+
+def test_without_row_rules_nothing_loads(root: Path):
+    """The row rules are passed in (ingestion never imports expectations): none given is a TypeError, not a
+    load without them."""
+    write(root, "hris/workers_2025-01-31.csv", workers_csv())
+    for call in (lambda: ingestion.ingest_family("hris", root, "b1"),
+                 lambda: ingestion.ingest_file("hris/workers_2025-01-31.csv", root, "b1")):
+        with pytest.raises(TypeError, match=r"row_rules=expectations\.row_rules .* or row_validator="):
+            call()
+    assert not (root / "bronze").exists() and not (root / "rejected").exists()
+    assert ingestion.read_manifest(root).num_rows == 0
 
 
 # ----------------------------------------------------------------------------- other formats
@@ -396,8 +409,8 @@ def test_xapi_ndjson(root: Path):
     lines = [json.dumps(xapi_statement(1)), "", json.dumps(xapi_statement(2, actor="W404")),
              json.dumps(bad_verb), "{not json", json.dumps(xapi_statement(5))]
     write(root, "lms/xapi/statements_2025-01.ndjson", "\n".join(lines) + "\n")
-    ingestion.ingest_family("hris", root, "b1")
-    rep = ingestion.ingest_family("lms", root, "b1")
+    ingest_family("hris", root, "b1")
+    rep = ingest_family("lms", root, "b1")
     fr = only_file(rep)
     assert fr.entity == "xapi_statements" and fr.status == "loaded"
     assert (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (5, 2, 3)
@@ -418,17 +431,17 @@ def test_xapi_ndjson(root: Path):
 def test_xapi_truncated_last_line_rejects_file(root: Path):
     text = json.dumps(xapi_statement(1)) + "\n" + json.dumps(xapi_statement(2))[:-20]
     write(root, "lms/xapi/statements_2025-02.ndjson", text)
-    fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    fr = only_file(ingest_family("lms", root, "b1", references={}))
     assert fr.status == "rejected" and fr.reason.startswith("truncated_file:")
 
 
 def test_xapi_json_array(root: Path):
     stmts = [xapi_statement(i) for i in range(1, 4)]
     write(root, "lms/xapi/statements_2025-03.json", json.dumps(stmts, indent=2))
-    fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    fr = only_file(ingest_family("lms", root, "b1", references={}))
     assert fr.status == "loaded" and fr.rows_loaded == 3
     write(root, "lms/xapi/statements_2025-04.json", json.dumps([xapi_statement(9)])[:-30])
-    fr = [f for f in ingestion.ingest_family("lms", root, "b2", references={}).files
+    fr = [f for f in ingest_family("lms", root, "b2", references={}).files
           if f.source_file.endswith("2025-04.json")][0]
     assert fr.status == "rejected" and fr.reason.startswith("truncated_file:")
 
@@ -437,7 +450,7 @@ def test_spec_example_statement_loads(root: Path, shared_fixtures: Path):
     example = shared_fixtures / "xapi/spec_examples/09_appA_simple_statement.json"
     stmt = json.loads(example.read_text())
     write(root, "lms/xapi/statements_2025-05.ndjson", json.dumps(stmt) + "\n")
-    fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    fr = only_file(ingest_family("lms", root, "b1", references={}))
     assert fr.status == "loaded" and fr.rows_loaded == 1, fr
 
 
@@ -463,8 +476,8 @@ def test_qualtrics_survey(root: Path):
         '2025-02-02 09:00:00,2025-02-02 09:09:00,0,10.0.0.3,100,540,1,R_3,Oz,Cy,c@x.org,W3,anonymous,7,5,3,5,"multi\nline, text",P2,E3',
     ]
     write(root, "surveys/post_training_survey_2025-02.csv", survey_file(rows))
-    ingestion.ingest_family("hris", root, "b1")
-    fr = only_file(ingestion.ingest_family("surveys", root, "b1"))
+    ingest_family("hris", root, "b1")
+    fr = only_file(ingest_family("surveys", root, "b1"))
     assert fr.status == "loaded", fr.reason
     assert (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (3, 2, 1)
     assert fr.quarantine_by_rule == {"expect_column_values_to_be_between:nps": 1}
@@ -482,14 +495,14 @@ def test_qualtrics_survey(root: Path):
 
 def test_qualtrics_not_an_export_rejected(root: Path):
     write(root, "surveys/post_training_survey_2025-03.csv", "ResponseId,Q1\nR_1,9\n")
-    fr = only_file(ingestion.ingest_family("surveys", root, "b1", references={}))
+    fr = only_file(ingest_family("surveys", root, "b1", references={}))
     assert fr.status == "rejected" and fr.reason.startswith("unrecognised_layout:"), fr.reason
 
 
 def test_qualtrics_legacy_fixture(root: Path, shared_fixtures: Path):
     fixture = shared_fixtures / "surveys/qualtrics_legacy_2header.csv"
     write(root, "surveys/post_training_survey_legacy.csv", fixture.read_bytes())
-    fr = only_file(ingestion.ingest_family("surveys", root, "b1", references={}))
+    fr = only_file(ingest_family("surveys", root, "b1", references={}))
     # the legacy export names the id column ResponseID; Q2 is free text, not a 1-5 relevance
     assert fr.status == "loaded" and fr.rows_read == 1
     assert fr.rows_quarantined == 1 and "invalid_type:relevance" in fr.quarantine_by_rule
@@ -533,7 +546,7 @@ entities:
                              "issued": pa.array([dt.date(2025, 1, 21), dt.date(2025, 2, 1)], pa.date32()),
                              "issuer": ["Credly", "Credly"]}),
                    root / "landing/lms/acme/badges_2025-01.parquet")
-    rep = ingestion.ingest_family("lms", root, "b1", mapping=str(mapping), references={})
+    rep = ingest_family("lms", root, "b1", mapping=str(mapping), references={})
     by = {f.entity: f for f in rep.files}
     enr = by["enrollments"]
     assert enr.status == "loaded" and (enr.rows_loaded, enr.rows_quarantined) == (2, 1), enr
@@ -553,7 +566,7 @@ def test_progress_and_metadata(root: Path):
     write(root, "hris/workers_2025-01-31.csv", workers_csv())
     write(root, "hris/notes.txt", "not data")
     events = []
-    rep = ingestion.ingest_family("hris", root, "b1", progress=events.append)
+    rep = ingest_family("hris", root, "b1", progress=events.append)
     assert [e.stage for e in events] == ["start", "batch", "done"] and events[-1].status == "loaded"
     md = rep.to_metadata()
     json.dumps(md)                                   # plain JSON for Dagster metadata
@@ -563,7 +576,7 @@ def test_progress_and_metadata(root: Path):
 def test_previous_rows_loaded_for_volume_gate(root: Path):
     write(root, "hris/workers_2025-01-31.csv", workers_csv())
     write(root, "hris/workers_2025-02-28.csv", workers_csv(WORKERS[:1]))
-    first, second = ingestion.ingest_family("hris", root, "b1").files
+    first, second = ingest_family("hris", root, "b1").files
     assert first.previous_rows_loaded is None and second.previous_rows_loaded == 3
     assert second.as_dict()["previous_rows_loaded"] == 3
 
@@ -574,15 +587,15 @@ def test_empty_month_of_append_entity_loads_zero_rows(root: Path):
     write(root, "performance/ratings_2025-01.csv",
           "evaluation_id,worker_id,evaluation_date,evaluation_type,rating\n")
     write(root, "lms/xapi/statements_2025-01.ndjson", b"")
-    fr = only_file(ingestion.ingest_family("performance", root, "b1", references={}))
+    fr = only_file(ingest_family("performance", root, "b1", references={}))
     assert fr.status == "loaded" and (fr.rows_read, fr.rows_loaded) == (0, 0)
     assert "header_only" in fr.reason and bronze(root, fr).num_rows == 0
-    fr = only_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    fr = only_file(ingest_family("lms", root, "b1", references={}))
     assert fr.status == "loaded" and fr.rows_read == 0 and "no_records" in fr.reason
     # the next quiet month has the same bytes: another month, not a redelivery
     write(root, "performance/ratings_2025-02.csv",
           "evaluation_id,worker_id,evaluation_date,evaluation_type,rating\n")
-    rep = ingestion.ingest_family("performance", root, "b2", references={})
+    rep = ingest_family("performance", root, "b2", references={})
     assert {f.source_file: f.status for f in rep.files} == {
         "performance/ratings_2025-01.csv": "duplicate", "performance/ratings_2025-02.csv": "loaded"}
     assert_reconciled(root)
@@ -597,8 +610,8 @@ def test_enrollment_score_checked_against_program_scale(root: Path):
           "E1,W1,P1,2025-01-02,passed,850\n"            # fine on P1's 0-1000 scale
           "E2,W2,P2,2025-01-02,passed,850\n"            # above P2's maximum
           "E3,W3,P404,2025-01-02,passed,50\n")          # unknown program: one row, not two
-    ingestion.ingest_family("hris", root, "b1")
-    enr = [f for f in ingestion.ingest_family("lms", root, "b1").files if f.entity == "enrollments"][0]
+    ingest_family("hris", root, "b1")
+    enr = [f for f in ingest_family("lms", root, "b1").files if f.entity == "enrollments"][0]
     assert (enr.rows_loaded, enr.rows_quarantined) == (1, 2), quarantine(root, enr).to_pylist()
     q = quarantine(root, enr).to_pylist()
     assert sorted((r["_source_row"], r["rule"]) for r in q) == [
@@ -610,7 +623,7 @@ def test_sloppy_quoting_read_like_spreadsheets_do(root: Path):
     # read 'Bobby'. The short row sends the file down the record-by-record path.
     rows = [WORKERS[0], 'W2,"Bob"by,Ng,b@x.org,2021-02-01,80,,true', "W9,short", WORKERS[2]]
     write(root, "hris/workers_quotes.csv", workers_csv(rows))
-    fr = only_file(ingestion.ingest_family("hris", root, "b1"))
+    fr = only_file(ingest_family("hris", root, "b1"))
     assert fr.status == "loaded" and (fr.rows_read, fr.rows_loaded, fr.rows_quarantined) == (4, 3, 1)
     t = bronze(root, fr)
     assert t["first_name"].to_pylist() == ["Ann", "Bobby", "Cy"] and t["_source_row"].to_pylist() == [1, 2, 4]

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 import ingestion
+from ingest_support import ingest_family
 from ingestion.mapping import (
     MappingError, available_mappings, combine_mappings, load_mapping, mapping_for_family, parse_mapping,
     read_landing_mappings, write_landing_mappings,
@@ -123,7 +124,7 @@ WORKDAY_WORKERS = (
 def test_ingest_family_reads_landing_mappings_by_default(tmp_path):
     write(tmp_path, "hris/workday/Worker_Data_2024-04-30.csv", WORKDAY_WORKERS)
     write_landing_mappings(tmp_path, {"hris": ["workday"]})
-    rep = ingestion.ingest_family("hris", tmp_path, "b1")
+    rep = ingest_family("hris", tmp_path, "b1")
     assert rep.mapping == "workday"
     (fr,) = rep.files
     assert fr.status == "loaded" and fr.rows_loaded == 2, fr.reason
@@ -136,7 +137,7 @@ def test_ingest_family_reads_landing_mappings_by_default(tmp_path):
     assert {r["mapping"] for r in manifest} == {"workday"}
     # an explicit mapping argument still wins over the file
     write(tmp_path, "hris/workers_2024-05-31.csv", "worker_id,hire_date\nW9,2020-01-01\n")
-    rep = ingestion.ingest_family("hris", tmp_path, "b2", mapping="canonical")
+    rep = ingest_family("hris", tmp_path, "b2", mapping="canonical")
     assert [f.source_file for f in rep.files] == ["hris/workers_2024-05-31.csv"]
 
 
@@ -158,8 +159,8 @@ def test_qualtrics_employee_id_from_the_field_the_mapping_names(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"          # two data roots: the same bytes load once per root
     write(a, "surveys/qualtrics/post_training_survey_2025-02.csv", content)
     write(b, "surveys/post_training_survey_2025-02.csv", content)
-    embedded = ingestion.ingest_family("surveys", a, "b1", mapping="qualtrics", references={})
-    external = ingestion.ingest_family("surveys", b, "b1", mapping="canonical", references={})
+    embedded = ingest_family("surveys", a, "b1", mapping="qualtrics", references={})
+    external = ingest_family("surveys", b, "b1", mapping="canonical", references={})
     (fe,), (fx,) = embedded.files, external.files
     assert fe.status == fx.status == "loaded", (fe.reason, fx.reason)
     te = pq.read_table(a / fe.bronze_file)
@@ -195,7 +196,7 @@ def test_legacy_fixture_through_the_legacy_mapping(tmp_path, shared_fixtures):
     # dates are local to the account zone the mapping declares (Asia/Singapore, UTC+8)
     assert by["started_at"].canonical_samples == ["2017-07-18T00:28:09+00:00"]
     assert "Name" in {u for u, _ in r.unknown}     # a direct identifier that is never loaded
-    rep = ingestion.ingest_family("surveys", tmp_path, "b1", mapping="qualtrics_legacy", references={})
+    rep = ingest_family("surveys", tmp_path, "b1", mapping="qualtrics_legacy", references={})
     (fr,) = rep.files
     assert fr.status == "loaded" and fr.rows_read == 1
 

@@ -31,6 +31,7 @@ import pytest
 
 import ingestion
 from repo_paths import REPO_ROOT
+from ingest_support import ingest_family, ingest_file
 from expectations.gate import evaluate_gate
 from ingestion.engine import IngestLimits
 from ingestion.store import AtomicParquetWriter
@@ -93,7 +94,7 @@ def test_deeply_nested_xapi_line_is_quarantined_and_the_family_loads(tmp_path: P
                             json.dumps(statement(8))]) + "]"
     land(root, "lms/xapi/statements_2026-09-03.json", array)
 
-    files = by_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    files = by_file(ingest_family("lms", root, "b1", references={}))
 
     nd = files["lms/xapi/statements_2026-09-01.ndjson"]
     assert (nd.status, nd.rows_read, nd.rows_loaded, nd.rows_quarantined) == ("loaded", 5, 3, 2)
@@ -128,7 +129,7 @@ def test_a_shallower_limit_quarantines_what_the_default_loads(tmp_path: Path):
     root = tmp_path / "data"
     land(root, "lms/xapi/statements_2026-09-01.ndjson",
          with_deep_extension(1, 20) + "\n" + json.dumps(statement(2)) + "\n")
-    fr = ingestion.ingest_family("lms", root, "b1", references={},
+    fr = ingest_family("lms", root, "b1", references={},
                                  limits=IngestLimits(max_json_depth=16)).files[0]
     assert (fr.rows_loaded, fr.quarantine_by_rule) == (1, {"json_nesting_depth": 1})
     assert "deeper than 16 levels" in quarantine_rows(root, fr)[0]["message"]
@@ -146,7 +147,7 @@ def test_undecodable_json_array_is_rejected_with_file_and_record(tmp_path: Path)
     land(root, "lms/xapi/statements_2026-09-01.json", content)
     land(root, "lms/xapi/statements_2026-09-02.ndjson", json.dumps(statement(3)) + "\n")
 
-    files = by_file(ingestion.ingest_family("lms", root, "b1", references={}))
+    files = by_file(ingest_family("lms", root, "b1", references={}))
 
     rej = files["lms/xapi/statements_2026-09-01.json"]
     assert rej.status == "rejected", rej.reason
@@ -167,7 +168,7 @@ def test_oversize_file_rejected_and_oversize_record_quarantined(tmp_path: Path):
     land(root, "lms/xapi/statements_2026-09-02.ndjson", "\n".join(json.dumps(statement(i)) for i in range(10, 30)))
     limits = IngestLimits(max_record_bytes=4000, max_file_bytes=9000)
 
-    files = by_file(ingestion.ingest_family("lms", root, "b1", references={}, limits=limits))
+    files = by_file(ingest_family("lms", root, "b1", references={}, limits=limits))
 
     ok = files["lms/xapi/statements_2026-09-01.ndjson"]
     assert (ok.status, ok.rows_read, ok.rows_loaded, ok.quarantine_by_rule) == ("loaded", 3, 2,
@@ -258,7 +259,7 @@ def test_full_disk_while_writing_bronze_names_the_path(tmp_path: Path, tiny_disk
     land(root, "hris/workers_2026-10-31.csv", _incompressible_workers(25_000))   # ~2.9 MB, ~1.6 MB of it random
 
     with pytest.raises(disk.DiskSpaceError) as before:
-        ingestion.ingest_family("hris", root, "b1", references={})
+        ingest_family("hris", root, "b1", references={})
     assert str(before.value).startswith("not enough free disk space for loading hris/workers_2026-10-31.csv")
     assert f"in {root / 'bronze'}" in str(before.value)
 
@@ -266,7 +267,7 @@ def test_full_disk_while_writing_bronze_names_the_path(tmp_path: Path, tiny_disk
 
     monkeypatch.setattr(engine, "ensure_free_space", lambda *args, **kwargs: 0)   # only the pre-check
     with pytest.raises(disk.DiskSpaceError) as during:
-        ingestion.ingest_family("hris", root, "b2", references={})
+        ingest_family("hris", root, "b2", references={})
     message = str(during.value)
     assert message.startswith(f"no space left on device writing {root / 'bronze'}/")
     assert "b2__workers_2026-10-31.parquet" in message and "MB free" in message and "need ~" in message
@@ -303,7 +304,7 @@ def test_symlink_and_fifo_in_landing_are_set_aside_and_hris_loads(tmp_path: Path
     os.symlink("/nonexistent/x.csv", hris / "workers_2026-11-30.csv")  # dangling
     os.mkfifo(hris / "job_history_2026-10-31.csv")                    # opening it would block forever
 
-    report = ingestion.ingest_family("hris", root, "b1")
+    report = ingest_family("hris", root, "b1")
 
     files = by_file(report)
     assert files["hris/workers_2026-09-30.csv"].status == "loaded"
@@ -331,7 +332,7 @@ def test_symlink_and_fifo_in_landing_are_set_aside_and_hris_loads(tmp_path: Path
     assert outcome.failures[0].startswith("hris/job_history_2026-10-31.csv: not_a_regular_file: a FIFO")
 
     # the next night: nothing left to trip on, nothing rejected again
-    again = ingestion.ingest_family("hris", root, "b2")
+    again = ingest_family("hris", root, "b2")
     assert [(f.source_file, f.status) for f in again.files] == [("hris/workers_2026-09-30.csv", "duplicate")]
 
 
@@ -340,7 +341,7 @@ def test_a_special_file_passed_directly_is_set_aside_not_raised(tmp_path: Path):
     (root / "landing" / "performance").mkdir(parents=True)
     fifo = root / "landing" / "performance" / "ratings_2026-09.csv"
     os.mkfifo(fifo)
-    fr = ingestion.ingest_file(fifo, root, "b1")
+    fr = ingest_file(fifo, root, "b1")
     assert fr.status == "rejected" and fr.entity == "ratings"
     assert fr.reason == "not_a_regular_file: a FIFO (named pipe) (file performance/ratings_2026-09.csv)"
     assert ingestion.landing_freshness(root, "ratings")["files"] == 0
@@ -356,7 +357,7 @@ def test_1900_dates_are_quarantined_by_name(tmp_path: Path):
     land(root, "lms/enrollments_2026-10-31.csv", (FIXTURES / "lms/implausible_enrolment.csv").read_text())
     files = {}
     for family in ("hris", "lms", "performance"):
-        files.update(by_file(ingestion.ingest_family(family, root, "b1")))
+        files.update(by_file(ingest_family(family, root, "b1")))
 
     rating = files["performance/ratings_2026-09.csv"]
     assert (rating.rows_loaded, rating.quarantine_by_rule) == (2, {"implausible_date:evaluation_date": 1})
@@ -401,7 +402,7 @@ def test_csv_record_without_end_is_rejected_not_read_whole(tmp_path: Path, quote
     runaway = 'EV2,W2,2026-09-30,manager_rating,"' if quotes else "EV2,W2,2026-09-30,manager_rating,"
     land(root, "performance/ratings_2026-09.csv", header + good + runaway + "x" * 20_000)
     land(root, "performance/ratings_2026-10.csv", header + good.replace("EV1", "EV3"))
-    files = by_file(ingestion.ingest_family("performance", root, "b1", references={},
+    files = by_file(ingest_family("performance", root, "b1", references={},
                                             limits=IngestLimits(max_record_bytes=8000)))
     bad = files["performance/ratings_2026-09.csv"]
     assert bad.status == "rejected", bad.reason

@@ -23,6 +23,7 @@ from ingestion.schemas import load_schemas
 from synthetic import vendors
 from synthetic.vendors import PROFILES, export_vendor_format, parse_formats
 from vendor_formats_support import VENDOR_SETS
+from ingest_support import ingest_family
 
 COMPANY = {"employees": 600, "years": 2, "seed": 3}
 FAMILIES = ["hris", "lms", "performance", "finance", "surveys"]
@@ -197,7 +198,7 @@ def test_malformed_landing_mappings_file_fails_loudly(tmp_path):
     (tmp_path / "landing").mkdir()
     (tmp_path / "landing/mappings.yml").write_text("families:\n  hr: workday\n", encoding="utf-8")
     with pytest.raises(MappingError, match="unknown family 'hr'"):
-        ingestion.ingest_family("hris", tmp_path, "b1")
+        ingest_family("hris", tmp_path, "b1")
     (tmp_path / "landing/mappings.yml").write_text("families:\n  hris: peoplesoft\n", encoding="utf-8")
     with pytest.raises(MappingError, match="mapping 'peoplesoft' not found"):
-        ingestion.ingest_family("hris", tmp_path, "b1")
+        ingest_family("hris", tmp_path, "b1")
