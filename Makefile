@@ -56,7 +56,7 @@ report: venv
 	$(DEV_ENV) $(BIN)/training-impact report --data $(DATA) --screenshot $(DATA)/reports/kpi_report.png
 
 bench: venv
-	$(DEV_ENV) $(BIN)/python -m benchmarks.run --scale $(SCALE)
+	$(DEV_ENV) $(BIN)/python -m training_impact.benchmarks.run --scale $(SCALE)
 
 clean:
 	rm -rf $(DATA) .dagster_home dbt_project/target dbt_project/logs

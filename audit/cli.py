@@ -23,7 +23,7 @@ def _fmt(value) -> str:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from audit.trace import render, trace
+    from training_impact.audit.trace import render, trace
 
     try:
         result = trace(_data(args), args.kpi, args.slice, args.run, args.estimation_method,
@@ -41,8 +41,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     import duckdb
 
-    from audit import history
-    from audit.trace import parse_slice
+    from training_impact.audit import history
+    from training_impact.audit.trace import parse_slice
 
     paths = _data(args)
     if not args.as_of:
@@ -84,8 +84,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from audit import history
-    from audit.reasons import change_reasons
+    from training_impact.audit import history
+    from training_impact.audit.reasons import change_reasons
 
     paths = _data(args)
     try:
@@ -117,7 +117,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from audit.reproduce import ReproductionError, reproduce
+    from training_impact.audit.reproduce import ReproductionError, reproduce
 
     try:
         result = reproduce(_data(args), args.run, args.into, force=args.force)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from audit import store
-from audit.members import SLICE_COLUMNS
+from training_impact.audit import store
+from training_impact.audit.members import SLICE_COLUMNS
 from training_impact.settings import Paths
 
 MARTS_SCHEMA = "main_marts"
@@ -133,7 +133,7 @@ def cells(con, paths: Paths, run_id: str, kpi: str | None = None, where: dict | 
 def diff_runs(paths: Paths, old_run: str, new_run: str, mart: str = "kpi_summary",
               kpi: str | None = None) -> list[dict]:
     """Cells of ``mart`` whose published values differ between two runs, with the reasons."""
-    from audit.reasons import change_reasons
+    from training_impact.audit.reasons import change_reasons
 
     con = duckdb.connect()
     key = ", ".join(f'"{c}"' for c in CELL_KEY if c != "estimation_method" or mart != "kpi_roi")

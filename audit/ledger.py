@@ -167,7 +167,7 @@ class RunRecord:
 
 def check_rows(instance, run_id: str) -> list[dict]:
     """Every asset check evaluation of the run, from the Dagster event log."""
-    from audit.events import check_evaluations
+    from training_impact.audit.events import check_evaluations
 
     rows = []
     for entry, evaluation in check_evaluations(instance, run_id):

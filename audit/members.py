@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from audit.ledger import LINEAGE_COLUMNS, STAGING_SCHEMA, lineage_relations
+from training_impact.audit.ledger import LINEAGE_COLUMNS, STAGING_SCHEMA, lineage_relations
 
 MEMBERS_MODEL = "main_intermediate.int_audit__kpi_members"
 DIMENSIONS = ("program_type", "method", "program_id", "cohort", "department", "region", "period")

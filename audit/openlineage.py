@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from audit import store
+from training_impact.audit import store
 from training_impact.settings import Paths
 
 NAMESPACE = "training_impact"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from audit import store
+from training_impact.audit import store
 from training_impact.settings import Paths
 
 HR_FAMILY = "hris"

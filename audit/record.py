@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audit import history, ledger, members, openlineage, store
+from training_impact.audit import history, ledger, members, openlineage, store
 from training_impact.settings import Parameters, Paths
 
 Log = Callable[[str], None]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from audit import history, ledger, store
+from training_impact.audit import history, ledger, store
 from training_impact.settings import Paths, data_paths
 
 COLUMN_METADATA_ENV = "TI_DBT_COLUMN_METADATA"  # orchestration.defs.dbt reads it

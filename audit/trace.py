@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from audit import history, store
-from audit.members import DIMENSIONS, SLICE_COLUMNS, cell_filter, member_marts
+from training_impact.audit import history, store
+from training_impact.audit.members import DIMENSIONS, SLICE_COLUMNS, cell_filter, member_marts
 from training_impact.settings import Paths
 
 

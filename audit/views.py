@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from audit import store
+from training_impact.audit import store
 from training_impact.settings import Paths
 
 SCHEMA = "audit"

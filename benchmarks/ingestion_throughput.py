@@ -1,6 +1,6 @@
 """Ingestion throughput: a productivity-like CSV of N rows through ingest_file.
 
-    python -m benchmarks.ingestion_throughput --rows 1000000 [--batch-size 100000]
+    python -m training_impact.benchmarks.ingestion_throughput --rows 1000000 [--batch-size 100000]
 
 Writes the CSV into a temporary data root, ingests it with the real GX row
 rules and a worker reference set, and prints rows/second and peak RSS (the
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-gx", action="store_true", help="skip the GX row rules (measures the engine alone)")
     args = ap.parse_args(argv)
 
-    from expectations import row_rules
-    from ingestion import DEFAULT_BATCH_SIZE, ingest_file, new_batch_id
+    from training_impact.expectations import row_rules
+    from training_impact.ingestion import DEFAULT_BATCH_SIZE, ingest_file, new_batch_id
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "data"

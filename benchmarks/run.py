@@ -23,7 +23,7 @@ STAGES = ["generate", "ingest", "dbt_run", "dbt_test"]
 
 
 def run_stage(stage: str, root: Path, scale: int, years: int, seed: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.stage", stage, str(root), str(scale), str(years), str(seed)]
+    cmd = [sys.executable, "-m", "training_impact.benchmarks.stage", stage, str(root), str(scale), str(years), str(seed)]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO)
     _, status, usage = os.wait4(proc.pid, 0)

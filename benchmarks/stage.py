@@ -13,7 +13,7 @@ def main(stage: str, root: str, scale: str, years: str, seed: str) -> int:
     disable_telemetry()
     paths = data_paths(root)
     if stage == "generate":
-        import synthetic
+        from training_impact import synthetic
 
         synthetic.generate(Path(root), employees=int(scale), years=int(years), seed=int(seed))
         return 0
@@ -23,7 +23,7 @@ def main(stage: str, root: str, scale: str, years: str, seed: str) -> int:
 
         outcome = run_pipeline(paths, groups=["bronze"])
         return 0 if outcome.success else 1
-    from orchestration.defs.dbt import dbt_vars
+    from training_impact.orchestration.defs.dbt import dbt_vars
 
     # dbt_run: seeds (reference tables) and models; dbt_test: data and unit tests.
     commands = {"dbt_run": ["seed", "run"], "dbt_test": ["test"]}[stage]

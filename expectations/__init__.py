@@ -21,7 +21,7 @@ def row_rules(as_of, source_file: str, gx_references):
     rejected never loads GX.
     """
     try:
-        from expectations.validate import validate_rows
+        from training_impact.expectations.validate import validate_rows
     except ImportError as exc:  # no silent skip: rows would load unchecked
         raise RuntimeError(f"row rules cannot run: expectations.validate is not importable ({exc})") from exc
 

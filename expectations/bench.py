@@ -1,4 +1,4 @@
-"""Speed of ``validate_rows`` on generated batches: ``python -m expectations.bench``.
+"""Speed of ``validate_rows`` on generated batches: ``python -m training_impact.expectations.bench``.
 
 Batches are shaped like bronze rows (typed columns, ~1% bad rows) so the
 timing includes building the failures table, not only the GX pass.
@@ -59,7 +59,7 @@ def enrollments_rows(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run(rows: int = 100_000, repeat: int = 3) -> dict[str, float]:
-    from expectations.validate import validate_rows
+    from training_impact.expectations.validate import validate_rows
 
     validate_rows("productivity", productivity_rows(100), as_of=AS_OF)  # context + suite warm-up
     out: dict[str, float] = {}

@@ -55,7 +55,7 @@ def mask_identifiers(frame: pd.DataFrame, pseudonym) -> pd.DataFrame:
     """The quarantine rows as they may leave the raw zone (SECURITY.md): a value of a
     direct-identifier column masked, a worker id as its keyed pseudonym, a compound
     key or xAPI actor holding either masked, and the message quoting the masked form."""
-    from privacy import IDENTIFIER_COLUMNS, PII_COLUMNS, WORKER_ID_COLUMNS
+    from training_impact.privacy import IDENTIFIER_COLUMNS, PII_COLUMNS, WORKER_ID_COLUMNS
 
     out = frame.drop(columns=[c for c in EXPORT_DROPS if c in frame.columns])
 
@@ -91,7 +91,7 @@ def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, e
 
     import pyarrow.parquet as pq
 
-    from privacy import Pseudonymizer, guard_run
+    from training_impact.privacy import Pseudonymizer, guard_run
 
     pseudonym = Pseudonymizer(guard_run())
 
@@ -118,7 +118,7 @@ def export_quarantine_csv(data_root, out_path, *, batch_id: str | None = None, e
                     neutralise_frame(frame[columns]).to_csv(handle, header=False, index=False)
                     written += len(frame)
             if columns is None:
-                from ingestion.store import QUARANTINE_SCHEMA
+                from training_impact.ingestion.store import QUARANTINE_SCHEMA
 
                 handle.write(",".join(n for n in QUARANTINE_SCHEMA.names if n not in EXPORT_DROPS) + "\n")
         os.replace(tmp, out)

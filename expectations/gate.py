@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from expectations.policy import load_policy
+from training_impact.expectations.policy import load_policy
 
 ACTIONS = ("block", "warn", "ignore")
 REQUIRED_KEYS = ("source_file", "entity", "status", "rows_read", "rows_loaded", "rows_quarantined")
@@ -197,7 +197,7 @@ def evaluate_gate(
 def _optional_entity(entity: str | None) -> bool:
     if entity is None:
         return False
-    from ingestion.schemas import load_schemas
+    from training_impact.ingestion.schemas import load_schemas
 
     try:
         return load_schemas().entity(entity).optional

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from expectations import contexts, suites
-from expectations.validate import RowValidation
+from training_impact.expectations import contexts, suites
+from training_impact.expectations.validate import RowValidation
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from expectations._gx import gxe
+from training_impact.expectations._gx import gxe
 from great_expectations.expectations.row_conditions import Column
 
 # Suite parameters filled at validation time, so the versioned suite does not

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ingestion.schemas import EntitySchema
-from expectations import contexts, rules, suites
-from expectations.policy import load_policy
+from training_impact.ingestion.schemas import EntitySchema
+from training_impact.expectations import contexts, rules, suites
+from training_impact.expectations.policy import load_policy
 
 FAILURE_COLUMNS = ["row_index", "rule", "column", "value", "message"]
 COMPLETE = {"result_format": "COMPLETE"}
@@ -390,7 +390,7 @@ def _trim(gx_result) -> None:
     and the failures table already has them; the stored result and Data Docs
     keep GX's partial lists (first 20), except for rules over a worker id or a
     direct identifier, whose offending values stay in the raw zone (SECURITY.md)."""
-    from privacy import IDENTIFIER_COLUMNS
+    from training_impact.privacy import IDENTIFIER_COLUMNS
 
     for r in gx_result.results:
         res = r.result or {}

@@ -2,7 +2,7 @@
 
 Public API (pure Python, no Dagster):
 
-    from expectations import row_rules                        # the GX row rules, passed in (never imported here)
+    from training_impact.expectations import row_rules                        # the GX row rules, passed in (never imported here)
     batch_id = new_batch_id()
     report = ingest_family("hris", data_root, batch_id, row_rules=row_rules)    # FamilyReport
     report.to_metadata()                                      # JSON-able summary

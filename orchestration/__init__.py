@@ -8,6 +8,6 @@ def asset_graph():
     import its definitions (tests/unit/test_layers.py). The definitions are imported here, on the first
     call, not at import: modules that ``orchestration.definitions`` itself imports use this too.
     """
-    from orchestration.definitions import defs
+    from training_impact.orchestration.definitions import defs
 
     return defs.resolve_asset_graph()

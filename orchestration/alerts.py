@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 
 # The check evaluations of a run are read by the audit ledger too: the audit (a lower layer) owns them.
-from audit.events import check_evaluations
+from training_impact.audit.events import check_evaluations
 
 log = logging.getLogger("training_impact.alerts")
 

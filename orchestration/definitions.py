@@ -1,16 +1,16 @@
-"""The one Dagster ``Definitions`` of training-impact (``dagster dev -m orchestration.definitions``)."""
+"""The one Dagster ``Definitions`` of training-impact (``dagster dev -m training_impact.orchestration.definitions``)."""
 
 import dagster as dg
 
-from orchestration.defs.audit import audit_assets, audit_sensors  # ledger, KPI history, OpenLineage (docs/audit.md)
-from orchestration.defs.dbt import dbt_resource, training_impact_dbt
-from orchestration.defs.ingestion import ingestion_assets
-from orchestration.defs.publishing import publishing_assets
-from orchestration.defs.report import report_assets  # KPI report (HTML), group published
-from orchestration.defs.schedules import nightly_schedule, pipeline_job
-from orchestration.defs.sensors import alert_on_run_failure  # alerts when runs fail under the daemon
-from orchestration.defs.sensors import landing_sensor  # a run per delivery day when files land
-from orchestration.run_guard import run_guard  # run lock, crash recovery, ledger for subset runs (D80-D83)
+from training_impact.orchestration.defs.audit import audit_assets, audit_sensors  # ledger, KPI history, OpenLineage (docs/audit.md)
+from training_impact.orchestration.defs.dbt import dbt_resource, training_impact_dbt
+from training_impact.orchestration.defs.ingestion import ingestion_assets
+from training_impact.orchestration.defs.publishing import publishing_assets
+from training_impact.orchestration.defs.report import report_assets  # KPI report (HTML), group published
+from training_impact.orchestration.defs.schedules import nightly_schedule, pipeline_job
+from training_impact.orchestration.defs.sensors import alert_on_run_failure  # alerts when runs fail under the daemon
+from training_impact.orchestration.defs.sensors import landing_sensor  # a run per delivery day when files land
+from training_impact.orchestration.run_guard import run_guard  # run lock, crash recovery, ledger for subset runs (D80-D83)
 
 defs = dg.Definitions(
     assets=[*ingestion_assets, training_impact_dbt, *publishing_assets, *report_assets, *audit_assets],

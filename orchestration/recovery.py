@@ -172,15 +172,15 @@ def recover_stale_runs(paths: Paths, instance, current_run_id: str | None = None
 
 
 def _record_aborted(paths: Paths, instance, run, log: Log) -> bool:
-    from audit import store
-    from audit.record import record_failed_run
-    from orchestration import asset_graph
+    from training_impact.audit import store
+    from training_impact.audit.record import record_failed_run
+    from training_impact.orchestration import asset_graph
 
     if store.ledger_file(paths, "runs", run.run_id).exists():
         return False
     manifest_path = None
     try:
-        from orchestration.defs.dbt import dbt_project
+        from training_impact.orchestration.defs.dbt import dbt_project
 
         manifest_path = dbt_project.manifest_path
     except Exception:  # the ledger row matters more than the dbt hash
@@ -198,7 +198,7 @@ def _record_aborted(paths: Paths, instance, run, log: Log) -> bool:
 def restore_unrecorded_rejections(paths: Paths, run_id: str, log: Log = print) -> list[str]:
     """Files a dead run set aside in rejected/<run_id>/ before it wrote their manifest row go back to
     landing/, so the next run judges and records them (nothing else would: they left landing)."""
-    from ingestion.store import read_manifest
+    from training_impact.ingestion.store import read_manifest
 
     folder = paths.rejected / run_id
     if not folder.is_dir():
@@ -225,7 +225,7 @@ def restore_unrecorded_rejections(paths: Paths, run_id: str, log: Log = print) -
 
 def remove_partial_files(paths: Paths, keep_batch: str | None = None, log: Log = print) -> list[str]:
     """Bronze / quarantine files no manifest row lists, and hidden temp files of dead writers."""
-    from ingestion.store import find_orphans
+    from training_impact.ingestion.store import find_orphans
 
     removed: list[str] = []
 

@@ -25,7 +25,7 @@ import time
 
 import dagster as dg
 
-from orchestration.recovery import (
+from training_impact.orchestration.recovery import (
     WAREHOUSE_POOL,
     free_run_slots,
     pool_holders,
@@ -114,8 +114,8 @@ class PoolWatchdog(threading.Thread):
         try:
             free_run_slots(self.instance, self.dagster_run.run_id)
             self.instance.report_run_failed(self.instance.get_run_by_id(self.dagster_run.run_id), message=message)
-            from audit.record import record_failed_run
-            from orchestration import asset_graph
+            from training_impact.audit.record import record_failed_run
+            from training_impact.orchestration import asset_graph
 
             record_failed_run(self.paths, self.instance, self.dagster_run.run_id, self.dagster_run.job_name, None,
                               asset_graph=asset_graph)
@@ -145,10 +145,10 @@ def _failed_steps(instance, run_id: str) -> list[str]:
 
 def record_subset_run(paths, instance, run, log) -> dict | None:
     """Ledger entry for a run that changed a published output but had no ``audit_ledger`` step."""
-    from audit import store
-    from audit.record import record_failed_run, record_published_run
-    from orchestration import asset_graph
-    from orchestration.dbt_manifest import dbt_project
+    from training_impact.audit import store
+    from training_impact.audit.record import record_failed_run, record_published_run
+    from training_impact.orchestration import asset_graph
+    from training_impact.orchestration.dbt_manifest import dbt_project
 
     if store.ledger_file(paths, "runs", run.run_id).exists():
         return None

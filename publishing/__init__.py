@@ -9,8 +9,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from publishing.contracts import ContractError, MartContract, load_mart_contracts
-from publishing.serving import PublishReport, current_version, publish, serving_dir, serving_file
+from training_impact.publishing.contracts import ContractError, MartContract, load_mart_contracts
+from training_impact.publishing.serving import PublishReport, current_version, publish, serving_dir, serving_file
 from training_impact.disk import ensure_free_space, no_space_is_clear, size_of
 from training_impact.settings import Paths
 

@@ -30,7 +30,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from publishing.contracts import (
+from training_impact.publishing.contracts import (
     PUBLISH_INFO,
     PUBLISH_INFO_COLUMNS,
     PUBLISH_INFO_DESCRIPTION,

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from publishing.contracts import (
+from training_impact.publishing.contracts import (
     PUBLISH_INFO,
     PUBLISH_INFO_COLUMNS,
     PUBLISH_INFO_DESCRIPTION,
@@ -390,7 +390,7 @@ def publish(
             for table, path in parquet_files.items():
                 _write_parquet(con, table, schemas[table], path)
             if postgres_dsn:
-                from publishing.postgres import publish_postgres
+                from training_impact.publishing.postgres import publish_postgres
 
                 tables = [
                     (mart, con.execute(f"select * from {SERVING_SCHEMA}.{_q(mart.name)}").fetchall())

@@ -5,8 +5,8 @@
 (screenshots, and the check that every declared chart is drawn).
 """
 
-from reporting.build import REPORT_NAME, RenderedReport, WrittenReport, render_report, reports_dir, write_report
-from reporting.data import ReportData, load_report_data
+from training_impact.reporting.build import REPORT_NAME, RenderedReport, WrittenReport, render_report, reports_dir, write_report
+from training_impact.reporting.data import ReportData, load_report_data
 
 __all__ = ["REPORT_NAME", "RenderedReport", "ReportData", "WrittenReport", "load_report_data", "render_report",
            "reports_dir", "write_report"]

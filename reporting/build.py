@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from reporting import svg
-from reporting.data import DEFAULT_WINDOWS, ReportData, load_report_data
+from training_impact.reporting import svg
+from training_impact.reporting.data import DEFAULT_WINDOWS, ReportData, load_report_data
 
 TEMPLATE = Path(__file__).with_name("template.html")
 REPORT_NAME = "kpi_report.html"

@@ -527,7 +527,7 @@ _WRITER_FORMAT = {"csv": "csv", "xlsx": "xlsx", "parquet": "parquet", "xapi_json
 
 def _context(landing: Path, canonical) -> dict:
     """Small lookups some extras need (program -> method), read before files are replaced."""
-    from ingestion.engine import discover_files
+    from training_impact.ingestion.engine import discover_files
 
     methods: dict[str, str] = {}
     for p in discover_files(landing.parent, canonical, "programs"):
@@ -546,9 +546,9 @@ def export_vendor_format(data_root: str | Path, vendor_set: str | Iterable[str])
     written so that `ingest_family` reads each family through the right
     mapping(s). Returns {"files": [(source, target, records)], "families": {...}}.
     """
-    from ingestion.engine import discover_files
-    from ingestion.mapping import load_mapping, read_landing_mappings, write_landing_mappings
-    from ingestion.schemas import load_schemas
+    from training_impact.ingestion.engine import discover_files
+    from training_impact.ingestion.mapping import load_mapping, read_landing_mappings, write_landing_mappings
+    from training_impact.ingestion.schemas import load_schemas
 
     root = Path(data_root)
     landing = root / "landing"

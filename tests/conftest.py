@@ -30,7 +30,7 @@ SMALL_COMPANY = {"employees": 1500, "years": 3, "seed": 5}
 
 def _generate_and_run(tmp_path_factory, name: str, company: dict):
     """Generate a company and run the real pipeline on it once (Dagster + GX + dbt)."""
-    import synthetic
+    from training_impact import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 
@@ -105,7 +105,7 @@ class _XdistGroupSuffix:
 def pytest_configure(config: pytest.Config) -> None:
     # The build step of the dbt manifest, at the edge of the test session (D106): test modules import
     # the Dagster definitions, which read it. Workers of one session take turns; the second parses nothing.
-    from orchestration.dbt_manifest import prepare_manifest
+    from training_impact.orchestration.dbt_manifest import prepare_manifest
 
     prepare_manifest()
     if hasattr(config, "workerinput") and config.getvalue("loadgroup"):

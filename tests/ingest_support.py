@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functools import partial
 
-import ingestion
-from expectations import row_rules
+from training_impact import ingestion
+from training_impact.expectations import row_rules
 
 ingest_file = partial(ingestion.ingest_file, row_rules=row_rules)
 ingest_family = partial(ingestion.ingest_family, row_rules=row_rules)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacy import DEVELOPMENT_KEY
+from training_impact.privacy import DEVELOPMENT_KEY
 
 DEV_KEY = DEVELOPMENT_KEY.encode()
 

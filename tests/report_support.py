@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from reporting.browser import ChromiumNotFound, find_chromium
+from training_impact.reporting.browser import ChromiumNotFound, find_chromium
 
 
 def require_chromium() -> None:

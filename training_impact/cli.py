@@ -18,7 +18,7 @@ def _progress(label: str, fraction: float) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import synthetic
+    from training_impact import synthetic
 
     out = Path(args.out).resolve()
     started = time.monotonic()
@@ -27,7 +27,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                  adversity=getattr(args, "adversity", None),
                                  worker_attributes=getattr(args, "worker_attributes", None))
     if getattr(args, "formats", None):  # rewrite the canonical extracts in vendor formats (synthetic/vendors.py)
-        from synthetic.vendors import export_vendor_format
+        from training_impact.synthetic.vendors import export_vendor_format
         exported = export_vendor_format(out, args.formats)["families"]
         print("  vendor formats (landing/mappings.yml): " + "; ".join(f"{f}: {'+'.join(m)}" for f, m in exported.items()))
     print(f"generated a company of {args.employees:,} employees over {args.years} years "
@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = data_paths(args.data)
     tags = None
     if getattr(args, "full_refresh", False):  # after a key rotation: incremental staging rebuilt from all of bronze
-        from orchestration.defs.dbt import FULL_REFRESH_TAG
+        from training_impact.orchestration.defs.dbt import FULL_REFRESH_TAG
 
         tags = {FULL_REFRESH_TAG: "true"}
     try:
@@ -126,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the HTML KPI report from the existing warehouse (and optionally screenshot it)."""
-    from reporting import write_report
+    from training_impact.reporting import write_report
     from training_impact.settings import load_parameters
 
     paths = data_paths(args.data)
@@ -137,7 +137,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     print(f"KPI report: {written.path}  ({len(written.chart_ids)} charts, {written.suppressed_cells} suppressed cells)")
     if args.screenshot:
-        from reporting.browser import ChromiumNotFound, check_render, screenshot
+        from training_impact.reporting.browser import ChromiumNotFound, check_render, screenshot
 
         try:
             check = check_render(written.path)
@@ -155,7 +155,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     """Quarantined rows as a CSV for a spreadsheet (formula-like text neutralised)."""
-    from expectations.export import export_quarantine_csv
+    from training_impact.expectations.export import export_quarantine_csv
 
     paths = data_paths(args.data)
     rows = export_quarantine_csv(paths.root, args.csv, batch_id=args.batch, entity=args.entity)
@@ -173,11 +173,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     dagster = Path(sys.executable).with_name("dagster")
     os.chdir(REPO_ROOT)
-    os.execv(str(dagster), [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)])
+    os.execv(str(dagster), [str(dagster), "dev", "-m", "training_impact.orchestration.definitions", "-p", str(args.port)])
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from orchestration.dbt_manifest import dbt_project, prepare_manifest
+    from training_impact.orchestration.dbt_manifest import dbt_project, prepare_manifest
 
     parsed = prepare_manifest(force=args.force)
     print(f"dbt manifest {'parsed' if parsed else 'up to date'}: {dbt_project.manifest_path}")
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training_impact.mappings_cli import add_parser as add_mappings_parser
     add_mappings_parser(sub)  # training-impact mappings list|check|suggest|docs
 
-    from audit.cli import add_parsers as add_audit_parsers
+    from training_impact.audit.cli import add_parsers as add_audit_parsers
     add_audit_parsers(sub)  # training-impact trace|history|diff|reproduce (docs/audit.md)
 
     quarantine = sub.add_parser("quarantine", help="export quarantined rows to CSV (spreadsheet-safe)")
@@ -276,10 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     args = build_parser().parse_args(argv)
     if args.command not in _WITHOUT_DEFINITIONS:
-        from orchestration.dbt_manifest import prepare_manifest
+        from training_impact.orchestration.dbt_manifest import prepare_manifest
 
         prepare_manifest()  # the build step, when a model changed since the last parse (D106)
-    from privacy import PseudonymKeyError
+    from training_impact.privacy import PseudonymKeyError
     from training_impact.run_lock import RunLockBusy
 
     try:

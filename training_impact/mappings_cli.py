@@ -38,13 +38,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingestion.casting import cast_column, prepare_strings
-from ingestion.mapping import EntityMapping, Mapping, MappingError, available_mappings, load_mapping
-from ingestion.readers import (
+from training_impact.ingestion.casting import cast_column, prepare_strings
+from training_impact.ingestion.mapping import EntityMapping, Mapping, MappingError, available_mappings, load_mapping
+from training_impact.ingestion.readers import (
     CsvReader, FileRejected, NeedSlowPath, ParquetReader, QualtricsReader, SourceReader, XapiReader, XlsxReader,
     probe_file,
 )
-from ingestion.schemas import EntitySchema, load_schemas
+from training_impact.ingestion.schemas import EntitySchema, load_schemas
 
 TEXT_FORMATS = ("csv", "ndjson_xapi", "json", "qualtrics")
 # File extension -> formats a file of that name may be in.
@@ -571,7 +571,7 @@ class Suggestion:
 
 def _sniff_reader(path: Path, entity: str, schema: EntitySchema, sample: int) -> tuple[SourceReader, str]:
     """A reader for an unknown file: its format from the extension and the content."""
-    from ingestion.mapping import EntityMapping as EM
+    from training_impact.ingestion.mapping import EntityMapping as EM
 
     errors = []
     for fmt in formats_for(path):

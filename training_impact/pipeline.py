@@ -90,13 +90,13 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key
     TI_RUN_LOCK_TIMEOUT or 60; `run_lock.RunLockBusy` names the holder), then what dead
     runs left behind is recovered (orchestration/recovery.py), then the run starts.
     """
-    from privacy import guard_run
+    from training_impact.privacy import guard_run
     from training_impact import run_lock
 
     guard_run()  # production without a pseudonymisation key stops here, before any file is read
     disable_telemetry()
     paths.ensure().export_env()
-    from orchestration.dbt_manifest import prepare_manifest
+    from training_impact.orchestration.dbt_manifest import prepare_manifest
 
     prepare_manifest()  # before the definitions are first imported: they read the manifest (D106)
     run_id = str(uuid.uuid4())  # known before the run starts: named in the lock, progress listens to it
@@ -111,9 +111,9 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
 
     import dagster as dg
 
-    from orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
-    from orchestration.definitions import defs
-    from orchestration.recovery import process_tags, recover_stale_runs
+    from training_impact.orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
+    from training_impact.orchestration.definitions import defs
+    from training_impact.orchestration.recovery import process_tags, recover_stale_runs
 
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
@@ -128,7 +128,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE,  # the failure sensor skips these
                     **process_tags(paths)}  # pid / host / data root: a later run can tell this one died
         if partition_range:
-            from orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
+            from training_impact.orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
 
             run_tags.update({RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]})
         if progress is not None:
@@ -136,8 +136,8 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,
                                         partition_key=partition_key, tags=run_tags, run_id=run_id)
         if not result.success:  # successful runs are recorded by the audit_ledger asset (docs/audit.md)
-            from audit.record import record_failed_run
-            from orchestration.dbt_manifest import dbt_project
+            from training_impact.audit.record import record_failed_run
+            from training_impact.orchestration.dbt_manifest import dbt_project
 
             try:
                 record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path,
@@ -162,7 +162,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         elif event.event_type_value == "STEP_FAILURE":
             outcome.failures.append(f"{event.step_key}: {_failure_text(event.event_specific_data.error)}")
     # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.
-    from orchestration.alerts import alert_for_outcome, send_alert, step_assets_of
+    from training_impact.orchestration.alerts import alert_for_outcome, send_alert, step_assets_of
 
     alert = alert_for_outcome(outcome, job=job.name, step_assets=step_assets_of(defs), data_dir=str(paths.root))
     if alert is not None:

@@ -119,8 +119,8 @@ def print_kpi_summary(paths: Paths) -> int:
 
 def print_output_locations(paths: Paths) -> None:
     print("\noutputs")
-    from publishing.serving import serving_dir
-    from reporting.build import reports_dir
+    from training_impact.publishing.serving import serving_dir
+    from training_impact.reporting.build import reports_dir
 
     serving = serving_dir(paths)
     print(f"  for BI (read-only): {serving / 'training_impact.duckdb'}  and  {serving / 'parquet'}")

@@ -14,17 +14,17 @@ import dagster as dg
 import duckdb
 from dagster import AssetExecutionContext
 
-from audit import store, views
-from audit.record import record_failed_run, record_published_run
-from orchestration import asset_graph
-from orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project
+from training_impact.audit import store, views
+from training_impact.audit.record import record_failed_run, record_published_run
+from training_impact.orchestration import asset_graph
+from training_impact.orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project
 from training_impact.settings import data_paths
 
 
 def publish_audit_schema(paths, run_id: str, log) -> dict:
     """Schema ``audit`` in the warehouse (views), the serving file and PostgreSQL (copies)."""
-    from publishing import POSTGRES_DSN_ENV, serving_dir
-    from publishing.serving import publish_audit_schema as serve
+    from training_impact.publishing import POSTGRES_DSN_ENV, serving_dir
+    from training_impact.publishing.serving import publish_audit_schema as serve
 
     con = duckdb.connect(str(paths.warehouse), config={"autoinstall_known_extensions": False,
                                                        "autoload_known_extensions": False})
@@ -37,7 +37,7 @@ def publish_audit_schema(paths, run_id: str, log) -> dict:
     out["serving_tables"] = served
     dsn = os.environ.get(POSTGRES_DSN_ENV)
     if dsn:
-        from publishing.postgres import publish_audit_postgres
+        from training_impact.publishing.postgres import publish_audit_postgres
 
         out["postgres"] = publish_audit_postgres(dsn, views.rows_for_run(paths, run_id), run_id=run_id, log=log)
     return out

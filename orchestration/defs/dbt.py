@@ -15,8 +15,8 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
-from orchestration.warehouse_lock import wait_for_warehouse
+from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
+from training_impact.orchestration.warehouse_lock import wait_for_warehouse
 from training_impact.disk import ensure_free_space, size_of
 from training_impact.settings import data_paths, load_parameters
 
@@ -147,7 +147,7 @@ def _column_metadata_wanted() -> tuple[bool, str | None]:
     setting = os.environ.get(COLUMN_METADATA_ENV, "auto").strip()
     if setting == "0":
         return False, None
-    from audit.ledger import dbt_manifest_hash
+    from training_impact.audit.ledger import dbt_manifest_hash
 
     code = dbt_manifest_hash(dbt_project.manifest_path)
     if setting == "1":

@@ -20,12 +20,12 @@ from collections import defaultdict
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from expectations import row_rules
-from expectations.gate import evaluate_gate
-from ingestion import ingest_family, landing_freshness, reconcile_batch
-from ingestion.delivery import EVENT_ENTITIES, day_scope
-from ingestion.schemas import load_schemas
-from privacy import guard_run
+from training_impact.expectations import row_rules
+from training_impact.expectations.gate import evaluate_gate
+from training_impact.ingestion import ingest_family, landing_freshness, reconcile_batch
+from training_impact.ingestion.delivery import EVENT_ENTITIES, day_scope
+from training_impact.ingestion.schemas import load_schemas
+from training_impact.privacy import guard_run
 from training_impact.settings import data_paths, load_parameters
 
 GATE_CHECK = "quality_gate"
@@ -118,7 +118,7 @@ def _reconciliation_results(family: str, data_root, batch_id: str, entities: lis
 
 def _data_docs(context: AssetExecutionContext, data_root, reports, batch_id: str) -> str | None:
     """Store this step's GX results and rebuild their Data Docs pages; returns index.html."""
-    from expectations.results import build_data_docs, record_reports
+    from training_impact.expectations.results import build_data_docs, record_reports
 
     identifiers = record_reports(data_root, reports, run_name=batch_id)
     index = build_data_docs(data_root, identifiers)

@@ -8,9 +8,9 @@ It reads the warehouse, so it shares the writer pool with dbt.
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.dbt_manifest import dbt_project
-from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
-from publishing import publish_run
+from training_impact.orchestration.dbt_manifest import dbt_project
+from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
+from training_impact.publishing import publish_run
 from training_impact.settings import data_paths
 
 

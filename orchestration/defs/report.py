@@ -7,8 +7,8 @@ blocks the marts skips this asset too, so the page keeps the last good figures.
 
 import dagster as dg
 
-from orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
-from reporting import write_report
+from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
+from training_impact.reporting import write_report
 from training_impact.settings import data_paths, load_parameters
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingestion.delivery import delivery_day
-from ingestion.store import read_manifest
-from orchestration.alerts import (
+from training_impact.ingestion.delivery import delivery_day
+from training_impact.ingestion.store import read_manifest
+from training_impact.orchestration.alerts import (
     ALERTED_TAG,
     AlertSettings,
     alert_from_results,
@@ -23,15 +23,15 @@ from orchestration.alerts import (
     send_alert,
     step_assets_of,
 )
-from orchestration.defs.ingestion import delivery_days
-from orchestration.defs.schedules import pipeline_job
+from training_impact.orchestration.defs.ingestion import delivery_days
+from training_impact.orchestration.defs.schedules import pipeline_job
 from training_impact import run_lock
 from training_impact.settings import data_paths
 
 
 def _step_assets() -> dict[str, list[str]]:
     try:
-        from orchestration.definitions import defs  # imported late: definitions imports this module
+        from training_impact.orchestration.definitions import defs  # imported late: definitions imports this module
 
         return step_assets_of(defs)
     except Exception:  # naming assets is a nicety; the alert still goes out with step keys

@@ -12,7 +12,7 @@ from faults_support import FAULT_COMPANY, Run, copy_root, manifest_rows, served_
 @pytest.fixture(scope="session")
 def fault_company(tmp_path_factory):
     """Landing files only (no run yet): the state of a first night."""
-    import synthetic
+    from training_impact import synthetic
 
     root = tmp_path_factory.mktemp("faults") / "pristine"
     synthetic.generate(root, **FAULT_COMPANY)

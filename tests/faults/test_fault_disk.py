@@ -75,8 +75,8 @@ def test_serving_dir_on_a_full_disk_keeps_the_set_and_names_the_path(clean_run, 
     The error may come from a free-space check before the publish (DiskSpaceError) or from the
     write that hit ENOSPC (ServingDiskFull): either names the serving path and changes nothing.
     """
-    from publishing import publish_run
-    from publishing.serving import current_version
+    from training_impact.publishing import publish_run
+    from training_impact.publishing.serving import current_version
     from training_impact.settings import data_paths
 
     root = copy_root(clean_run["root"], tmp_path / "root")

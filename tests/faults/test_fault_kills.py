@@ -112,7 +112,7 @@ def _assert_dead_run_recovered(root, dead_run: str, rerun: Run, stage: str) -> N
 
 SUBSET_RUN = """
 import dagster as dg
-from orchestration.definitions import defs
+from training_impact.orchestration.definitions import defs
 
 job = defs.resolve_implicit_global_asset_job_def()
 with dg.DagsterInstance.get() as instance:

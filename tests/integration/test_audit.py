@@ -25,7 +25,7 @@ SCHEMA_FILE = REPO_ROOT / "tests" / "fixtures" / "openlineage" / "OpenLineage.js
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
     """Run A on a fresh company, then run B after a restated job history: (paths, run A, run B)."""
-    import synthetic
+    from training_impact import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 
@@ -71,7 +71,7 @@ def _raw_record(path: Path, row_number: int) -> dict:
 
 
 def _programs(paths, run_id: str) -> dict[str, dict]:
-    from audit import store
+    from training_impact.audit import store
 
     con = duckdb.connect()
     sha, = con.execute("select sha256 from read_parquet(?) where entity = 'programs'",
@@ -82,9 +82,9 @@ def _programs(paths, run_id: str) -> dict[str, dict]:
 
 def test_trace_recomputes_a_cell_from_its_source_rows(audited):
     """A completion-rate cell: numerator and denominator recomputed from the raw rows trace points to."""
-    from audit import history, store
-    from audit.ledger import sha256_file
-    from audit.trace import trace
+    from training_impact.audit import history, store
+    from training_impact.audit.ledger import sha256_file
+    from training_impact.audit.trace import trace
 
     paths, run_a, _ = audited
     con = duckdb.connect()
@@ -118,8 +118,8 @@ def test_trace_recomputes_a_cell_from_its_source_rows(audited):
 
 def test_members_add_up_to_every_published_cell(audited):
     """Every unsuppressed cell of every traceable KPI equals the sum over its members (both runs)."""
-    from audit import history, store
-    from audit.members import DIMENSIONS, cell_filter, member_marts
+    from training_impact.audit import history, store
+    from training_impact.audit.members import DIMENSIONS, cell_filter, member_marts
 
     paths, run_a, run_b = audited
     con = duckdb.connect()
@@ -146,7 +146,7 @@ def test_members_add_up_to_every_published_cell(audited):
 
 
 def test_restatement_keeps_both_figures_with_the_reason(audited, capsys):
-    from audit import history, store
+    from training_impact.audit import history, store
     from training_impact.cli import main
 
     paths, run_a, run_b = audited
@@ -180,9 +180,9 @@ def test_openlineage_events_are_valid_for_every_asset(audited):
     import dagster as dg
     import jsonschema
 
-    from audit import store
-    from audit.openlineage import asset_run_id
-    from orchestration.definitions import defs
+    from training_impact.audit import store
+    from training_impact.audit.openlineage import asset_run_id
+    from training_impact.orchestration.definitions import defs
 
     paths, run_a, run_b = audited
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -225,11 +225,11 @@ def ledger_members(materialized: dict) -> int:
 
 def test_every_asset_carries_the_auditors_metadata(audited):
     """Row counts on the dbt models, file hashes on bronze, the ledger's inputs on audit_ledger."""
-    from audit import store
+    from training_impact.audit import store
 
     paths, run_a, _ = audited
     materialized = _materializations(run_a)
-    from orchestration.dbt_manifest import dbt_project
+    from training_impact.orchestration.dbt_manifest import dbt_project
 
     manifest = json.loads(dbt_project.manifest_path.read_text())
     # a view holds no rows: counting them would evaluate it once more (the audit's member view is
@@ -257,7 +257,7 @@ def test_every_asset_carries_the_auditors_metadata(audited):
 @pytest.mark.slow
 def test_dbt_models_carry_column_lineage(tmp_path, monkeypatch):
     """Column schema and column-level lineage on the dbt assets (sqlglot; minutes, so `make test-slow`)."""
-    import synthetic
+    from training_impact import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 
@@ -274,14 +274,14 @@ def test_dbt_models_carry_column_lineage(tmp_path, monkeypatch):
 
 def test_a_past_run_reproduces_exactly(audited, tmp_path):
     """Run A's ledger inputs, re-run in a new data root, give every KPI value of run A."""
-    from audit.reproduce import reproduce
+    from training_impact.audit.reproduce import reproduce
 
     paths, run_a, _ = audited
     result = reproduce(paths, run_a, tmp_path / "again")
     assert result.marts and result.identical, result.marts
     assert result.new_run_id != run_a
     # and the check is able to fail: the restated run B differs from run A
-    from audit.reproduce import compare
+    from training_impact.audit.reproduce import compare
 
     assert not all(m["only_old"] == m["only_new"] == 0 for m in compare(paths, run_a, paths, audited[2]).values())
     shutil.rmtree(tmp_path / "again", ignore_errors=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-import ingestion
+from training_impact import ingestion
 from bad_inputs_support import CASES, land
 
 

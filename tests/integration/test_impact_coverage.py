@@ -45,7 +45,7 @@ def _parameters_with_attributes(target: Path) -> Path:
 
 def _run_adverse_company(root: Path, company: dict, monkeypatch) -> tuple:
     """(truth, estimates by (kpi, method, program type), paths, outcome) of one adverse company's run."""
-    import synthetic
+    from training_impact import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 
@@ -81,8 +81,8 @@ def _productivity_truth_over_used_episodes(con, paths, truth: dict) -> None:
     (int_impact__episode_outcomes with a DiD) are joined by the pseudonymised worker id (one
     program per worker in the generator). Adds `productivity_pct_used` and
     `productivity_index_points_used` per program type."""
-    from privacy.keys import require_key
-    from privacy.pseudonym import pseudonymize
+    from training_impact.privacy.keys import require_key
+    from training_impact.privacy.pseudonym import pseudonymize
 
     key = require_key()
     episodes = (paths.root / "truth_productivity_episodes.csv").read_text().splitlines()
@@ -114,7 +114,7 @@ def adverse_run(tmp_path_factory):
 
 
 def test_every_adversity_is_switched_on(adverse_run):
-    from synthetic.adversity import ADVERSITIES
+    from training_impact.synthetic.adversity import ADVERSITIES
 
     truth, *_ = adverse_run
     assert set(truth["adversity"]) == set(ADVERSITIES)

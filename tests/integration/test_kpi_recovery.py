@@ -31,7 +31,7 @@ RECOVERED = {"productivity_change": "productivity_index_points", "productivity_c
 
 @pytest.fixture(scope="module")
 def recovery(tmp_path_factory):
-    import synthetic
+    from training_impact import synthetic
     from training_impact.pipeline import run_pipeline
     from training_impact.settings import data_paths
 

@@ -110,9 +110,9 @@ def _use_root(monkeypatch, root: Path):
 
 
 def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, capsys):
-    import synthetic
-    from orchestration.definitions import defs
-    from synthetic.daily import lay_out_drops
+    from training_impact import synthetic
+    from training_impact.orchestration.definitions import defs
+    from training_impact.synthetic.daily import lay_out_drops
     from training_impact.pipeline import run_pipeline
 
     timings: dict[str, float] = {}

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from privacy import DEVELOPMENT_KEY, pseudonymize
+from training_impact.privacy import DEVELOPMENT_KEY, pseudonymize
 from privacy_support import DEV_KEY, _WORD, _leaks, _scan_duckdb
 from repo_paths import REPO_ROOT
 
@@ -100,7 +100,7 @@ def test_no_canary_in_dagster_run_storage(scanned):
 
 
 def test_no_canary_in_the_quarantine_export_and_worker_ids_are_pseudonyms(scanned, tmp_path):
-    from expectations.export import export_quarantine_csv
+    from training_impact.expectations.export import export_quarantine_csv
 
     paths, canaries, canary_words = scanned
     out = tmp_path / "quarantine.csv"

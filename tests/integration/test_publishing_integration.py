@@ -16,8 +16,8 @@ import duckdb
 import pytest
 from publishing_support import find_bindir, start_or_skip
 
-from publishing import publish_run
-from publishing.serving import parquet_dir, serving_dir, serving_file
+from training_impact.publishing import publish_run
+from training_impact.publishing.serving import parquet_dir, serving_dir, serving_file
 from training_impact.pipeline import run_pipeline
 
 READER = r"""

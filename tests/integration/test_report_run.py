@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from report_support import require_chromium
-from reporting.browser import check_render, screenshot
-from reporting.png import png_size
+from training_impact.reporting.browser import check_render, screenshot
+from training_impact.reporting.png import png_size
 
 
 def test_pipeline_run_publishes_the_report_and_chromium_draws_it(pipeline_run):
@@ -38,8 +38,8 @@ def test_changing_retention_months_changes_the_mart_and_the_report_label(copy_of
 
     import duckdb
 
-    from reporting.build import render_report
-    from reporting.data import load_report_data
+    from training_impact.reporting.build import render_report
+    from training_impact.reporting.data import load_report_data
     from training_impact.settings import DBT_PROJECT_DIR, TELEMETRY_OFF, load_parameters
 
     def retention(warehouse):

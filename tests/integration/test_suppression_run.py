@@ -30,7 +30,7 @@ def test_no_suppressed_cell_is_derivable_in_the_warehouse(pipeline_run):
 
 
 def test_no_suppressed_cell_is_derivable_in_the_serving_copies(pipeline_run):
-    from publishing.serving import SERVING_SCHEMA, parquet_dir, serving_dir, serving_file
+    from training_impact.publishing.serving import SERVING_SCHEMA, parquet_dir, serving_dir, serving_file
 
     paths, _ = pipeline_run
     served = warehouse_tables(serving_file(serving_dir(paths)), schema=SERVING_SCHEMA)

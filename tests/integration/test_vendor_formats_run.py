@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from synthetic.vendors import export_vendor_format
+from training_impact.synthetic.vendors import export_vendor_format
 from vendor_formats_support import VENDOR_SETS
 
 

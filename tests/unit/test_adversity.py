@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import synthetic
-from synthetic.adversity import ADVERSITIES, parse_adversity
+from training_impact import synthetic
+from training_impact.synthetic.adversity import ADVERSITIES, parse_adversity
 
 COMPANY = {"employees": 1000, "years": 3, "seed": 11}
 PROGRAM_TYPES = ("upskilling", "reskilling")

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from alerts_support import local_receivers
-from orchestration.alerts import (
+from training_impact.orchestration.alerts import (
     ALERTED_TAG,
     AlertSettings,
     alert_for_outcome,
@@ -150,7 +150,7 @@ def _failed_tiny_run(tags: dict | None = None):
 
 
 def test_failure_sensor_posts_the_failed_blocking_check(receivers, monkeypatch):
-    from orchestration.defs.sensors import alert_on_run_failure
+    from training_impact.orchestration.defs.sensors import alert_on_run_failure
 
     for key, value in receivers.env().items():
         monkeypatch.setenv(key, value)
@@ -168,7 +168,7 @@ def test_failure_sensor_posts_the_failed_blocking_check(receivers, monkeypatch):
 
 
 def test_failure_sensor_skips_runs_that_alerted_in_process(receivers, monkeypatch):
-    from orchestration.defs.sensors import alert_on_run_failure
+    from training_impact.orchestration.defs.sensors import alert_on_run_failure
 
     for key, value in receivers.env().items():
         monkeypatch.setenv(key, value)
@@ -182,7 +182,7 @@ def test_failure_sensor_skips_runs_that_alerted_in_process(receivers, monkeypatc
 
 
 def test_definitions_register_the_failure_sensor():
-    from orchestration.definitions import defs
+    from training_impact.orchestration.definitions import defs
 
     sensor = defs.resolve_sensor_def("alert_on_run_failure")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -16,7 +16,7 @@ except ImportError:
         raise
     pytest.skip("psycopg is not installed: pip install -e .", allow_module_level=True)
 
-from publishing.postgres import publish_audit_postgres
+from training_impact.publishing.postgres import publish_audit_postgres
 
 PUBLISHER = "ti_audit_publisher"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import ingestion
+from training_impact import ingestion
 from bad_inputs_support import CASES, FIXTURES, land
 from ingest_support import ingest_family, ingest_file
-from expectations.export import export_quarantine_csv
-from expectations.gate import evaluate_gate
+from training_impact.expectations.export import export_quarantine_csv
+from training_impact.expectations.gate import evaluate_gate
 from training_impact.settings import data_paths, load_parameters
 from training_impact.summary import print_run_summary
 
@@ -298,8 +298,8 @@ def test_freshness_warns_when_the_newest_landing_file_is_old(tmp_path: Path):
 # ----------------------------------------------------------------------------- Dagster definitions
 
 def test_dbt_tests_are_dagster_asset_checks_and_errors_block():
-    from orchestration.definitions import defs
-    from orchestration.defs.dbt import dbt_project
+    from training_impact.orchestration.definitions import defs
+    from training_impact.orchestration.defs.dbt import dbt_project
 
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     tests = {node["name"]: node for node in manifest["nodes"].values() if node["resource_type"] == "test"}
@@ -315,7 +315,7 @@ def test_dbt_tests_are_dagster_asset_checks_and_errors_block():
         assert all(spec.blocking == (severity == "error") for spec in specs[name]), name
     # checks on the marts exist too, and every bronze entity carries both blocking ingestion checks
     assert any(spec.asset_key.path[0] == "marts" for name in attached for spec in specs[name])
-    from ingestion.schemas import load_schemas
+    from training_impact.ingestion.schemas import load_schemas
 
     for check in ("quality_gate", "reconciliation"):   # optional entities too (worker_attributes)
         assert len(specs[check]) == len(load_schemas().entities) and all(spec.blocking for spec in specs[check])

@@ -1,6 +1,6 @@
 """When the dbt step attaches column schema + lineage (DECISIONS D67)."""
 
-from orchestration.defs import dbt as dbt_defs
+from training_impact.orchestration.defs import dbt as dbt_defs
 
 
 def test_column_lineage_only_when_the_dbt_code_changed(monkeypatch, tmp_path):

@@ -13,8 +13,8 @@ def test_half_done_ingestion_of_a_dead_run_is_undone(tmp_path):
 
     import pyarrow as pa
 
-    from ingestion.store import Layout, append_manifest_row, write_table_atomic
-    from orchestration.recovery import remove_partial_files, restore_unrecorded_rejections
+    from training_impact.ingestion.store import Layout, append_manifest_row, write_table_atomic
+    from training_impact.orchestration.recovery import remove_partial_files, restore_unrecorded_rejections
     from training_impact.settings import data_paths
 
     paths = data_paths(tmp_path / "data")

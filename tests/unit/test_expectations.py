@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from expectations import suites
-from expectations.export import neutralise_formula, neutralise_frame
-from expectations.gate import evaluate_gate
-from expectations.results import build_data_docs, record_run
-from expectations.validate import SchemaError, validate_rows
+from training_impact.expectations import suites
+from training_impact.expectations.export import neutralise_formula, neutralise_frame
+from training_impact.expectations.gate import evaluate_gate
+from training_impact.expectations.results import build_data_docs, record_run
+from training_impact.expectations.validate import SchemaError, validate_rows
 
 AS_OF = dt.date(2026, 10, 31)
 PARAMS = yaml.safe_load((suites.PACKAGE_DIR.parent / "config" / "parameters.yml").read_text())
@@ -77,7 +77,7 @@ def test_every_entity_suite_builds_versioned(entity):
 
 def test_suite_versions_match_the_lock():
     # Fails when a schema/rule/policy change altered a suite without a version
-    # bump: run `python -m expectations.suites --lock`.
+    # bump: run `python -m training_impact.expectations.suites --lock`.
     stale = [e for e in suites.load_schemas() if not suites.suite_version(e)[2]]
     assert stale == []
 
@@ -289,7 +289,7 @@ def test_gate_volume_drop_warns_or_blocks_by_policy():
     assert (out.passed, out.blocking) == (False, False)
     assert out.failures == ["hris/workers_2026-10-31.csv: volume_drop: 300 rows loaded vs 1000 in the"
                             " previous load (70% fewer)"]
-    from expectations.policy import load_policy
+    from training_impact.expectations.policy import load_policy
     policy = json.loads(json.dumps(load_policy()))
     policy["gate"]["volume_drop"]["action"] = "block"
     assert evaluate_gate("hris", [rep], PARAMS, policy=policy).blocking

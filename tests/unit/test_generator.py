@@ -16,9 +16,9 @@ import duckdb
 import pytest
 import yaml
 
-import synthetic
+from training_impact import synthetic
 from repo_paths import REPO_ROOT
-from synthetic.writer import COLUMNS, SURVEY_COLUMNS
+from training_impact.synthetic.writer import COLUMNS, SURVEY_COLUMNS
 
 COMPANY = {"employees": 3000, "years": 3, "seed": 42}
 LINEAGE = {"_source_file", "_source_sha256", "_source_row", "_batch_id", "_ingested_at"}
@@ -137,7 +137,7 @@ def test_qualtrics_export_has_three_header_rows_like_the_real_one(company, share
 
 
 def test_xapi_statements_are_valid_except_the_planted_ones(company):
-    xapi = pytest.importorskip("ingestion.xapi")
+    xapi = pytest.importorskip("training_impact.ingestion.xapi")
     _, landing, _, truth = company
     invalid = Counter()
     verbs = Counter()

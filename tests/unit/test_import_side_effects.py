@@ -25,7 +25,7 @@ def hook(event, args):
         started.append(f"{event}: {args[0] if args else ''}")
 sys.addaudithook(hook)
 before = dict(os.environ)
-import orchestration.definitions  # noqa: F401
+import training_impact.orchestration.definitions  # noqa: F401
 after = dict(os.environ)
 changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 print(json.dumps({"changed": changed, "started": [str(s) for s in started]}))
@@ -50,7 +50,7 @@ def test_importing_the_definitions_changes_no_environment_variable_and_starts_no
 
 def test_the_probe_can_fail():
     """The same probe sees a planted side effect (an import that sets a variable and runs a process)."""
-    planted = PROBE.replace("import orchestration.definitions  # noqa: F401",
+    planted = PROBE.replace("import training_impact.orchestration.definitions  # noqa: F401",
                             "import subprocess; os.environ['TI_PLANTED'] = '1'; subprocess.run(['true'])")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TI_")}
     done = subprocess.run([sys.executable, "-c", planted], cwd=REPO_ROOT, env=env, capture_output=True, text=True,

@@ -14,11 +14,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-import ingestion
+from training_impact import ingestion
 from ingest_support import ingest_family
-from ingestion import readers
-from ingestion.schemas import LINEAGE_COLUMNS, load_schemas
-from ingestion.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
+from training_impact.ingestion import readers
+from training_impact.ingestion.schemas import LINEAGE_COLUMNS, load_schemas
+from training_impact.ingestion.store import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 
 
 WORKERS_HEADER = "worker_id,first_name,last_name,email,hire_date,fte_pct,termination_category,rehire_flag"

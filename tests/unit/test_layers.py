@@ -17,7 +17,8 @@ import pytest
 from repo_paths import REPO_ROOT
 
 # The layer map, lowest first. "pkg.*" is the package and every module under it; a plain name is
-# that module only and wins over a "pkg.*" of another layer (audit.cli, audit.reproduce).
+# that module only and wins over a "pkg.*" of another layer (audit.cli, audit.reproduce). Every
+# module is in the one installed namespace, training_impact.* (pyproject.toml, package-dir).
 LAYERS: dict[int, tuple[str, tuple[str, ...]]] = {
     0: ("settings", (
         "training_impact",            # the package module itself (training_impact/__init__.py)
@@ -26,31 +27,44 @@ LAYERS: dict[int, tuple[str, tuple[str, ...]]] = {
         "training_impact.run_lock",
         "training_impact.files",      # owner-only chmod (restrict) the settings apply; privacy.permissions re-exports it
     )),
-    1: ("ingestion, privacy", ("ingestion.*", "privacy.*")),
+    1: ("ingestion, privacy", ("training_impact.ingestion.*", "training_impact.privacy.*")),
     # synthetic exports vendor formats with ingestion's mappings (synthetic/vendors.py), so it sits above ingestion.
-    2: ("expectations, synthetic", ("expectations.*", "synthetic.*")),
-    3: ("publishing, reporting, audit", ("publishing.*", "reporting.*", "audit.*")),
-    4: ("orchestration", ("orchestration.*",)),
+    2: ("expectations, synthetic", ("training_impact.expectations.*", "training_impact.synthetic.*")),
+    3: ("publishing, reporting, audit", ("training_impact.publishing.*", "training_impact.reporting.*",
+                                         "training_impact.audit.*")),
+    4: ("orchestration", ("training_impact.orchestration.*",)),
     5: ("cli", (
         "training_impact.cli",
         "training_impact.pipeline",
         "training_impact.summary",
         "training_impact.mappings_cli",
-        "audit.cli",
+        "training_impact.audit.cli",
         # reproduce re-runs the whole pipeline (training_impact.pipeline.run_pipeline): it is a command
         # (`training-impact reproduce`), so it sits with the CLI, not with the audit it reads.
-        "audit.reproduce",
-        "benchmarks.*",
+        "training_impact.audit.reproduce",
+        "training_impact.benchmarks.*",
     )),
 }
 # Not Python packages, so outside the check: dbt_project/ (its scripts/nps_fixture_unit_tests.py is a
 # standalone build script that imports none of our packages) and tests/.
 
 
+NAMESPACE = "training_impact"
+
+
+def _setuptools(root: Path = REPO_ROOT) -> dict:
+    return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+
+
 def our_packages(root: Path = REPO_ROOT) -> list[str]:
-    """The top-level packages the distribution installs (pyproject.toml, packages.find include)."""
-    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    return sorted(name.rstrip("*") for name in config["tool"]["setuptools"]["packages"]["find"]["include"])
+    """The folders of the repository the distribution installs (pyproject.toml, package-dir), each
+    as a package of the one namespace: ingestion/ is training_impact.ingestion."""
+    return sorted(_setuptools(root)["package-dir"].values())
+
+
+def package_of(folder: str) -> str:
+    """The installed name of a top-level folder: training_impact itself, else training_impact.<folder>."""
+    return NAMESPACE if folder == NAMESPACE else f"{NAMESPACE}.{folder}"
 
 
 @dataclass(frozen=True)
@@ -63,9 +77,9 @@ class Module:
 def modules_under(root: Path, packages: list[str]) -> dict[str, Module]:
     """Every .py of the packages under ``root``, by dotted module name."""
     out = {}
-    for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
-            parts = list(path.relative_to(root).with_suffix("").parts)
+    for folder in packages:
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = [package_of(folder), *path.relative_to(root / folder).with_suffix("").parts]
             if "__pycache__" in parts:
                 continue
             is_package = parts[-1] == "__init__"
@@ -98,8 +112,11 @@ def imports_of(module: Module, known: set[str], packages: list[str]) -> list[tup
     tree = ast.parse(module.path.read_text(encoding="utf-8"), filename=str(module.path))
     found = []
 
+    folders = set(packages) - {NAMESPACE}
+
     def ours(name: str) -> bool:
-        return name.split(".")[0] in packages
+        # a folder's bare name (`import ingestion`) counts too: it imports only from a checkout's root
+        return name.split(".")[0] == NAMESPACE or name.split(".")[0] in folders
 
     def deepest_known(name: str) -> str:
         # `from pkg import name`: the submodule pkg.name when there is one, else the package itself
@@ -142,7 +159,10 @@ def layer_violations(root: Path = REPO_ROOT, packages: list[str] | None = None) 
         for target, line in imports_of(module, known, packages):
             target_layer, why = layer_of(target)
             where = f"{module.path.relative_to(root).as_posix()}:{line}"
-            if target_layer is None:
+            if target.split(".")[0] != NAMESPACE:
+                problems.append(f"{module.name} imports {target} by its folder name (installed, only "
+                                f"{NAMESPACE}.{target} exists) at {where}")
+            elif target_layer is None:
                 problems.append(f"{module.name} imports {target} at {where}, and {why}")
             elif target_layer > importer_layer:
                 problems.append(f"{module.name} (layer {importer_layer}) imports {target} (layer {target_layer}) "
@@ -162,7 +182,11 @@ def test_every_module_of_ours_is_in_exactly_one_layer():
     on_disk = sorted(p.parent.name for p in REPO_ROOT.glob("*/__init__.py"))
     assert set(on_disk) <= set(packages), f"packages missing from pyproject.toml: {set(on_disk) - set(packages)}"
     modules = modules_under(REPO_ROOT, packages)
-    assert "training_impact.settings" in modules and "audit.reproduce" in modules   # the walk sees the tree
+    assert "training_impact.settings" in modules and "training_impact.audit.reproduce" in modules  # the walk sees the tree
+    # every package of the tree is in pyproject's list, under the one namespace
+    listed = set(_setuptools()["packages"])
+    assert {m.name for m in modules.values() if m.is_package} == listed
+    assert {name.split(".")[0] for name in listed} == {NAMESPACE}
     unmapped = [why for name in sorted(modules) for layer, why in [layer_of(name)] if layer is None]
     assert unmapped == [], "\n".join(unmapped)
     # and the map names no module that is gone (a renamed module would otherwise fall to its package's layer)
@@ -176,17 +200,22 @@ def test_every_module_of_ours_is_in_exactly_one_layer():
 
 PLANTS = {
     # an import hidden in a function, of a higher layer's package module
-    "absolute": ("audit/ledger.py", "audit.ledger",
-                 "def _planted():\n    from orchestration.definitions import defs\n\n    return defs\n",
-                 "audit.ledger (layer 3) imports orchestration.definitions (layer 4)"),
+    "absolute": ("audit/ledger.py", "training_impact.audit.ledger",
+                 "def _planted():\n    from training_impact.orchestration.definitions import defs\n\n    return defs\n",
+                 "training_impact.audit.ledger (layer 3) imports training_impact.orchestration.definitions (layer 4)"),
     # a relative import within one package that still climbs a layer (audit.reproduce sits with the CLI)
-    "relative": ("audit/ledger.py", "audit.ledger",
+    "relative": ("audit/ledger.py", "training_impact.audit.ledger",
                  "def _planted():\n    from .reproduce import reproduce\n\n    return reproduce\n",
-                 "audit.ledger (layer 3) imports audit.reproduce (layer 5)"),
+                 "training_impact.audit.ledger (layer 3) imports training_impact.audit.reproduce (layer 5)"),
     # the settings, the lowest layer, reaching into privacy again
     "settings": ("training_impact/settings.py", "training_impact.settings",
-                 "def _planted():\n    import privacy.permissions\n\n    return privacy.permissions\n",
-                 "training_impact.settings (layer 0) imports privacy.permissions (layer 1)"),
+                 "def _planted():\n    import training_impact.privacy.permissions\n\n    return None\n",
+                 "training_impact.settings (layer 0) imports training_impact.privacy.permissions (layer 1)"),
+    # a folder's bare name: works from a checkout's root, fails once installed
+    "bare": ("reporting/build.py", "training_impact.reporting.build",
+             "def _planted():\n    import ingestion.engine\n\n    return None\n",
+             "training_impact.reporting.build imports ingestion.engine by its folder name (installed, only "
+             "training_impact.ingestion.engine exists)"),
 }
 
 

@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-import ingestion
+from training_impact import ingestion
 from ingest_support import ingest_family
-from ingestion.mapping import (
+from training_impact.ingestion.mapping import (
     MappingError, available_mappings, combine_mappings, load_mapping, mapping_for_family, parse_mapping,
     read_landing_mappings, write_landing_mappings,
 )
-from ingestion.schemas import load_schemas
+from training_impact.ingestion.schemas import load_schemas
 from training_impact import mappings_cli
 from training_impact.cli import main
 
@@ -258,8 +258,8 @@ def test_check_reads_xlsx_and_parquet(tmp_path):
 @pytest.fixture(scope="module")
 def vendor_exports(tmp_path_factory):
     """A small company, exported once in each HR and LMS vendor format."""
-    import synthetic
-    from synthetic.vendors import export_vendor_format
+    from training_impact import synthetic
+    from training_impact.synthetic.vendors import export_vendor_format
 
     base = tmp_path_factory.mktemp("sg") / "a"
     synthetic.generate(base, employees=150, years=2, seed=7)

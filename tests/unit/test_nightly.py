@@ -15,8 +15,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ingestion.delivery import day_scope, delivery_day, delivery_order
-from orchestration.defs.sensors import landing_run_requests
+from training_impact.ingestion.delivery import day_scope, delivery_day, delivery_order
+from training_impact.orchestration.defs.sensors import landing_run_requests
 
 
 # --------------------------------------------------------------------------- unit: delivery days
@@ -87,7 +87,7 @@ def test_sensor_first_tick_skips_what_the_manifest_loaded_and_backlogs_catch_up(
 
 
 def test_sensor_and_partitions_are_registered(tmp_path):
-    from orchestration.definitions import defs
+    from training_impact.orchestration.definitions import defs
     from training_impact.pipeline import DAGSTER_YAML
 
     sensor = defs.resolve_sensor_def("landing_files")
@@ -109,7 +109,7 @@ def test_sensor_and_partitions_are_registered(tmp_path):
 def test_schedule_cron_and_time_zone_come_from_the_environment(monkeypatch):
     import importlib
 
-    import orchestration.defs.schedules as schedules
+    import training_impact.orchestration.defs.schedules as schedules
 
     monkeypatch.setenv("TI_NIGHTLY_CRON", "30 3 * * 1-5")
     monkeypatch.setenv("TI_TIMEZONE", "Europe/Berlin")
@@ -126,8 +126,8 @@ def test_schedule_cron_and_time_zone_come_from_the_environment(monkeypatch):
 
 
 def test_generator_writes_the_last_days_as_daily_files(tmp_path):
-    import synthetic
-    from synthetic.daily import lay_out_drops
+    from training_impact import synthetic
+    from training_impact.synthetic.daily import lay_out_drops
 
     summary = synthetic.generate(tmp_path / "gen", employees=120, years=1, seed=3, daily_days=3)
     landing = tmp_path / "gen" / "landing"
@@ -151,7 +151,7 @@ def test_a_process_holding_the_warehouse_makes_the_run_wait_not_fail(tmp_path):
     import subprocess
     import sys
 
-    from orchestration.warehouse_lock import wait_for_warehouse
+    from training_impact.orchestration.warehouse_lock import wait_for_warehouse
 
     warehouse = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(warehouse)).close()

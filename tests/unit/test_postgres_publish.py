@@ -22,10 +22,10 @@ except ImportError:  # a project dependency: missing only in a stale venv
         raise
     pytest.skip("psycopg is not installed: pip install -e . (psycopg[binary])", allow_module_level=True)
 
-from publishing import publish
-from publishing.contracts import load_mart_contracts
-from publishing.postgres import PostgresPublishError, ensure_roles, publish_postgres
-from publishing.serving import serving_file
+from training_impact.publishing import publish
+from training_impact.publishing.contracts import load_mart_contracts
+from training_impact.publishing.postgres import PostgresPublishError, ensure_roles, publish_postgres
+from training_impact.publishing.serving import serving_file
 
 PUBLISHER = "ti_publisher"
 BI_LOGIN = "metabase_svc"

@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from privacy import (DEVELOPMENT_KEY, PII_COLUMNS, WORKER_ID_COLUMNS, PseudonymKeyError, Pseudonymizer,
+from training_impact.privacy import (DEVELOPMENT_KEY, PII_COLUMNS, WORKER_ID_COLUMNS, PseudonymKeyError, Pseudonymizer,
                      pseudonymize, require_key)
-from privacy import redaction
-from privacy.keys import MIN_KEY_BYTES, key_id, resolve_key, run_mode
+from training_impact.privacy import redaction
+from training_impact.privacy.keys import MIN_KEY_BYTES, key_id, resolve_key, run_mode
 from privacy_support import DEV_KEY, _WORD, _leaks, _scan_duckdb
 from repo_paths import REPO_ROOT
 
@@ -87,7 +87,7 @@ def test_key_from_the_environment_or_an_owner_only_file(tmp_path):
 
 
 def test_dbt_plugin_refuses_to_open_a_connection_without_a_key(monkeypatch):
-    from privacy.dbt_plugin import Plugin
+    from training_impact.privacy.dbt_plugin import Plugin
 
     for name in ("TI_ENV", "TI_PSEUDONYM_KEY", "TI_PSEUDONYM_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
@@ -101,7 +101,7 @@ def test_dbt_plugin_refuses_to_open_a_connection_without_a_key(monkeypatch):
 
 
 def test_identifier_column_lists_agree_with_the_schema_and_the_dbt_macros():
-    from ingestion.schemas import load_schemas
+    from training_impact.ingestion.schemas import load_schemas
 
     schema_pii = {c.name for spec in load_schemas().entities.values() for c in spec.columns if c.pii}
     assert schema_pii == PII_COLUMNS
@@ -117,8 +117,8 @@ def test_identifier_column_lists_agree_with_the_schema_and_the_dbt_macros():
 
 def _identities():
     """Names, national ids and phone numbers in every locale the generator uses."""
-    from synthetic.catalog import LOCATIONS
-    from synthetic.people import IdentityFactory
+    from training_impact.synthetic.catalog import LOCATIONS
+    from training_impact.synthetic.people import IdentityFactory
 
     factory = IdentityFactory(11)
     factory.reseed(0)
@@ -197,7 +197,7 @@ def test_name_tokens_skip_lower_case_particles():
 
 def test_redaction_in_duckdb_matches_python():
     """The functions the dbt plugin registers, in SQL as the staging model calls them."""
-    from privacy.dbt_plugin import register_functions
+    from training_impact.privacy.dbt_plugin import register_functions
 
     conn = duckdb.connect()
     register_functions(conn, Pseudonymizer(DEV_KEY))
@@ -267,7 +267,7 @@ def test_an_ingestion_asset_without_a_key_fails_before_reading(tmp_path, monkeyp
     """Runs started by the daemon (schedule, sensor) never pass through run_pipeline."""
     import dagster as dg
 
-    from orchestration.defs.ingestion import ingestion_assets
+    from training_impact.orchestration.defs.ingestion import ingestion_assets
 
     root = tmp_path / "data"
     (root / "landing" / "hris").mkdir(parents=True)
@@ -275,7 +275,7 @@ def test_an_ingestion_asset_without_a_key_fails_before_reading(tmp_path, monkeyp
     monkeypatch.setenv("TI_ENV", "production")
     for name in ("TI_PSEUDONYM_KEY", "TI_PSEUDONYM_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
-    from orchestration.run_guard import run_guard  # every asset takes the run lock first (DECISIONS D80)
+    from training_impact.orchestration.run_guard import run_guard  # every asset takes the run lock first (DECISIONS D80)
 
     hris = next(a for a in ingestion_assets if a.op.name == "ingest_hris")
     with pytest.raises(PseudonymKeyError):

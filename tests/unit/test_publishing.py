@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from publishing_support import FAKE_CONTRACTS, write_fake_manifest, write_fake_warehouse
 
-from publishing import ContractError, load_mart_contracts, publish
-from publishing.serving import PUBLISH_INFO, parquet_dir, serving_file
+from training_impact.publishing import ContractError, load_mart_contracts, publish
+from training_impact.publishing.serving import PUBLISH_INFO, parquet_dir, serving_file
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_contracts_come_from_the_manifest_in_contract_order(fake):
 
 
 def test_every_real_mart_has_a_typed_contract():
-    from orchestration.defs.dbt import dbt_project  # parses the dbt project when its manifest is stale
+    from training_impact.orchestration.defs.dbt import dbt_project  # parses the dbt project when its manifest is stale
 
     contracts = load_mart_contracts(dbt_project.manifest_path)
     names = {mart.name for mart in contracts}
@@ -164,7 +164,7 @@ def test_temporaries_of_an_interrupted_publish_are_removed(fake):
 def test_published_marts_asset_waits_for_every_mart_and_shares_the_pool():
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from training_impact.orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("published_marts")

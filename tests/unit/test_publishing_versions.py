@@ -20,8 +20,8 @@ import pytest
 from publishing_support import FAKE_CONTRACTS, write_fake_manifest, write_fake_warehouse
 from repo_paths import REPO_ROOT
 
-from publishing import publish
-from publishing.serving import (
+from training_impact.publishing import publish
+from training_impact.publishing.serving import (
     CURRENT_LINK,
     PUBLISH_INFO,
     current_version,
@@ -174,7 +174,7 @@ def test_a_reader_resolving_current_during_publishes_sees_one_consistent_set(fak
 CRASHER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[5])
-import publishing.serving as serving
+import training_impact.publishing.serving as serving
 
 warehouse, directory, manifest, where = sys.argv[1:5]
 real_write, real_swap = serving._write_parquet, serving._swap_link
@@ -247,7 +247,7 @@ def test_a_full_disk_fails_clearly_and_keeps_the_set(fake, tmp_path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {mounted.stderr.strip()}")
     try:
-        from publishing.serving import ServingDiskFull
+        from training_impact.publishing.serving import ServingDiskFull
 
         publish(warehouse, directory, "run-a", manifest_path=manifest)
         filler = directory / "filler"

@@ -7,7 +7,7 @@ import types
 import pytest
 
 from repo_paths import shared_fixtures_dir
-from ingestion.qualtrics import QualtricsHeader, is_partial, iter_records, read_header
+from training_impact.ingestion.qualtrics import QualtricsHeader, is_partial, iter_records, read_header
 
 SURVEYS = shared_fixtures_dir() / "surveys"
 V3 = SURVEYS / "qualtrics_3header.csv"

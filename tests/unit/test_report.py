@@ -13,10 +13,10 @@ import duckdb
 import pandas as pd
 
 from report_support import require_chromium
-from reporting import ReportData, render_report, write_report
-from reporting.browser import check_render, screenshot
-from reporting.png import colour_share, png_size, read_png
-from reporting.svg import SERIES_COLOURS
+from training_impact.reporting import ReportData, render_report, write_report
+from training_impact.reporting.browser import check_render, screenshot
+from training_impact.reporting.png import colour_share, png_size, read_png
+from training_impact.reporting.svg import SERIES_COLOURS
 
 PARAMS = {"definition_version": "test.1", "reporting": {"min_cell_size": 5, "currency": "EUR"}}
 METHODS = {"upskilling": ["online_self_paced", "cohort_based"], "reskilling": ["bootcamp", "hybrid"]}
@@ -237,7 +237,7 @@ def test_screenshot_pixels_show_the_bars(tmp_path):
 def test_definitions_register_the_report_after_every_mart():
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from training_impact.orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("kpi_report")
@@ -355,8 +355,8 @@ def test_write_report_reads_the_event_study_mart(tmp_path):
 def test_labels_follow_the_windows_the_marts_were_built_with(tmp_path):
     """windows.retention_months (and the other windows) reach the report's labels: from the warehouse's
     stg_config__parameters row, the build the marts came from, not from literals in the report code."""
-    from reporting.build import render_report
-    from reporting.data import load_report_data
+    from training_impact.reporting.build import render_report
+    from training_impact.reporting.data import load_report_data
 
     default = render_report(sample_data()).html
     assert "Still employed after 12 months" in default and "18 months" not in default

@@ -111,8 +111,8 @@ def test_hand_written_lock_of_a_dead_pid_is_recovered(tmp_path):
 def test_sensor_and_schedule_skip_while_a_run_holds_the_lock(tmp_path, monkeypatch):
     import dagster as dg
 
-    from orchestration.defs.schedules import nightly_schedule
-    from orchestration.defs.sensors import landing_sensor
+    from training_impact.orchestration.defs.schedules import nightly_schedule
+    from training_impact.orchestration.defs.sensors import landing_sensor
 
     root = tmp_path / "data"
     (root / "landing" / "lms").mkdir(parents=True)

@@ -29,12 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import ingestion
+from training_impact import ingestion
 from repo_paths import REPO_ROOT
 from ingest_support import ingest_family, ingest_file
-from expectations.gate import evaluate_gate
-from ingestion.engine import IngestLimits
-from ingestion.store import AtomicParquetWriter
+from training_impact.expectations.gate import evaluate_gate
+from training_impact.ingestion.engine import IngestLimits
+from training_impact.ingestion.store import AtomicParquetWriter
 from training_impact import disk
 from training_impact.settings import load_parameters
 
@@ -263,7 +263,7 @@ def test_full_disk_while_writing_bronze_names_the_path(tmp_path: Path, tiny_disk
     assert str(before.value).startswith("not enough free disk space for loading hris/workers_2026-10-31.csv")
     assert f"in {root / 'bronze'}" in str(before.value)
 
-    import ingestion.engine as engine
+    import training_impact.ingestion.engine as engine
 
     monkeypatch.setattr(engine, "ensure_free_space", lambda *args, **kwargs: 0)   # only the pre-check
     with pytest.raises(disk.DiskSpaceError) as during:
@@ -379,7 +379,7 @@ def test_plausible_max_follows_the_run_date():
 
     import pandas as pd
 
-    from expectations.validate import validate_rows
+    from training_impact.expectations.validate import validate_rows
 
     as_of = dt.date(2026, 12, 7)
     frame = pd.DataFrame({

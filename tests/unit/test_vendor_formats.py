@@ -16,12 +16,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-import ingestion
-import synthetic
-from ingestion.mapping import MappingError, read_landing_mappings
-from ingestion.schemas import load_schemas
-from synthetic import vendors
-from synthetic.vendors import PROFILES, export_vendor_format, parse_formats
+from training_impact import ingestion
+from training_impact import synthetic
+from training_impact.ingestion.mapping import MappingError, read_landing_mappings
+from training_impact.ingestion.schemas import load_schemas
+from training_impact.synthetic import vendors
+from training_impact.synthetic.vendors import PROFILES, export_vendor_format, parse_formats
 from vendor_formats_support import VENDOR_SETS
 from ingest_support import ingest_family
 

@@ -3,8 +3,8 @@ company with the extract and on one without it is tests/integration/test_worker_
 
 from __future__ import annotations
 
-from expectations.gate import evaluate_gate
-from ingestion.schemas import load_schemas
+from training_impact.expectations.gate import evaluate_gate
+from training_impact.ingestion.schemas import load_schemas
 
 PARAMS = {"quality": {"max_quarantine_share": 0.02}}
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from repo_paths import REPO_ROOT, shared_fixtures_dir
-from ingestion.xapi import (
+from training_impact.ingestion.xapi import (
     CMI5_VERB_STATUS,
     CMI5_VERBS,
     XAPI_COLUMNS,
