@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(DEV_ENV) $(BIN)/training-impact demo --employees $(EMPLOYEES) --years $(YEARS) --seed $(SEED) --data $(DATA) --formats $(FORMATS)
 
-# tests/unit: no real pipeline run (about 70 s on 2 cores); tests/integration: the real pipeline (Dagster + dbt + GX).
+# tests/unit: no real pipeline run (about 90 s on 2 cores); tests/integration: the real pipeline (Dagster + dbt + GX).
 # Two workers; --dist loadgroup keeps each shared pipeline run on one worker (xdist_group, tests/conftest.py).
 test-unit: venv
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/unit

@@ -25,7 +25,6 @@ Planted defects pass through unchanged and are quarantined as before.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
 import re
 from dataclasses import dataclass, field

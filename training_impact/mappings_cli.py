@@ -30,7 +30,6 @@ import difflib
 import json
 import re
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path

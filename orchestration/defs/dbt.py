@@ -107,6 +107,9 @@ def training_impact_dbt(context: AssetExecutionContext):
             # so a DuckDB lock error never hides the build's own error.
             yield from built
             raise failure
+        # The column metadata queries (first run of new dbt code) leave dbt-duckdb's read-write handle
+        # open in this process, and DuckDB refuses a second configuration of an open file.
+        _close_dbt_duckdb()
         yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
     finally:
         _close_dbt_duckdb()

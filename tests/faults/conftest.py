@@ -6,7 +6,7 @@ Every case works on its own copy of one of the two roots, so a case never distur
 from __future__ import annotations
 
 import pytest
-from faults_support import FAULT_COMPANY, Run, copy_root, manifest_rows, served_state, warehouse_kpis
+from faults_support import FAULT_COMPANY, RUN_TIMEOUT, Run, copy_root, manifest_rows, served_state, warehouse_kpis
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,11 @@ def fault_company(tmp_path_factory):
 def clean_run(fault_company, tmp_path_factory):
     """One uninterrupted `training-impact run` on a copy: the reference every faulted run must match."""
     root = copy_root(fault_company, tmp_path_factory.mktemp("faults_clean") / "root")
-    run = Run(root, "clean")
-    code = run.finish()
+    # As on a new deployment (make demo): the first run of this dbt code attaches column schema and
+    # lineage (D67), which leaves dbt-duckdb's handle open in the process before the row counts.
+    run = Run(root, "clean", env={"TI_DBT_COLUMN_METADATA": "auto"})
+    code = run.finish(timeout=2 * RUN_TIMEOUT)
     assert code == 0, f"the clean reference run failed ({code}):\n{run.tail()}"
+    assert (root / "warehouse" / "column_metadata.code").exists(), "the first run attached no column metadata"
     return {"root": root, "state": served_state(root), "manifest": manifest_rows(root),
             "kpis": warehouse_kpis(root)}

@@ -7,8 +7,10 @@ unpacks into site-packages, so its top-level names are what an installation adds
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -16,9 +18,16 @@ from repo_paths import REPO_ROOT
 
 
 def test_the_wheel_installs_only_the_training_impact_namespace(tmp_path: Path):
+    # built from a copy: setuptools writes build/ beside the sources
+    source = tmp_path / "src"
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for folder in sorted(set(config["tool"]["setuptools"]["package-dir"].values())):
+        shutil.copytree(REPO_ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "work"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, source / name)
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--wheel-dir", str(tmp_path), str(REPO_ROOT)],
+         "--wheel-dir", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     wheel = next(tmp_path.glob("training_impact-*.whl"))
