@@ -94,25 +94,24 @@ def training_impact_dbt(context: AssetExecutionContext):
     else:
         context.log.info("column schema and lineage: unchanged dbt code since the run that attached them"
                          f" ({COLUMN_METADATA_ENV}=1 attaches them every run)")
+    # Row counts once dbt has ended, in one read-only connection: dagster-dbt's fetch_row_counts()
+    # polls its futures in a busy loop for the whole build (a core spent spinning beside dbt, D105).
+    built, failure = [], None
     try:
-        # Row counts once dbt has ended, in one read-only connection: dagster-dbt's fetch_row_counts()
-        # polls its futures in a busy loop for the whole build (a core spent spinning beside dbt, D105).
-        built, failure = [], None
-        try:
-            built.extend(events)
-        except Exception as error:  # a failed build: what dbt did build still gets its events, then the error
-            failure = error
-        if failure is not None:
-            # dbt may still be running (dagster-dbt raised mid-stream) and hold the file: no row counts,
-            # so a DuckDB lock error never hides the build's own error.
-            yield from built
-            raise failure
-        # The column metadata queries (first run of new dbt code) leave dbt-duckdb's read-write handle
-        # open in this process, and DuckDB refuses a second configuration of an open file.
-        _close_dbt_duckdb()
-        yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
+        built.extend(events)
+    except Exception as error:  # a failed build: what dbt did build still gets its events, then the error
+        failure = error
     finally:
+        # The column metadata queries (first run of new dbt code) leave dbt-duckdb's read-write handle
+        # open in this process; DuckDB refuses a second configuration of an open file, so it is closed
+        # before the row counts and before later steps of an in-process run open the warehouse.
         _close_dbt_duckdb()
+    if failure is not None:
+        # dbt may still be running (dagster-dbt raised mid-stream) and hold the file: no row counts,
+        # so a DuckDB lock error never hides the build's own error.
+        yield from built
+        raise failure
+    yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
     if attach_columns and code:
         _column_metadata_marker().write_text(code, encoding="utf-8")
 
