@@ -16,14 +16,13 @@ datasets in namespace ``file`` named by absolute path, each with its sha256.
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from training_impact.audit import store
-from training_impact.settings import Paths
+from training_impact.settings import Paths, Settings
 
 NAMESPACE = "training_impact"
 PRODUCER = "https://github.com/training-impact/training-impact/tree/main/audit"
@@ -92,10 +91,11 @@ def run_events(*, run_id: str, job_name: str, started, ended, success: bool, ass
     return events
 
 
-def emit(paths: Paths, events: list[dict], log: Callable[[str], None] = lambda message: None) -> int:
-    """Append the events to the NDJSON file; POST them when TI_OPENLINEAGE_URL is set."""
+def emit(paths: Paths, events: list[dict], log: Callable[[str], None] = lambda message: None,
+         url: str | None = None) -> int:
+    """Append the events to the NDJSON file; POST them to `url` (the run's, else TI_OPENLINEAGE_URL) when set."""
     store.append_lines(store.openlineage_file(paths), [json.dumps(e, sort_keys=True) for e in events])
-    url = os.environ.get(URL_ENV)
+    url = url or Settings.from_environment().openlineage_url
     if url:
         sent = 0
         for item in events:

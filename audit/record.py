@@ -198,7 +198,8 @@ def _ledger_row(run_id, job_name, status, started, ended, manifest_path, inputs,
 
 
 def record_published_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path,
-                         log: Log = lambda message: None, *, asset_graph: AssetGraphSource) -> dict:
+                         log: Log = lambda message: None, *, asset_graph: AssetGraphSource,
+                         openlineage_url: str | None = None) -> dict:
     """Everything the audit keeps of a successful run; returns metadata for the Dagster asset."""
     started = ledger.run_start(instance, run_id)
     store.ensure_dir(store.audit_dir(paths))
@@ -233,7 +234,7 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
                   "inputs": [openlineage.dataset("published_marts"), openlineage.dataset("kpi_report")]}
     events = lineage_events(paths, instance, run_id, job_name, started or ended, ended, True, checks, inputs,
                             [this_asset], asset_graph=asset_graph)
-    openlineage.emit(paths, events, log)
+    openlineage.emit(paths, events, log, url=openlineage_url)
     log(f"audit: run {run_id} recorded ({len(inputs)} input files, {len(checks)} checks, "
         f"{member_rows} KPI members, {sum(snapshot.values())} history rows, {len(events)} OpenLineage events)")
     return {"row": row, "inputs": inputs, "checks": checks, "history_rows": snapshot, "member_rows": member_rows,
@@ -242,7 +243,7 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
 
 def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path | None,
                       log: Log = lambda message: None, status: str = "failed", *,
-                      asset_graph: AssetGraphSource) -> dict | None:
+                      asset_graph: AssetGraphSource, openlineage_url: str | None = None) -> dict | None:
     """Ledger row (status failed), checks and this batch's files for a run that did not publish.
 
     ``status="aborted"``: a run whose process died, recorded by the next run's recovery (orchestration/recovery.py).
@@ -268,7 +269,7 @@ def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manife
     _write_rows(store.ledger_file(paths, "checks", run_id), [{"run_id": run_id, **c} for c in checks], CHECK_SCHEMA)
     _write_rows(store.ledger_file(paths, "runs", run_id), [row], RUN_SCHEMA)
     openlineage.emit(paths, lineage_events(paths, instance, run_id, job_name, started or ended, ended, False,
-                                           checks, inputs, asset_graph=asset_graph), log)
+                                           checks, inputs, asset_graph=asset_graph), log, url=openlineage_url)
     log(f"audit: {status} run {run_id} recorded ({len(checks)} checks, {row['checks_failed']} failed)")
     return row
 

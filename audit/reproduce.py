@@ -10,7 +10,6 @@ code and parameters give equal values.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,8 @@ from pathlib import Path
 import duckdb
 
 from training_impact.audit import history, ledger, store
-from training_impact.settings import Paths, data_paths
+from training_impact.settings import Paths, Settings, data_paths
 
-COLUMN_METADATA_ENV = "TI_DBT_COLUMN_METADATA"  # orchestration.defs.dbt reads it
 
 
 class ReproductionError(RuntimeError):
@@ -112,15 +110,7 @@ def reproduce(paths: Paths, run: str, target: Path, *, force: bool = False) -> R
 
     new_paths = data_paths(target)
     # a scratch run: the Dagster column lineage of its dbt models is not worth its minutes (D54)
-    before = os.environ.get(COLUMN_METADATA_ENV)
-    os.environ[COLUMN_METADATA_ENV] = "0"
-    try:
-        outcome = run_pipeline(new_paths)
-    finally:
-        if before is None:
-            os.environ.pop(COLUMN_METADATA_ENV, None)
-        else:
-            os.environ[COLUMN_METADATA_ENV] = before
+    outcome = run_pipeline(new_paths, settings=Settings.from_environment(column_metadata="0"))
     if not outcome.success:
         raise ReproductionError(f"the reproduction run failed: {outcome.failures}")
     result = Reproduction(run_id=run_id, new_run_id=outcome.run_id, target=target)

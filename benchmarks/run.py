@@ -32,6 +32,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from training_impact.settings import subprocess_environment
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -99,8 +101,7 @@ def step_seconds(root: Path) -> dict[str, float]:
     """Wall seconds of each Dagster step of the data root's latest run (its event log)."""
     import dagster as dg
 
-    os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(root / "dagster_home")) as instance:
         run = instance.get_runs(limit=1)[0]
         starts, steps = {}, {}
         for entry in instance.all_logs(run.run_id):
@@ -136,8 +137,8 @@ def main() -> int:
     subprocess.run(["rm", "-rf", str(work)], check=True)
     source, root, logs = work / "generated", work / "root", work / "logs"
     logs.mkdir(parents=True)
-    env = {**os.environ, "TI_ENV": os.environ.get("TI_ENV", "development"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-           "DO_NOT_TRACK": "1", "DAGSTER_HOME": str(root / "dagster_home")}
+    env = subprocess_environment(DAGSTER_HOME=str(root / "dagster_home"))
+    env.setdefault("TI_ENV", "development")
     load_before = os.getloadavg()
     record: dict = {"scale_employees": args.scale, "years": args.years, "seed": args.seed}
 

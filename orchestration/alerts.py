@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
 import socket
 import ssl
@@ -41,6 +40,7 @@ from email.message import EmailMessage
 
 # The check evaluations of a run are read by the audit ledger too: the audit (a lower layer) owns them.
 from training_impact.audit.events import check_evaluations
+from training_impact.settings import environment
 
 log = logging.getLogger("training_impact.alerts")
 
@@ -70,7 +70,7 @@ class AlertSettings:
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "AlertSettings":
-        env = dict(os.environ if env is None else env)
+        env = dict(environment() if env is None else env)
         recipients = tuple(a.strip() for a in str(env.get("TI_ALERT_SMTP_TO", "")).replace(";", ",").split(",")
                            if a.strip())
         starttls, use_ssl = _flag(env, "TI_ALERT_SMTP_STARTTLS"), _flag(env, "TI_ALERT_SMTP_SSL")
@@ -203,7 +203,7 @@ def _step_assets(step_key: str, step_assets: dict[str, list[str]] | None) -> str
 
 def alert_from_results(run_id: str, job: str, run_failed: bool, check_results: list[dict],
                        step_failures: list[tuple[str, str]], step_assets: dict[str, list[str]] | None = None,
-                       data_dir: str | None = None) -> Alert | None:
+                       data_dir: str | None = None, dagster_url: str | None = None) -> Alert | None:
     """None when there is nothing to alert on (the run succeeded and no blocking check failed).
 
     check_results: dicts with asset, check, passed, severity, description (RunOutcome.check_results).
@@ -218,18 +218,18 @@ def alert_from_results(run_id: str, job: str, run_failed: bool, check_results: l
                  for step, message in step_failures]
     return Alert(run_id=run_id, job=job, problems=problems, run_failed=run_failed,
                  warnings=len(failed_checks) - len(blocking), data_dir=data_dir,
-                 dagster_url=os.environ.get("TI_DAGSTER_URL") or None)
+                 dagster_url=dagster_url)
 
 
 def alert_for_outcome(outcome, job: str = "training_impact_pipeline", step_assets: dict[str, list[str]] | None = None,
-                      data_dir: str | None = None) -> Alert | None:
+                      data_dir: str | None = None, dagster_url: str | None = None) -> Alert | None:
     """From a ``training_impact.pipeline.RunOutcome`` (failures read 'step_key: message')."""
     steps = []
     for failure in outcome.failures:
         step, _, message = failure.partition(": ")
         steps.append((step, message))
     return alert_from_results(outcome.run_id, job, not outcome.success, outcome.check_results, steps,
-                              step_assets=step_assets, data_dir=data_dir)
+                              step_assets=step_assets, data_dir=data_dir, dagster_url=dagster_url)
 
 
 def check_results_from_instance(instance, run_id: str) -> list[dict]:

@@ -9,14 +9,13 @@ prepare``) and the test session. Under ``dagster dev`` dagster-dbt's ``prepare_i
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from training_impact.settings import DBT_PROJECT_DIR, TELEMETRY_OFF
+from training_impact.settings import DBT_PROJECT_DIR, subprocess_environment
 
 # The venv's dbt, whether or not the venv is on PATH (cron, systemd, the Makefile).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -61,7 +60,7 @@ def prepare_manifest(force: bool = False) -> bool:
 
 def _parse() -> None:
     executable = str(DBT_EXECUTABLE) if DBT_EXECUTABLE.exists() else "dbt"
-    environment = {**os.environ, **TELEMETRY_OFF}
+    environment = subprocess_environment()
     done = subprocess.run(
         [executable, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(dbt_project.target_path)],

@@ -5,7 +5,7 @@ with any subset of assets) its setup happens once, in the run's process, before 
 first step (the job and the implicit asset job run in process):
 
 - setup: take the run lock of the data root (``training_impact.run_lock``; waits up to
-  ``TI_RUN_LOCK_TIMEOUT`` seconds, then the run fails naming the holder; a CLI run
+  the engine resource's ``run_lock_timeout`` (TI_RUN_LOCK_TIMEOUT) seconds, then the run fails naming the holder; a CLI run
   already holds it and passes straight through), tag the run with its pid / host so a
   later run can tell whether it is alive, recover what dead runs left
   (``orchestration.recovery.recover_stale_runs``), and start a watchdog that reports a
@@ -33,13 +33,11 @@ from training_impact.orchestration.recovery import (
     recover_stale_runs,
 )
 from training_impact import run_lock
-from training_impact.settings import data_paths
 
 RUN_GUARD = "run_guard"
 PUBLISHED_ASSETS = ("published_marts", "kpi_report")
 LEDGER_ASSET = "audit_ledger"
-POOL_WARN_ENV = "TI_POOL_WAIT_WARN_SECONDS"
-DEFAULT_POOL_WARN_SECONDS = 60.0
+DEFAULT_POOL_WARN_SECONDS = 60.0  # TI_POOL_WAIT_WARN_SECONDS, the engine resource's pool_warn_seconds
 
 
 def sigterm_captured() -> bool:
@@ -59,11 +57,12 @@ class PoolWatchdog(threading.Thread):
     wait visible on stdout and in the run's log, and ends the process when asked to.
     """
 
-    def __init__(self, instance, run, paths, lock_release, interval: float = 2.0):
+    def __init__(self, instance, run, paths, lock_release, interval: float = 2.0,
+                 warn_after: float = DEFAULT_POOL_WARN_SECONDS):
         super().__init__(name="training-impact-pool-watchdog", daemon=True)
         self.instance, self.dagster_run, self.paths, self.lock_release = instance, run, paths, lock_release
         self.interval = interval
-        self.warn_after = float(os.environ.get(POOL_WARN_ENV, DEFAULT_POOL_WARN_SECONDS))
+        self.warn_after = float(warn_after)
         self.stopped = threading.Event()
 
     def _blocked_steps(self) -> list[str]:
@@ -112,7 +111,6 @@ class PoolWatchdog(threading.Thread):
                    f"{WAREHOUSE_POOL} (held by {held})")
         self._say(message, "ERROR")
         try:
-            free_run_slots(self.instance, self.dagster_run.run_id)
             self.instance.report_run_failed(self.instance.get_run_by_id(self.dagster_run.run_id), message=message)
             from training_impact.audit.record import record_failed_run
             from training_impact.orchestration import asset_graph
@@ -123,9 +121,13 @@ class PoolWatchdog(threading.Thread):
             print(f"training-impact: bookkeeping after SIGTERM failed: {error}", file=sys.stderr, flush=True)
         finally:
             try:
-                self.lock_release()
+                # last, just before the exit: meanwhile the step's own wait loop may queue for a slot again
+                free_run_slots(self.instance, self.dagster_run.run_id)
             finally:
-                os._exit(143)
+                try:
+                    self.lock_release()
+                finally:
+                    os._exit(143)
 
 
 def _materialized(instance, run_id: str) -> set[str]:
@@ -165,17 +167,19 @@ def record_subset_run(paths, instance, run, log) -> dict | None:
 
 
 @dg.resource(description="Run lock of the data root, recovery after crashes, ledger entry for subset runs "
-                         "(orchestration/run_guard.py).")
+                         "(orchestration/run_guard.py).",
+             required_resource_keys={"data_root", "engine"})
 def run_guard(init_context: dg.InitResourceContext):
     instance, run, log = init_context.instance, init_context.run, init_context.log
-    paths = data_paths()
+    paths, engine = init_context.resources.data_root.paths, init_context.resources.engine
     own = run_lock.held_here(paths.root)
     instance.add_run_tags(run.run_id, process_tags(paths))  # before waiting: a run waiting for the lock is alive
-    lock = run_lock.acquire(paths.root, run_id=run.run_id, log=log.warning, interrupted=sigterm_captured)
+    lock = run_lock.acquire(paths.root, run_id=run.run_id, timeout=engine.value("run_lock_timeout"), log=log.warning,
+                            interrupted=sigterm_captured)
     took_here = own is None or not own.held
     if took_here:  # a CLI run recovered before it started; a daemon / UI run does it here
         recover_stale_runs(paths, instance, current_run_id=run.run_id, log=log.warning)
-    watchdog = PoolWatchdog(instance, run, paths, lock.release)
+    watchdog = PoolWatchdog(instance, run, paths, lock.release, warn_after=engine.value("pool_warn_seconds"))
     watchdog.start()
     try:
         yield lock

@@ -10,12 +10,13 @@ wait here until the file opens, up to ``TI_WAREHOUSE_LOCK_TIMEOUT`` seconds (def
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
 import duckdb
+
+from training_impact.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
@@ -34,7 +35,7 @@ def wait_for_warehouse(path: Path | str, *, read_only: bool = False, timeout: fl
     path = Path(path)
     if not path.exists():
         return 0.0
-    limit = float(os.environ.get("TI_WAREHOUSE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)) if timeout is None else timeout
+    limit = Settings.from_environment().warehouse_lock_timeout if timeout is None else timeout
     started = time.monotonic()
     warned = False
     while True:

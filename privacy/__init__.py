@@ -31,11 +31,12 @@ PII_COLUMNS = frozenset({"first_name", "last_name", "email", "national_id", "rec
 IDENTIFIER_COLUMNS = WORKER_ID_COLUMNS | PII_COLUMNS
 
 
-def guard_run() -> bytes:
+def guard_run(key: bytes | None = None) -> bytes:
     """First thing a run does, before it opens any data file: the key must be
     usable (production stops here without one) and what the run writes from now on
-    is owner-only. Returns the key."""
-    key = require_key()
+    is owner-only. Returns the key: `key` when the caller resolved it already (the
+    run's pseudonymisation resource), else the one the environment configures."""
+    key = require_key() if key is None else key
     private_umask()
     return key
 

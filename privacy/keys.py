@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from training_impact.settings import environment
 
 ENV_MODE = "TI_ENV"
 ENV_KEY = "TI_PSEUDONYM_KEY"
@@ -36,7 +37,7 @@ class PseudonymKeyError(RuntimeError):
 
 
 def run_mode(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     mode = (env.get(ENV_MODE) or "production").strip().lower()
     if mode not in MODES:
         raise PseudonymKeyError(f"{ENV_MODE}={env.get(ENV_MODE)!r} is not one of {', '.join(MODES)}")
@@ -59,7 +60,7 @@ def _read_key_file(path: Path) -> bytes:
 
 def resolve_key(environ: Mapping[str, str] | None = None) -> bytes | None:
     """The configured key, or None when neither variable is set."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     value, file_name = env.get(ENV_KEY), env.get(ENV_KEY_FILE)
     if value and file_name:
         raise PseudonymKeyError(f"both {ENV_KEY} and {ENV_KEY_FILE} are set: set only one")

@@ -53,7 +53,7 @@ from training_impact.publishing.contracts import (
     arrow_schema,
     load_mart_contracts,
 )
-from training_impact.settings import Paths
+from training_impact.settings import Paths, Settings
 
 SERVING_FILE_NAME = "training_impact.duckdb"
 SERVING_SCHEMA = "reporting"
@@ -70,10 +70,10 @@ class ServingDiskFull(OSError):
     """No space left while building a new serving version; the published set is unchanged."""
 
 
-def serving_dir(paths: Paths) -> Path:
-    """``$TI_SERVING_DIR`` when set, else ``<data root>/serving``."""
-    env = os.environ.get("TI_SERVING_DIR")
-    return Path(env).resolve() if env else paths.root / "serving"
+def serving_dir(paths: Paths, settings: Settings | None = None) -> Path:
+    """The serving folder of the settings (``$TI_SERVING_DIR``), else ``<data root>/serving``."""
+    chosen = (settings or Settings.from_environment()).serving_dir
+    return Path(chosen) if chosen else paths.root / "serving"
 
 
 def serving_file(directory: Path) -> Path:
@@ -108,18 +108,9 @@ def published_versions(directory: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def keep_versions() -> int:
+def keep_versions(settings: Settings | None = None) -> int:
     """``$TI_SERVING_KEEP``: how many published versions stay on disk (the current one included)."""
-    raw = os.environ.get(KEEP_ENV, "").strip()
-    if not raw:
-        return DEFAULT_KEEP
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise ValueError(f"{KEEP_ENV}={raw!r} is not a whole number") from error
-    if value < 1:
-        raise ValueError(f"{KEEP_ENV}={raw!r}: at least 1 (the current version) is kept")
-    return value
+    return (settings or Settings.from_environment()).serving_keep
 
 
 @dataclass

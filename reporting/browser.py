@@ -8,7 +8,6 @@ chromium / chromium-browser / google-chrome on PATH (Debian: ``apt-get install c
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
+
+from training_impact.settings import Settings, subprocess_environment
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
@@ -68,7 +69,7 @@ class ChromiumNotFound(RuntimeError):
 
 
 def find_chromium() -> str:
-    explicit = os.environ.get("TI_CHROMIUM")
+    explicit = Settings.from_environment().chromium
     if explicit:
         found = shutil.which(explicit)
         if not found:
@@ -86,7 +87,7 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="ti-chromium-") as profile:
         command = [find_chromium(), *FLAGS, f"--user-data-dir={profile}", *args]
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                env={**os.environ, "HOME": profile})
+                                env=subprocess_environment(HOME=profile))
     if result.returncode != 0:
         raise RuntimeError(f"chromium exited {result.returncode}: {result.stderr[-2000:]}")
     return result

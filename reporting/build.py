@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from training_impact.kpis import load_registry
 from training_impact.reporting import svg
 from training_impact.reporting.data import DEFAULT_WINDOWS, ReportData, load_report_data
 
@@ -62,32 +63,15 @@ class KpiInfo:
 
 
 
-KPIS: dict[str, KpiInfo] = {
-    "completion_rate": KpiInfo("Completion rate", "Completed ÷ enrolled, once the program window has closed."),
-    "certification_attainment": KpiInfo(
-        "Certification attainment",
-        "Earned a recognised credential within {certification_days} days of exit ÷ people who exited."),
-    "time_to_competency": KpiInfo("Time to competency", "Median days to first competency (Kaplan-Meier).", False),
-    "learning_nps": KpiInfo("Learning NPS", "% promoters − % detractors among survey respondents."),
-    "internal_mobility": KpiInfo(
-        "Internal moves within {mobility_months} months", "Promotion, lateral move or job-family change after exit."),
-    "retention": KpiInfo("Still employed after {retention_months} months", "Retention {retention_months} months after exit."),
-    "voluntary_separation": KpiInfo("Resigned within {retention_months} months", "Voluntary leavers; lower is better.", False),
-    "involuntary_separation": KpiInfo("Dismissed within {retention_months} months", "Involuntary leavers; lower is better.", False),
-    "productivity_change": KpiInfo(
-        "Productivity change",
-        "Matched effect in productivity index points, from {pre_months} months before to months "
-        "{post_start_months}-{post_end_months} after."),
-    "productivity_change_pct": KpiInfo(
-        "Productivity change, relative", "The same effect ÷ the level the participants would have had without it."),
-    "fully_loaded_cost": KpiInfo("Fully-loaded cost", "Fees, licences, design, facilitators, learners' time…", False),
-    "monetary_benefits": KpiInfo("Monetary benefits", "Isolated effects converted to money."),
-    "roi": KpiInfo("ROI", "(benefits − costs) ÷ costs, at the point estimate."),
-    "roi_conservative": KpiInfo("ROI, conservative", "Same, using the lower end of each effect's 95% CI."),
-    "benefit_cost_ratio": KpiInfo("Benefit-cost ratio", "Benefits ÷ costs (1.0 = break-even)."),
-    "payback_months": KpiInfo("Payback period", "Months of benefits needed to repay the cost.", False),
-}
-KPI_ORDER = list(KPIS)
+def kpi_registry_info() -> dict[str, KpiInfo]:
+    """Label, meaning and direction of every KPI, from the KPI registry (config/kpis.yml)."""
+    return {kpi.name: KpiInfo(kpi.label, kpi.what, kpi.higher_is_better) for kpi in load_registry().kpis.values()}
+
+
+def kpi_order() -> list[str]:
+    """KPIs by evaluation level (input, reaction, learning, application, impact, ROI), then registry order."""
+    registry = load_registry()
+    return sorted(registry.kpis, key=lambda name: registry[name].level)
 
 COST_CATEGORIES = [
     ("cost_vendor_fee", "Vendor fees"),
@@ -130,7 +114,7 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "
 # ---------------------------------------------------------------- formatting
 
 def kpi_info(kpi: str, windows: dict | None = None) -> KpiInfo | None:
-    info = KPIS.get(kpi)
+    info = kpi_registry_info().get(kpi)
     return info.format(windows or {}) if info else None
 
 
@@ -240,7 +224,8 @@ def _key(row: dict) -> tuple:
 
 def _kpi_sort_key(kpi_method: tuple) -> tuple:
     kpi, method = kpi_method
-    order = KPI_ORDER.index(kpi) if kpi in KPI_ORDER else len(KPI_ORDER)
+    ordered = kpi_order()
+    order = ordered.index(kpi) if kpi in ordered else len(ordered)
     method_order = ["observed", "did_matched", "naive_pre_post", "phillips"]
     return (order, kpi, method_order.index(method) if method in method_order else 9, method or "")
 

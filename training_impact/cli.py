@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from training_impact.settings import REPO_ROOT, data_paths, disable_telemetry
+from training_impact.settings import REPO_ROOT, data_paths, default_environment, disable_telemetry, subprocess_environment
 
 
 def _progress(label: str, fraction: float) -> None:
@@ -105,7 +105,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     # a demo runs on generated people with the published development key (SECURITY.md)
-    os.environ.setdefault("TI_ENV", "development")
+    default_environment(TI_ENV="development")
     paths = data_paths(args.data)
     has_landing = paths.landing.exists() and any(p.is_file() for p in paths.landing.rglob("*"))
     if not has_landing:
@@ -170,10 +170,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
     paths.export_env()
     prepare_dagster_home(paths)
     # `dagster dev` re-parses the dbt project as it changes (dagster-dbt's prepare_if_dev): the venv's dbt first.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    child = subprocess_environment()
+    child["PATH"] = str(Path(sys.executable).parent) + os.pathsep + child.get("PATH", "")
     dagster = Path(sys.executable).with_name("dagster")
     os.chdir(REPO_ROOT)
-    os.execv(str(dagster), [str(dagster), "dev", "-m", "training_impact.orchestration.definitions", "-p", str(args.port)])
+    os.execve(str(dagster), [str(dagster), "dev", "-m", "training_impact.orchestration.definitions",
+                             "-p", str(args.port)], child)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -194,8 +196,21 @@ def _add_lock_timeout(cmd: argparse.ArgumentParser) -> None:
                           " (default $TI_RUN_LOCK_TIMEOUT or 60; 0: do not wait)")
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), else the package's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("training-impact")
+    except PackageNotFoundError:
+        from training_impact import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="training-impact", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"training-impact {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a synthetic company's raw extracts and truth.json")

@@ -46,13 +46,10 @@ class DiskSpaceError(RuntimeError):
 
 
 def reserve_bytes() -> int:
-    """Bytes kept free on top of every estimate (``TI_MIN_FREE_MB``, default 64)."""
-    raw = os.environ.get(MIN_FREE_ENV, "").strip()
-    try:
-        mb = float(raw) if raw else DEFAULT_MIN_FREE_MB
-    except ValueError:
-        raise ValueError(f"{MIN_FREE_ENV} must be a number of megabytes, not {raw!r}") from None
-    return max(0, int(mb * MB))
+    """Bytes kept free on top of every estimate (``TI_MIN_FREE_MB``, default 64; the settings layer)."""
+    from training_impact.settings import Settings
+
+    return max(0, int(Settings.from_environment().min_free_mb * MB))
 
 
 def _existing(path: Path | str) -> Path:

@@ -6,19 +6,28 @@ exercise is exactly what the nightly schedule runs.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training_impact.settings import Paths, disable_telemetry
+from training_impact.settings import (
+    Paths,
+    Settings,
+    dagster_home,
+    disable_telemetry,
+    environment,
+    export_dagster_home,
+    key_environment,
+)
 
 DAGSTER_YAML = """\
 # Written by training-impact for local runs. See docs/deployment.md for production.
 telemetry:
   enabled: false
+nux:
+  enabled: false                  # no "Join the Dagster community" pop-up over the UI
 concurrency:
   runs:
     max_concurrent_runs: 1        # one run at a time against the DuckDB warehouse
@@ -29,12 +38,12 @@ concurrency:
 
 def prepare_dagster_home(paths: Paths) -> Path:
     """Use $DAGSTER_HOME when set (deployments), else a home inside the data root."""
-    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home)
+    home = dagster_home(paths)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
+    export_dagster_home(home)
     return home
 
 
@@ -78,7 +87,7 @@ def step_progress_listener(progress):
 
 def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key: str | None = None,
                  partition_range: tuple[str, str] | None = None, tags: dict[str, str] | None = None,
-                 progress=None, lock_timeout: float | None = None) -> RunOutcome:
+                 progress=None, lock_timeout: float | None = None, settings: Settings | None = None) -> RunOutcome:
     """Run the whole job, or only the asset groups named (the benchmark times stages apart).
 
     `partition_key` (a delivery day, as the landing sensor asks) or `partition_range`
@@ -89,32 +98,43 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key
     The data root's run lock is taken first (waiting up to `lock_timeout` seconds, default
     TI_RUN_LOCK_TIMEOUT or 60; `run_lock.RunLockBusy` names the holder), then what dead
     runs left behind is recovered (orchestration/recovery.py), then the run starts.
+
+    `settings`: the run's settings (built at the edge; default: from the environment), its data
+    root `paths`. They reach the assets as the run's Dagster resources (orchestration/resources.py).
     """
     from training_impact.privacy import guard_run
+    from training_impact.privacy.keys import require_key
     from training_impact import run_lock
 
-    guard_run()  # production without a pseudonymisation key stops here, before any file is read
+    settings = (settings or Settings.from_environment()).with_data_dir(paths.root)
+    # production without a pseudonymisation key stops here, before any file is read
+    guard_run(require_key(key_environment(settings)))
     disable_telemetry()
     paths.ensure().export_env()
     from training_impact.orchestration.dbt_manifest import prepare_manifest
 
     prepare_manifest()  # before the definitions are first imported: they read the manifest (D106)
     run_id = str(uuid.uuid4())  # known before the run starts: named in the lock, progress listens to it
-    with run_lock.acquire(paths.root, run_id=run_id, timeout=lock_timeout,
+    timeout = settings.run_lock_timeout if lock_timeout is None else lock_timeout
+    with run_lock.acquire(paths.root, run_id=run_id, timeout=timeout,
                           log=lambda message: print(f"training-impact: {message}", file=sys.stderr, flush=True)):
         return _run_locked(paths, run_id, groups, partition_key=partition_key, partition_range=partition_range,
-                           tags=tags, progress=progress)
+                           tags=tags, progress=progress, settings=settings)
 
 
-def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_range, tags, progress) -> RunOutcome:
+def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_range, tags, progress,
+                settings: Settings) -> RunOutcome:
     prepare_dagster_home(paths)
 
     import dagster as dg
 
     from training_impact.orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
-    from training_impact.orchestration.definitions import defs
+    from training_impact.orchestration.definitions import build_definitions
     from training_impact.orchestration.recovery import process_tags, recover_stale_runs
+    from training_impact.orchestration.resources import resources_from
 
+    # The run's settings, as its resources (orchestration/resources.py): built here, at the edge.
+    defs = build_definitions(resources_from(settings, environment()))
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         # Before the run does anything: dead runs marked failed, their pool slots freed, their
@@ -141,7 +161,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
 
             try:
                 record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path,
-                                  asset_graph=defs.resolve_asset_graph)
+                                  asset_graph=defs.resolve_asset_graph, openlineage_url=settings.openlineage_url)
             except Exception as error:  # the ledger must never hide why the run failed
                 print(f"audit: could not record failed run {result.run_id}: {error}", file=sys.stderr)
     outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
@@ -162,9 +182,10 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         elif event.event_type_value == "STEP_FAILURE":
             outcome.failures.append(f"{event.step_key}: {_failure_text(event.event_specific_data.error)}")
     # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.
-    from training_impact.orchestration.alerts import alert_for_outcome, send_alert, step_assets_of
+    from training_impact.orchestration.alerts import AlertSettings, alert_for_outcome, send_alert, step_assets_of
 
-    alert = alert_for_outcome(outcome, job=job.name, step_assets=step_assets_of(defs), data_dir=str(paths.root))
+    alert = alert_for_outcome(outcome, job=job.name, step_assets=step_assets_of(defs), data_dir=str(paths.root),
+                              dagster_url=settings.dagster_url)
     if alert is not None:
-        outcome.alerts = send_alert(alert)
+        outcome.alerts = send_alert(alert, AlertSettings.from_env(settings.alert))
     return outcome

@@ -53,8 +53,10 @@ def lock_path(root: Path | str) -> Path:
 
 
 def default_timeout() -> float:
-    value = os.environ.get(TIMEOUT_ENV, "").strip()
-    return float(value) if value else DEFAULT_TIMEOUT_SECONDS
+    """``TI_RUN_LOCK_TIMEOUT`` (default 60 s), from the settings layer."""
+    from training_impact.settings import Settings
+
+    return Settings.from_environment().run_lock_timeout
 
 
 def process_start_ticks(pid: int) -> int | None:

@@ -1,13 +1,20 @@
-"""Where things live and how runs are configured.
+"""Where things live and how runs are configured: the settings layer, the bottom of the tree.
 
 Everything is derived from one data root (env ``TI_DATA_DIR``, default ``./data``)
 so that a test, the demo and a production deployment differ only by that path.
+
+This is the one module that reads the process environment (tests/unit/test_layers.py
+checks it). The edges (the CLI, ``dagster dev`` / the daemon loading the definitions)
+build a ``Settings`` once with ``Settings.from_environment()``; the Dagster resources of
+``orchestration/resources.py`` are made from it and passed to every asset, and the
+functions below the orchestration take what they need as arguments.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -106,12 +113,166 @@ class Parameters:
         return str(self.values["definition_version"])
 
 
-def parameters_file() -> Path:
+def parameters_file(environ: Mapping[str, str] | None = None) -> Path:
     """config/parameters.yml, or the file TI_PARAMETERS names (a deployment's own windows and
     matching choices, e.g. which worker attributes to match on exactly)."""
-    chosen = os.environ.get("TI_PARAMETERS")
+    chosen = (os.environ if environ is None else environ).get("TI_PARAMETERS")
     return Path(chosen).resolve() if chosen else PARAMETERS_FILE
 
 
 def load_parameters(path: Path | None = None) -> dict:
     return Parameters(path or parameters_file()).values
+
+
+# --------------------------------------------------------------------------- settings from the environment
+
+ALERT_PREFIX = "TI_ALERT_"
+
+# Every variable the project reads, with what it sets (docs/deployment.md lists them for operators).
+VARIABLES = {
+    "TI_DATA_DIR": "the data root (default ./data)",
+    "TI_PARAMETERS": "a deployment's own parameters file (default config/parameters.yml)",
+    "TI_ENV": "production (default) or development",
+    "TI_PSEUDONYM_KEY": "the pseudonymisation key",
+    "TI_PSEUDONYM_KEY_FILE": "a file holding the pseudonymisation key (chmod 600)",
+    "TI_ENGINE": "the warehouse engine (duckdb)",
+    "TI_DBT_COLUMN_METADATA": "dbt column schema and lineage: auto (default), 1 every run, 0 never",
+    "TI_WAREHOUSE_LOCK_TIMEOUT": "seconds the dbt step waits for a warehouse another process holds",
+    "TI_POOL_WAIT_WARN_SECONDS": "seconds a step may wait for the writer pool before it is reported",
+    "TI_RUN_LOCK_TIMEOUT": "seconds a run waits for the data root's run lock",
+    "TI_MIN_FREE_MB": "megabytes kept free on top of every disk estimate",
+    "TI_SERVING_DIR": "the serving folder BI tools read (default <data root>/serving)",
+    "TI_SERVING_KEEP": "published serving versions kept on disk",
+    "TI_POSTGRES_DSN": "PostgreSQL to publish the marts and the audit schema to",
+    "TI_OPENLINEAGE_URL": "an OpenLineage HTTP endpoint the run's events are posted to",
+    "TI_DAGSTER_URL": "the Dagster UI's address, linked from alerts",
+    "TI_NIGHTLY_CRON": "the nightly schedule's cron",
+    "TI_TIMEZONE": "the schedule's and the delivery days' time zone",
+    "TI_PARTITIONS_START": "the first delivery day of the partitions",
+    "TI_SENSOR_MAX_DAY_RUNS": "delivery days the landing sensor runs one by one before one catch-up run",
+    "TI_SENSOR_SETTLE_SECONDS": "seconds a landing file must be left alone before the sensor takes it",
+    "TI_CHROMIUM": "the Chromium executable for the report's screenshots",
+    **{f"{ALERT_PREFIX}{name}": "alert channel (orchestration/alerts.py)" for name in (
+        "WEBHOOK_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM", "SMTP_TO", "SMTP_USER", "SMTP_PASSWORD",
+        "SMTP_STARTTLS", "SMTP_SSL", "TIMEOUT_SECONDS")},
+}
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the few readers that take a whole mapping (the key, alerts)."""
+    return os.environ
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, kind=float) -> float:
+    raw = str(environ.get(name, "") or "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a run, built once at the edge (CLI, the definitions a daemon loads)."""
+
+    data_dir: Path
+    parameters_file: Path = PARAMETERS_FILE
+    mode: str = "production"
+    engine: str = "duckdb"
+    column_metadata: str = "auto"
+    warehouse_lock_timeout: float = 900.0
+    pool_warn_seconds: float = 60.0
+    run_lock_timeout: float = 60.0
+    min_free_mb: float = 64.0
+    serving_dir: Path | None = None
+    serving_keep: int = 3
+    postgres_dsn: str | None = field(default=None, repr=False)
+    openlineage_url: str | None = None
+    dagster_url: str | None = None
+    nightly_cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    partitions_start: str = "2020-01-01"
+    sensor_max_day_runs: int = 7
+    sensor_settle_seconds: float = 30.0
+    chromium: str | None = None
+    alert: Mapping[str, str] = field(default_factory=dict, repr=False)  # the TI_ALERT_* variables, as set
+    pseudonym_key: str | None = field(default=None, repr=False)
+    pseudonym_key_file: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = str(env.get(name, "") or "").strip()
+            return value or None
+
+        serving = text("TI_SERVING_DIR")
+        keep = int(_number(env, "TI_SERVING_KEEP", 3, int))
+        if keep < 1:
+            raise ValueError(f"TI_SERVING_KEEP={keep} must be at least 1 (the published version itself)")
+        made = cls(
+            data_dir=data_paths(text("TI_DATA_DIR")).root,
+            parameters_file=parameters_file(env),
+            mode=(text("TI_ENV") or "production").lower(),
+            engine=(text("TI_ENGINE") or "duckdb").lower(),
+            column_metadata=text("TI_DBT_COLUMN_METADATA") or "auto",
+            warehouse_lock_timeout=_number(env, "TI_WAREHOUSE_LOCK_TIMEOUT", 900.0),
+            pool_warn_seconds=_number(env, "TI_POOL_WAIT_WARN_SECONDS", 60.0),
+            run_lock_timeout=_number(env, "TI_RUN_LOCK_TIMEOUT", 60.0),
+            min_free_mb=_number(env, "TI_MIN_FREE_MB", 64.0),
+            serving_dir=Path(serving).resolve() if serving else None,
+            serving_keep=keep,
+            postgres_dsn=text("TI_POSTGRES_DSN"),
+            openlineage_url=text("TI_OPENLINEAGE_URL"),
+            dagster_url=text("TI_DAGSTER_URL"),
+            nightly_cron=text("TI_NIGHTLY_CRON") or "0 2 * * *",
+            timezone=text("TI_TIMEZONE") or "UTC",
+            partitions_start=text("TI_PARTITIONS_START") or "2020-01-01",
+            sensor_max_day_runs=int(_number(env, "TI_SENSOR_MAX_DAY_RUNS", 7, int)),
+            sensor_settle_seconds=_number(env, "TI_SENSOR_SETTLE_SECONDS", 30.0),
+            chromium=text("TI_CHROMIUM"),
+            alert={k: v for k, v in env.items() if k.startswith(ALERT_PREFIX)},
+            pseudonym_key=text("TI_PSEUDONYM_KEY"),
+            pseudonym_key_file=text("TI_PSEUDONYM_KEY_FILE"),
+        )
+        return replace(made, **overrides) if overrides else made
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.data_dir)
+
+    def with_data_dir(self, root: str | os.PathLike) -> "Settings":
+        return replace(self, data_dir=Path(root).resolve())
+
+
+def key_environment(settings: Settings) -> dict[str, str]:
+    """The run mode and key settings as the variables privacy.keys.require_key reads."""
+    values = {"TI_ENV": settings.mode, "TI_PSEUDONYM_KEY": settings.pseudonym_key,
+              "TI_PSEUDONYM_KEY_FILE": settings.pseudonym_key_file}
+    return {name: value for name, value in values.items() if value}
+
+
+def default_environment(**values: str) -> None:
+    """Set variables that are not set yet, for this process's settings and its children (dbt reads
+    TI_ENV through the privacy plugin): the demo's development mode."""
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+
+
+def dagster_home(paths: Paths) -> Path:
+    """``$DAGSTER_HOME`` when set (deployments), else a home inside the data root."""
+    return Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home)
+
+
+def export_dagster_home(home: Path) -> None:
+    """Dagster finds its instance through $DAGSTER_HOME (``DagsterInstance.get``)."""
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def subprocess_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process (dbt parse, Chromium): this one's, telemetry off, plus `extra`."""
+    return {**os.environ, **TELEMETRY_OFF, **extra}

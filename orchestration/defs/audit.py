@@ -8,7 +8,8 @@
   (in-process runs are recorded by ``training_impact.pipeline``).
 """
 
-import os
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -18,12 +19,17 @@ from training_impact.audit import store, views
 from training_impact.audit.record import record_failed_run, record_published_run
 from training_impact.orchestration import asset_graph
 from training_impact.orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project
-from training_impact.settings import data_paths
+from training_impact.orchestration.resources import (
+    AlertsResource,
+    DataRootResource,
+    PostgresResource,
+    ServingResource,
+    settings_from,
+)
 
 
-def publish_audit_schema(paths, run_id: str, log) -> dict:
+def publish_audit_schema(paths, run_id: str, log, *, serving: Path, postgres_dsn: str | None) -> dict:
     """Schema ``audit`` in the warehouse (views), the serving file and PostgreSQL (copies)."""
-    from training_impact.publishing import POSTGRES_DSN_ENV, serving_dir
     from training_impact.publishing.serving import publish_audit_schema as serve
 
     con = duckdb.connect(str(paths.warehouse), config={"autoinstall_known_extensions": False,
@@ -33,9 +39,9 @@ def publish_audit_schema(paths, run_id: str, log) -> dict:
     finally:
         con.close()
     out = {"warehouse_views": made}
-    served = serve(serving_dir(paths), lambda con: views.create(con, paths, copy=True))
+    served = serve(serving, lambda con: views.create(con, paths, copy=True))
     out["serving_tables"] = served
-    dsn = os.environ.get(POSTGRES_DSN_ENV)
+    dsn = postgres_dsn
     if dsn:
         from training_impact.publishing.postgres import publish_audit_postgres
 
@@ -49,19 +55,25 @@ def publish_audit_schema(paths, run_id: str, log) -> dict:
     pool=WAREHOUSE_POOL,
     deps=["published_marts", "kpi_report"],
     kinds={"parquet", "duckdb"},
-    required_resource_keys={"run_guard"},  # run lock + crash recovery first (orchestration/run_guard.py)
     description=(
         "Append-only audit trail of the run under <data>/audit: ledger (inputs with sha256 and rows, checks, "
         "code/dbt/parameter hashes), KPI history snapshot, KPI members for `training-impact trace`, "
         "OpenLineage events; schema `audit` in the warehouse, serving file and PostgreSQL."
     ),
 )
-def audit_ledger(context: AssetExecutionContext) -> dg.MaterializeResult:
-    paths = data_paths()
+def audit_ledger(context: AssetExecutionContext, data_root: DataRootResource, serving: ServingResource,
+                 postgres: PostgresResource, alerts: AlertsResource,
+                 run_guard: dg.ResourceParam[Any]) -> dg.MaterializeResult:  # run lock first (run_guard.py)
+    from training_impact.publishing import serving_dir
+
+    paths = data_root.paths
     run = context.run
     recorded = record_published_run(paths, context.instance, run.run_id, run.job_name, dbt_project.manifest_path,
-                                    log=context.log.info, asset_graph=asset_graph)
-    published = publish_audit_schema(paths, run.run_id, context.log.info)
+                                    log=context.log.info, asset_graph=asset_graph,
+                                    openlineage_url=alerts.value("openlineage_url"))
+    published = publish_audit_schema(paths, run.run_id, context.log.info,
+                                     serving=serving_dir(paths, settings_from(data_root, serving)),
+                                     postgres_dsn=postgres.value("postgres_dsn"))
     row = recorded["row"]
     return dg.MaterializeResult(metadata={
         "code_version": row["code_version"],
@@ -89,11 +101,12 @@ def audit_ledger(context: AssetExecutionContext) -> dg.MaterializeResult:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def audit_failed_runs(context: dg.RunFailureSensorContext):
+def audit_failed_runs(context: dg.RunFailureSensorContext, data_root: DataRootResource, alerts: AlertsResource):
     run = context.dagster_run
     try:
-        row = record_failed_run(data_paths(), context.instance, run.run_id, run.job_name,
-                                dbt_project.manifest_path, log=context.log.info, asset_graph=asset_graph)
+        row = record_failed_run(data_root.paths, context.instance, run.run_id, run.job_name,
+                                dbt_project.manifest_path, log=context.log.info, asset_graph=asset_graph,
+                                openlineage_url=alerts.value("openlineage_url"))
     except store.AlreadyRecorded:  # the in-process runner recorded it at the same moment
         row = None
     if row is None:

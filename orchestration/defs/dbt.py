@@ -6,7 +6,6 @@ checks; at error severity `dbt build` skips the models downstream of a failure.
 """
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
+from training_impact.orchestration.resources import DataRootResource, EngineResource
 from training_impact.orchestration.warehouse_lock import wait_for_warehouse
 from training_impact.disk import ensure_free_space, size_of
-from training_impact.settings import data_paths, load_parameters
+from training_impact.settings import Paths
 
 # Importing this module has no side effects (D106): the manifest comes from a build step
 # (orchestration/dbt_manifest.py); only `dagster dev` parses here, as dagster-dbt does by convention.
@@ -26,7 +26,9 @@ dbt_project.prepare_if_dev()
 require_manifest()
 
 WAREHOUSE_POOL = "duckdb_warehouse"
-# "0" skips the column schema + lineage of every dbt model (minutes of sqlglot; the test suite's runs).
+# The engine resource's column_metadata (TI_DBT_COLUMN_METADATA): "0" skips the column schema + lineage
+# of every dbt model (minutes of sqlglot; the test suite's runs), "1" attaches them every run, "auto" when
+# the dbt code changed.
 COLUMN_METADATA_ENV = "TI_DBT_COLUMN_METADATA"
 # A run tagged with this (`training-impact run --full-refresh`, or the tag on a launch in the UI)
 # rebuilds the incremental staging models from all of bronze: needed after a new pseudonymisation
@@ -48,16 +50,16 @@ class TrainingImpactTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "models"
 
 
-def dbt_vars() -> str:
+def dbt_vars(params: dict) -> str:
     """The versioned parameter file travels to dbt as one var, never as SQL literals."""
-    return json.dumps({"params": load_parameters()})
+    return json.dumps({"params": params})
 
 
-def dbt_target_path() -> Path:
+def dbt_target_path(paths: Paths) -> Path:
     """One dbt target folder per data root, reused run after run (runs on a data root never overlap):
     dbt finds its own partial_parse.msgpack there, made with this root's profile and vars, and
     re-parses only what changed (about 10 s less per run than a full parse; DECISIONS D61)."""
-    return data_paths().warehouse.parent / "dbt_target"
+    return paths.warehouse.parent / "dbt_target"
 
 
 @dbt_assets(
@@ -67,28 +69,28 @@ def dbt_target_path() -> Path:
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
     pool=WAREHOUSE_POOL,
-    # run_guard: run lock + crash recovery before the first step (orchestration/run_guard.py)
-    required_resource_keys={"dbt", "run_guard"},
 )
-def training_impact_dbt(context: AssetExecutionContext):
-    dbt: DbtCliResource = context.resources.dbt
-    data_paths().export_env()  # profiles.yml and the sources read the data root's paths from the environment
+def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, data_root: DataRootResource,
+                        engine: EngineResource,
+                        run_guard: dg.ResourceParam[Any]):  # run lock + crash recovery first (run_guard.py)
+    paths = data_root.paths
+    paths.export_env()  # profiles.yml and the sources read the data root's paths from the environment
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
-    wait_for_warehouse(data_paths().warehouse, log=context.log.warning)
+    wait_for_warehouse(paths.warehouse, timeout=engine.value("warehouse_lock_timeout"), log=context.log.warning)
     # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full
     # rebuild may write every table once more before the old blocks are freed.
-    ensure_free_space(data_paths().warehouse.parent, size_of(data_paths().warehouse), "the dbt build")
+    ensure_free_space(paths.warehouse.parent, size_of(paths.warehouse), "the dbt build")
     # Auditor metadata on every model (docs/audit.md): row counts, and unless switched off the column
     # schema and column-level lineage (sqlglot over the compiled SQL). With DuckDB they are fetched
     # after dbt has released the file.
     # Unit tests check the SQL, not the data: CI runs them (tests/integration/test_suppression_run.py runs every
     # one), nightly runs skip them (dbt's own advice; DECISIONS D63), ~15 s a run.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars()]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(data_root.parameters())]
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
-    invocation = dbt.cli(args, context=context, target_path=dbt_target_path())
+    invocation = dbt.cli(args, context=context, target_path=dbt_target_path(paths))
     events = invocation.stream()
-    attach_columns, code = _column_metadata_wanted()
+    attach_columns, code = _column_metadata_wanted(paths, engine.value("column_metadata"))
     if attach_columns:
         events = events.fetch_column_metadata()
     else:
@@ -111,9 +113,9 @@ def training_impact_dbt(context: AssetExecutionContext):
         # so a DuckDB lock error never hides the build's own error.
         yield from built
         raise failure
-    yield from _with_row_counts(built, invocation.manifest, data_paths().warehouse)
+    yield from _with_row_counts(built, invocation.manifest, paths.warehouse)
     if attach_columns and code:
-        _column_metadata_marker().write_text(code, encoding="utf-8")
+        _column_metadata_marker(paths).write_text(code, encoding="utf-8")
 
 
 def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path):
@@ -139,14 +141,14 @@ def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path)
         yield event
 
 
-def _column_metadata_marker() -> Path:
-    return data_paths().warehouse.parent / "column_metadata.code"
+def _column_metadata_marker(paths: Paths) -> Path:
+    return paths.warehouse.parent / "column_metadata.code"
 
 
-def _column_metadata_wanted() -> tuple[bool, str | None]:
+def _column_metadata_wanted(paths: Paths, setting: str = "auto") -> tuple[bool, str | None]:
     """Column schema + lineage cost minutes of sqlglot per run whatever the data size (D67):
-    `1` every run, `0` never, unset when the dbt code changed since the run that last attached them."""
-    setting = os.environ.get(COLUMN_METADATA_ENV, "auto").strip()
+    `1` every run, `0` never, `auto` when the dbt code changed since the run that last attached them."""
+    setting = (setting or "auto").strip()
     if setting == "0":
         return False, None
     from training_impact.audit.ledger import dbt_manifest_hash
@@ -154,7 +156,7 @@ def _column_metadata_wanted() -> tuple[bool, str | None]:
     code = dbt_manifest_hash(dbt_project.manifest_path)
     if setting == "1":
         return True, code
-    marker = _column_metadata_marker()
+    marker = _column_metadata_marker(paths)
     return (not marker.exists() or marker.read_text(encoding="utf-8").strip() != code), code
 
 

@@ -14,8 +14,8 @@ Docs site before the checks run, so the docs exist for a blocked run too; the
 path is in the assets' ``data_docs`` metadata.
 """
 
-import os
 from collections import defaultdict
+from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -25,8 +25,9 @@ from training_impact.expectations.gate import evaluate_gate
 from training_impact.ingestion import ingest_family, landing_freshness, reconcile_batch
 from training_impact.ingestion.delivery import EVENT_ENTITIES, day_scope
 from training_impact.ingestion.schemas import load_schemas
+from training_impact.orchestration.resources import DataRootResource, PseudonymisationResource
 from training_impact.privacy import guard_run
-from training_impact.settings import data_paths, load_parameters
+from training_impact.settings import Settings
 
 GATE_CHECK = "quality_gate"
 RECONCILIATION_CHECK = "reconciliation"
@@ -37,9 +38,12 @@ FAMILY_ORDER = ["hris", "lms", "performance", "finance", "surveys"]
 # Event sources load by delivery day (ingestion/delivery.py, DECISIONS D56): one daily
 # partition per day a file is named with; monthly history files belong to their month's
 # first day. end_offset=1: today's drop is a partition as soon as it lands.
+# The partitions are part of the definitions, so their first day and time zone come from the
+# settings of the process that loads them (TI_PARTITIONS_START, TI_TIMEZONE).
+_DEFINED_WITH = Settings.from_environment()
 delivery_days = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("TI_PARTITIONS_START", "2020-01-01"),
-    timezone=os.environ.get("TI_TIMEZONE", "UTC"),
+    start_date=_DEFINED_WITH.partitions_start,
+    timezone=_DEFINED_WITH.timezone,
     end_offset=1,
 )
 PARTITION_TAG = "dagster/partition"
@@ -135,7 +139,6 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
         # Event sources: one partition per delivery day; a backfill over a range is one run.
         partitions_def=delivery_days if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
-        required_resource_keys={"run_guard"},  # run lock + crash recovery first (orchestration/run_guard.py)
         specs=[
             dg.AssetSpec(
                 bronze_key(entity),
@@ -167,10 +170,13 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
             )
         ],
     )
-    def _ingest(context: AssetExecutionContext):
-        guard_run()  # no pseudonymisation key in production: fail before opening any landing file
-        paths = data_paths().ensure()
-        params = load_parameters()
+    def _ingest(context: AssetExecutionContext, data_root: DataRootResource,
+                pseudonymisation: PseudonymisationResource,
+                run_guard: dg.ResourceParam[Any]):  # run lock + crash recovery first (orchestration/run_guard.py)
+        # no pseudonymisation key in production: fail before opening any landing file
+        guard_run(pseudonymisation.require_key())
+        paths = data_root.paths.ensure()
+        params = data_root.parameters()
         # references=None: the engine reads worker/program ids and the programme catalogue
         # itself, and re-reads them after this family loads new workers or programs.
         # A run for a day (sensor) or a range of days (backfill) reads only the landing files

@@ -5,13 +5,15 @@ blocking gate or a dbt test fails, Dagster skips it and BI keeps the last good s
 It reads the warehouse, so it shares the writer pool with dbt.
 """
 
+from typing import Any
+
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from training_impact.orchestration.dbt_manifest import dbt_project
 from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
+from training_impact.orchestration.resources import DataRootResource, PostgresResource, ServingResource, settings_from
 from training_impact.publishing import publish_run
-from training_impact.settings import data_paths
 
 
 @dg.asset(
@@ -20,16 +22,18 @@ from training_impact.settings import data_paths
     pool=WAREHOUSE_POOL,
     deps=KPI_MART_KEYS,
     kinds={"duckdb", "parquet", "postgres"},
-    required_resource_keys={"run_guard"},  # run lock first; ledger entry when run without audit_ledger
     description=(
         "The kpi_* marts copied to a new serving version (DuckDB file + one Parquet file per mart) switched in "
         "with one symlink rename, and PostgreSQL schema `reporting` when TI_POSTGRES_DSN is set. BI never opens "
         "the warehouse."
     ),
 )
-def published_marts(context: AssetExecutionContext) -> dg.MaterializeResult:
+def published_marts(context: AssetExecutionContext, data_root: DataRootResource, serving: ServingResource,
+                    postgres: PostgresResource,
+                    run_guard: dg.ResourceParam[Any]) -> dg.MaterializeResult:  # run lock first (run_guard.py)
     report = publish_run(
-        data_paths(), context.run.run_id, manifest_path=dbt_project.manifest_path, log=context.log.info
+        data_root.paths, context.run.run_id, manifest_path=dbt_project.manifest_path, log=context.log.info,
+        settings=settings_from(data_root, serving, postgres),
     )
     metadata = report.metadata()
     metadata["row_counts"] = dg.MetadataValue.json(metadata["row_counts"])

@@ -5,11 +5,13 @@ Writes ``<data>/reports/kpi_report.html`` (always the latest) and
 blocks the marts skips this asset too, so the page keeps the last good figures.
 """
 
+from typing import Any
+
 import dagster as dg
 
 from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
+from training_impact.orchestration.resources import DataRootResource
 from training_impact.reporting import write_report
-from training_impact.settings import data_paths, load_parameters
 
 
 @dg.asset(
@@ -18,12 +20,12 @@ from training_impact.settings import data_paths, load_parameters
     deps=KPI_MART_KEYS,
     kinds={"html"},
     pool=WAREHOUSE_POOL,  # reads the warehouse: never while dbt writes it
-    required_resource_keys={"run_guard"},  # run lock first; ledger entry when run without audit_ledger
     description="Self-contained HTML KPI report for HR leaders (inline CSS + SVG, works offline).",
 )
-def kpi_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    paths = data_paths()
-    written = write_report(paths.root, paths.warehouse, params=load_parameters(), run_id=context.run.run_id)
+def kpi_report(context: dg.AssetExecutionContext, data_root: DataRootResource,
+               run_guard: dg.ResourceParam[Any]) -> dg.MaterializeResult:  # run lock first (run_guard.py)
+    paths = data_root.paths
+    written = write_report(paths.root, paths.warehouse, params=data_root.parameters(), run_id=context.run.run_id)
     context.log.info(f"KPI report written to {written.path} ({len(written.chart_ids)} charts)")
     return dg.MaterializeResult(
         metadata={

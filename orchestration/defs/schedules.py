@@ -1,10 +1,13 @@
-"""The nightly job and its schedule (cron and time zone from the environment)."""
+"""The nightly job and its schedule (cron and time zone from the settings: TI_NIGHTLY_CRON, TI_TIMEZONE)."""
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
+
+from training_impact.orchestration.resources import DataRootResource
+from training_impact.settings import Settings
+
+_DEFINED_WITH = Settings.from_environment()  # part of the definitions: the loading process's settings
 
 pipeline_job = dg.define_asset_job(
     "training_impact_pipeline",
@@ -21,15 +24,14 @@ pipeline_job = dg.define_asset_job(
 @dg.schedule(
     name="nightly",
     job=pipeline_job,
-    cron_schedule=os.environ.get("TI_NIGHTLY_CRON", "0 2 * * *"),
-    execution_timezone=os.environ.get("TI_TIMEZONE", "UTC"),
+    cron_schedule=_DEFINED_WITH.nightly_cron,
+    execution_timezone=_DEFINED_WITH.timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
-def nightly_schedule(context: dg.ScheduleEvaluationContext):
+def nightly_schedule(context: dg.ScheduleEvaluationContext, data_root: DataRootResource):
     from training_impact import run_lock
-    from training_impact.settings import data_paths
 
-    root = data_paths().root
+    root = data_root.paths.root
     busy = run_lock.holder(root)
     if busy is not None:  # a run is on this data root now: skip this tick (DECISIONS D80)
         return dg.SkipReason(f"a run holds the run lock of {root}: {run_lock.describe(busy)}")

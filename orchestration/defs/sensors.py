@@ -7,7 +7,6 @@ TI_ALERT_* environment of the daemon (orchestration/alerts.py lists them).
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from training_impact.orchestration.alerts import (
 )
 from training_impact.orchestration.defs.ingestion import delivery_days
 from training_impact.orchestration.defs.schedules import pipeline_job
+from training_impact.orchestration.resources import AlertsResource, DataRootResource
 from training_impact import run_lock
-from training_impact.settings import data_paths
 
 
 def _step_assets() -> dict[str, list[str]]:
@@ -45,11 +44,11 @@ def _step_assets() -> dict[str, list[str]]:
     # Running by default: with no TI_ALERT_* channel configured it only records a skip.
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext):
+def alert_on_run_failure(context: dg.RunFailureSensorContext, data_root: DataRootResource, alerts: AlertsResource):
     run = context.dagster_run
     if run.tags.get(ALERTED_TAG):
         return dg.SkipReason(f"run {run.run_id} already alerted in process")
-    settings = AlertSettings.from_env()
+    settings = AlertSettings.from_env(alerts.variables())
     if not settings.configured:
         return dg.SkipReason("no alert channel configured (TI_ALERT_WEBHOOK_URL / TI_ALERT_SMTP_*)")
     steps = []
@@ -60,7 +59,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
         steps.append(("run", context.failure_event.message))
     alert = alert_from_results(
         run.run_id, run.job_name, True, check_results_from_instance(context.instance, run.run_id), steps,
-        step_assets=_step_assets(), data_dir=str(data_paths().root))
+        step_assets=_step_assets(), data_dir=str(data_root.paths.root), dagster_url=alerts.value("dagster_url"))
     for delivery in send_alert(alert, settings):
         if delivery.ok:
             context.log.info(f"alert sent by {delivery.channel} to {delivery.target}")
@@ -71,13 +70,9 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
 # --------------------------------------------------------------------------- landing sensor
 
 LANDING_SENSOR = "landing_files"
-# Backlogs longer than this many delivery days become one catch-up run without a partition.
-MAX_DAY_RUNS_PER_TICK = int(os.environ.get("TI_SENSOR_MAX_DAY_RUNS", "7"))
-
-
-def _settle_seconds() -> float:
-    """A file younger than this may still be uploading: it waits for the next tick."""
-    return float(os.environ.get("TI_SENSOR_SETTLE_SECONDS", "30"))
+# Backlogs longer than this many delivery days become one catch-up run without a partition
+# (the data root resource's sensor_max_day_runs, TI_SENSOR_MAX_DAY_RUNS).
+MAX_DAY_RUNS_PER_TICK = 7
 
 
 def landing_listing(landing: Path) -> dict[str, tuple[int, int]]:
@@ -153,8 +148,8 @@ def landing_run_requests(listing: dict[str, tuple[int, int]], seen: dict[str, li
                 " as its partition (the run reads only that day's files); undated files or a backlog make"
                 " one catch-up run. Runs queue: one at a time against the warehouse.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext):
-    paths = data_paths()
+def landing_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource):
+    paths = data_root.paths
     busy = run_lock.holder(paths.root)
     if busy is not None:  # a run is on this data root: the files are seen at a later tick (DECISIONS D80)
         return dg.SkipReason(f"a run holds the run lock of {paths.root}: {run_lock.describe(busy)}")
@@ -162,8 +157,10 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     listing = landing_listing(paths.landing)
     loaded = _loaded_before(paths.root) if seen is None else set()
     requests, cursor = landing_run_requests(
-        listing, seen, loaded, time.time(), _settle_seconds(),
-        delivery_days.get_last_partition_key(), delivery_days.start.strftime("%Y-%m-%d"))
+        # a file younger than the settle time may still be uploading: it waits for the next tick
+        listing, seen, loaded, time.time(), data_root.value("sensor_settle_seconds"),
+        delivery_days.get_last_partition_key(), delivery_days.start.strftime("%Y-%m-%d"),
+        max_day_runs=data_root.value("sensor_max_day_runs"))
     context.update_cursor(json.dumps({"files": cursor}, sort_keys=True))
     if not requests:
         return dg.SkipReason(f"no new landing files ({len(listing)} in {paths.landing})")

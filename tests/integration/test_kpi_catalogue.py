@@ -7,25 +7,13 @@ from __future__ import annotations
 
 import duckdb
 
+from training_impact.kpis import load_registry
+
+REGISTRY = load_registry()  # config/kpis.yml: every kpi name, its mart, unit, level, methods and grains
 # measurement.md KPI -> the kpi names that carry it in kpi_summary (docs/kpis.md)
-CATALOGUE = {
-    "Completion rate": {"completion_rate"},
-    "Certification attainment": {"certification_attainment", "active_certification_rate"},
-    "Time-to-competency": {"time_to_competency_median_days", "competent_by_90_days", "competent_by_180_days"},
-    "Internal mobility rate": {"internal_mobility", "internal_mobility_promotion", "internal_mobility_job_family_change",
-                               "internal_mobility_reskilling_landed", "internal_mobility_title_change"},
-    "Productivity change": {"productivity_change"},
-    "Retention improvement": {"retention", "voluntary_separation", "involuntary_separation"},
-    "ROI / cost savings": {"roi", "roi_conservative", "benefit_cost_ratio", "payback_months", "fully_loaded_cost",
-                           "monetary_benefits"},
-    "Learning NPS": {"learning_nps", "survey_response_rate"},
-    "Qualitative outcomes": {"feedback_theme_time", "feedback_theme_relevance", "feedback_theme_manager_support",
-                             "feedback_theme_access", "feedback_theme_confidence", "feedback_theme_promotion"},
-    "Efficiency (TDRp / ISO 30414)": {"participants", "training_hours_per_fte", "pct_workforce_trained",
-                                      "total_training_cost", "cost_per_learner", "cost_per_completion"},
-}
-GRAINS = {"overall", "program_type", "program_type_method", "program", "cohort", "department", "region", "period",
-          "program_type_period"}
+CATALOGUE = REGISTRY.by_measure()
+GRAINS = set(REGISTRY.grains)
+MEMBERS_VIEW = "main_intermediate.int_audit__kpi_members"
 
 
 def _rows(paths, sql: str) -> list[tuple]:
@@ -87,3 +75,48 @@ def test_the_event_study_is_published_beside_the_summary(pipeline_run):
     assert all(r[5] == (r[1] == -1) for r in rows)
     assert all(r[2] == 0 and r[3] == 0 for r in rows if r[5] and not r[4])
     assert any(not r[4] for r in rows if r[0] == "overall")  # something is published on 1,500 employees
+
+
+def test_every_registry_entry_matches_the_published_rows(pipeline_run):
+    """config/kpis.yml against the marts: each kpi in its mart, with the registry's unit, level, methods
+    and grains, and kpi_summary holds no kpi the registry lacks."""
+    paths, _ = pipeline_run
+    problems = []
+    for kpi in REGISTRY.kpis.values():
+        if kpi.column:
+            columns = {c for (c,) in _rows(paths, f"select column_name from (describe main_marts.{kpi.mart})")}
+            if kpi.column not in columns:
+                problems.append(f"{kpi.name}: no column {kpi.column} in {kpi.mart}")
+        elif not _rows(paths, f"select 1 from main_marts.{kpi.mart} where kpi = '{kpi.name}' limit 1"):
+            problems.append(f"{kpi.name}: no rows in {kpi.mart}")
+            continue
+        table = "kpi_summary" if kpi.in_summary else kpi.mart
+        rows = _rows(paths, f"""
+            select distinct unit, evaluation_level, estimation_method, slice_grain
+            from main_marts.{table} where kpi = '{kpi.name}'""")
+        units, levels = {r[0] for r in rows}, {r[1] for r in rows}
+        methods, grains = {r[2] for r in rows}, {r[3] for r in rows}
+        if units != {kpi.unit}:
+            problems.append(f"{kpi.name}: unit {sorted(units)} in {table}, {kpi.unit} in the registry")
+        if levels != {kpi.level}:
+            problems.append(f"{kpi.name}: level {sorted(levels)} in {table}, {kpi.level} in the registry")
+        if methods != set(kpi.methods):
+            problems.append(f"{kpi.name}: methods {sorted(methods)} in {table}, {sorted(kpi.methods)} in the registry")
+        if grains != set(kpi.grains):
+            problems.append(f"{kpi.name}: grains {sorted(grains)} in {table}, {sorted(kpi.grains)} in the registry")
+    published = {k for (k,) in _rows(paths, "select distinct kpi from main_marts.kpi_summary")}
+    in_summary = {k.name for k in REGISTRY.kpis.values() if k.in_summary}
+    if published != in_summary:
+        problems.append(f"kpi_summary: {sorted(published - in_summary)} not in the registry, "
+                        f"{sorted(in_summary - published)} registered but not published")
+    assert not problems, "config/kpis.yml disagrees with the marts:\n  " + "\n  ".join(problems)
+
+
+def test_the_traceable_kpis_are_the_registrys(pipeline_run):
+    """`members:` in the registry names the model `training-impact trace` reads; it holds exactly those KPIs,
+    each with the registry's mart."""
+    paths, _ = pipeline_run
+    traced = dict(_rows(paths, f"select distinct kpi, mart from {MEMBERS_VIEW}"))
+    registered = {k.name: k.mart for k in REGISTRY.kpis.values() if k.members}
+    assert {k.members for k in REGISTRY.kpis.values() if k.members} == {"int_audit__kpi_members"}
+    assert traced == registered

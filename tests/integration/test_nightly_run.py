@@ -112,6 +112,7 @@ def _use_root(monkeypatch, root: Path):
 def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, capsys):
     from training_impact import synthetic
     from training_impact.orchestration.definitions import defs
+    from training_impact.orchestration.resources import unset_resources
     from training_impact.synthetic.daily import lay_out_drops
     from training_impact.pipeline import run_pipeline
 
@@ -136,7 +137,8 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
     def tick():
         nonlocal cursor
         with dg.DagsterInstance.get() as instance:
-            result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
+            result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                                                   resources=unset_resources()))
         cursor = result.cursor
         return result.run_requests
 

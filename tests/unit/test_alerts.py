@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from alerts_support import local_receivers
+from training_impact.orchestration.resources import unset_resources
 from training_impact.orchestration.alerts import (
     ALERTED_TAG,
     AlertSettings,
@@ -157,7 +158,7 @@ def test_failure_sensor_posts_the_failed_blocking_check(receivers, monkeypatch):
     instance, result = _failed_tiny_run()
     context = dg.build_run_status_sensor_context(
         sensor_name=alert_on_run_failure.name, dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event()).for_run_failure()
+        dagster_event=result.get_run_failure_event(), resources=unset_resources()).for_run_failure()
     alert_on_run_failure(context)
 
     body = receivers.webhook_json()
@@ -175,7 +176,7 @@ def test_failure_sensor_skips_runs_that_alerted_in_process(receivers, monkeypatc
     instance, result = _failed_tiny_run(tags={ALERTED_TAG: "sent_in_process"})
     context = dg.build_run_status_sensor_context(
         sensor_name=alert_on_run_failure.name, dagster_instance=instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event()).for_run_failure()
+        dagster_event=result.get_run_failure_event(), resources=unset_resources()).for_run_failure()
     outcome = alert_on_run_failure(context)
     assert isinstance(outcome, dg.SkipReason)
     assert receivers.webhooks == [] and receivers.emails == []

@@ -26,6 +26,7 @@ LAYERS: dict[int, tuple[str, tuple[str, ...]]] = {
         "training_impact.disk",
         "training_impact.run_lock",
         "training_impact.files",      # owner-only chmod (restrict) the settings apply; privacy.permissions re-exports it
+        "training_impact.kpis",       # the KPI registry (config/kpis.yml): labels, units, marts of every KPI
     )),
     1: ("ingestion, privacy", ("training_impact.ingestion.*", "training_impact.privacy.*")),
     # synthetic exports vendor formats with ingestion's mappings (synthetic/vendors.py), so it sits above ingestion.
@@ -244,3 +245,49 @@ def test_a_module_in_no_layer_is_named(tmp_path: Path):
     (root / "training_impact" / "newcomer.py").write_text("import os\n", encoding="utf-8")
     assert layer_violations(root, ["training_impact"]) == [
         "training_impact.newcomer is in no layer (add it to LAYERS in tests/unit/test_layers.py)"]
+
+
+# ----------------------------------------------------------------------------- configuration enters at the edge
+
+SETTINGS_LAYER = {"training_impact.settings"}  # the one module that reads the process environment (issue 14)
+_ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def environment_readers(root: Path = REPO_ROOT, packages: list[str] | None = None) -> list[str]:
+    """Every use of the process environment outside the settings layer, as "<module> uses os.<name> at
+    <file>:<line>": ``os.environ`` / ``os.getenv`` / ... and ``from os import environ``."""
+    packages = our_packages(root) if packages is None else packages
+    found = []
+    for module in modules_under(root, packages).values():
+        if module.name in SETTINGS_LAYER:
+            continue
+        tree = ast.parse(module.path.read_text(encoding="utf-8"), filename=str(module.path))
+        where = module.path.relative_to(root).as_posix()
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr in _ENV_NAMES and isinstance(node.value, ast.Name)
+                    and node.value.id == "os"):
+                found.append(f"{module.name} uses os.{node.attr} at {where}:{node.lineno}")
+            elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                found += [f"{module.name} uses os.{a.name} at {where}:{node.lineno}"
+                          for a in node.names if a.name in _ENV_NAMES]
+    return sorted(found)
+
+
+def test_only_the_settings_layer_reads_the_environment():
+    readers = environment_readers()
+    assert readers == [], ("read the setting from training_impact.settings.Settings (or take it as an argument / a "
+                           "Dagster resource, orchestration/resources.py):\n  " + "\n  ".join(readers))
+
+
+@pytest.mark.parametrize("code, name", [("import os\n\nLIMIT = os.environ.get('TI_LIMIT')\n", "environ"),
+                                        ("from os import getenv\n\nLIMIT = getenv('TI_LIMIT')\n", "getenv")])
+def test_a_planted_environment_read_is_reported(tmp_path: Path, code: str, name: str):
+    packages = our_packages()
+    root = _copy_of(tmp_path, *packages)
+    assert environment_readers(root, packages) == []
+    target = root / "publishing" / "serving.py"
+    text = target.read_text(encoding="utf-8").rstrip("\n") + "\n\n\n" + code
+    target.write_text(text, encoding="utf-8")
+    line = text.count("\n", 0, text.index(code)) + (1 if name == "getenv" else 3)
+    assert environment_readers(root, packages) == [
+        f"training_impact.publishing.serving uses os.{name} at publishing/serving.py:{line}"]

@@ -275,11 +275,14 @@ def test_an_ingestion_asset_without_a_key_fails_before_reading(tmp_path, monkeyp
     monkeypatch.setenv("TI_ENV", "production")
     for name in ("TI_PSEUDONYM_KEY", "TI_PSEUDONYM_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
+    from training_impact.orchestration.resources import unset_resources
     from training_impact.orchestration.run_guard import run_guard  # every asset takes the run lock first (DECISIONS D80)
 
     hris = next(a for a in ingestion_assets if a.op.name == "ingest_hris")
     with pytest.raises(PseudonymKeyError):
-        dg.materialize([hris], instance=dg.DagsterInstance.ephemeral(), resources={"run_guard": run_guard})
+        # the code location's settings resources, unset: they take this process's environment when used
+        with dg.instance_for_test() as instance:
+            dg.materialize([hris], instance=instance, resources={"run_guard": run_guard, **unset_resources()})
     assert not (root / "bronze").exists()
 
 

@@ -113,6 +113,7 @@ def test_sensor_and_schedule_skip_while_a_run_holds_the_lock(tmp_path, monkeypat
 
     from training_impact.orchestration.defs.schedules import nightly_schedule
     from training_impact.orchestration.defs.sensors import landing_sensor
+    from training_impact.orchestration.resources import unset_resources
 
     root = tmp_path / "data"
     (root / "landing" / "lms").mkdir(parents=True)
@@ -122,15 +123,15 @@ def test_sensor_and_schedule_skip_while_a_run_holds_the_lock(tmp_path, monkeypat
     holder = _hold(root, "nightly-run")
     try:
         with dg.instance_for_test() as instance:
-            skipped = landing_sensor(dg.build_sensor_context(instance=instance))
+            skipped = landing_sensor(dg.build_sensor_context(instance=instance, resources=unset_resources()))
             assert isinstance(skipped, dg.SkipReason), skipped
             assert f"pid {holder.pid}" in skipped.skip_message and "nightly-run" in skipped.skip_message
-            tick = nightly_schedule(dg.build_schedule_context(instance=instance))
+            tick = nightly_schedule(dg.build_schedule_context(instance=instance, resources=unset_resources()))
             assert isinstance(tick, dg.SkipReason), tick
             assert f"pid {holder.pid}" in tick.skip_message
     finally:
         _stop(holder)
     with dg.instance_for_test() as instance:
-        requests = landing_sensor(dg.build_sensor_context(instance=instance))
+        requests = landing_sensor(dg.build_sensor_context(instance=instance, resources=unset_resources()))
         assert not isinstance(requests, dg.SkipReason) and len(requests) == 1, requests
-        assert isinstance(nightly_schedule(dg.build_schedule_context(instance=instance)), dg.RunRequest)
+        assert isinstance(nightly_schedule(dg.build_schedule_context(instance=instance, resources=unset_resources())), dg.RunRequest)

@@ -74,25 +74,53 @@ program_lines as (
     where cost_lines.program_id in (select program_id from enrollments)
 ),
 
--- the narrowest target a line names: its worker's enrollment, its cohort, its program
-program_line_targets as (
-    select
-        program_lines.*,
-        enrollments.enrollment_id,
-        case
-            when program_lines.worker_id = enrollments.worker_id then 1
-            when program_lines.cohort = enrollments.cohort_month then 2
-            else 3
-        end as target_rank
-    from program_lines
-    inner join enrollments
-        on program_lines.program_id = enrollments.program_id
+-- The narrowest target a line names: its worker's enrollments in the program, else its cohort's,
+-- else every enrollment of the program. Each line's level is found first, against the distinct
+-- (program, worker) and (program, cohort) keys, one row per line; then each level is one equi-join,
+-- so a line meets only the enrollments it goes to. (Ranking every line against every enrollment of
+-- its program grew with the square of the company's size, issue 15.)
+worker_keys as (
+    select distinct program_id, worker_id from enrollments
 ),
 
+cohort_keys as (
+    select distinct program_id, cohort_month from enrollments
+),
+
+line_levels as materialized (
+    select
+        program_lines.*,
+        case
+            when worker_keys.worker_id is not null then 'worker'
+            when cohort_keys.cohort_month is not null then 'cohort'
+            else 'program'
+        end as target_level
+    from program_lines
+    left join worker_keys
+        on program_lines.program_id = worker_keys.program_id
+       and program_lines.worker_id = worker_keys.worker_id
+    left join cohort_keys
+        on program_lines.program_id = cohort_keys.program_id
+       and program_lines.cohort = cohort_keys.cohort_month
+),
+
+{%- set target_joins = [
+    ('worker', 'and line_levels.worker_id = enrollments.worker_id'),
+    ('cohort', 'and line_levels.cohort = enrollments.cohort_month'),
+    ('program', ''),
+] %}
 chosen_targets as (
-    select *
-    from program_line_targets
-    qualify target_rank = min(target_rank) over (partition by line_id)
+    {%- for level, narrower in target_joins %}
+    select line_levels.*, enrollments.enrollment_id
+    from line_levels
+    inner join enrollments
+        on line_levels.program_id = enrollments.program_id
+       {{ narrower }}
+    where line_levels.target_level = '{{ level }}'
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 direct_costs as (
