@@ -66,7 +66,11 @@ class EngineResource(_SettingsResource):
     """The warehouse engine and how its steps behave: column lineage, waits, the disk reserve."""
 
     engine: str | None = None                   # TI_ENGINE: duckdb
+    duckdb_memory_limit: str | None = None      # TI_DUCKDB_MEMORY_LIMIT, e.g. 4GB (default 80% of RAM, <= 6GB)
+    duckdb_threads: int | None = None           # TI_DUCKDB_THREADS (default: the cores)
+    duckdb_temp_dir: str | None = None          # TI_DUCKDB_TEMP_DIR: spill folder (<data root>/warehouse/duckdb_tmp)
     column_metadata: str | None = None          # TI_DBT_COLUMN_METADATA: auto | 1 | 0
+    dbt_console: str | None = None              # TI_DBT_CONSOLE: all | problems (the CLI without --verbose)
     warehouse_lock_timeout: float | None = None  # TI_WAREHOUSE_LOCK_TIMEOUT
     pool_warn_seconds: float | None = None      # TI_POOL_WAIT_WARN_SECONDS
     run_lock_timeout: float | None = None       # TI_RUN_LOCK_TIMEOUT
@@ -136,7 +140,9 @@ def resources_from(settings: Settings, environ: Mapping[str, str] | None = None)
                                       sensor_settle_seconds=settings.sensor_settle_seconds,
                                       sensor_max_day_runs=settings.sensor_max_day_runs),
         "engine": EngineResource(
-            engine=settings.engine, column_metadata=settings.column_metadata,
+            engine=settings.engine, column_metadata=settings.column_metadata, dbt_console=settings.dbt_console,
+            duckdb_memory_limit=settings.duckdb_memory_limit, duckdb_threads=settings.duckdb_threads,
+            duckdb_temp_dir=str(settings.duckdb_temp_dir) if settings.duckdb_temp_dir else None,
             warehouse_lock_timeout=settings.warehouse_lock_timeout, pool_warn_seconds=settings.pool_warn_seconds,
             run_lock_timeout=settings.run_lock_timeout),
         "serving": ServingResource(serving_dir=str(settings.serving_dir) if settings.serving_dir else None,
@@ -166,7 +172,7 @@ def settings_from(*resources: _SettingsResource) -> Settings:
     explicit: dict = {}
     for resource in resources:
         explicit.update(resource.explicit())
-    for name in ("data_dir", "parameters_file", "serving_dir"):
+    for name in ("data_dir", "parameters_file", "serving_dir", "duckdb_temp_dir"):
         if explicit.get(name) is not None:
             explicit[name] = Path(explicit[name]).resolve()
     return replace(Settings.from_environment(), **explicit)

@@ -47,6 +47,20 @@ def _step_line(step: str, state: str, seconds: float) -> None:
     print(f"  [{clock}] {step:<24} {state}{took}", flush=True)
 
 
+def _log_level(args: argparse.Namespace) -> str:
+    """Dagster's console log: warnings and errors, or every event with --verbose (the run's event
+    log in the Dagster UI keeps every level either way)."""
+    return "DEBUG" if getattr(args, "verbose", False) else "WARNING"
+
+
+def _settings(args: argparse.Namespace):
+    """The run's settings: the environment's, with dbt's log cut to its problems unless --verbose."""
+    from training_impact.settings import Settings
+
+    verbose = getattr(args, "verbose", False)
+    return Settings.from_environment(**({} if verbose else {"dbt_console": "problems"}))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from training_impact.pipeline import run_pipeline
     from training_impact.summary import print_run_summary
@@ -58,8 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         tags = {FULL_REFRESH_TAG: "true"}
     try:
-        outcome = run_pipeline(paths, tags=tags, progress=_step_line,
-                               lock_timeout=getattr(args, "lock_timeout", None))
+        outcome = run_pipeline(paths, tags=tags, progress=_step_line, settings=_settings(args),
+                               lock_timeout=getattr(args, "lock_timeout", None), log_level=_log_level(args))
     except Exception as error:  # a full disk under Dagster's own storage: say so, with the path
         from training_impact.disk import full_disk_error
 
@@ -92,7 +106,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
           " landing files named with those days not loaded yet, then one dbt build")
     outcome = run_pipeline(paths, partition_range=(first.isoformat(), last.isoformat()),
                            tags={"training_impact/trigger": "backfill"}, progress=_step_line,
-                           lock_timeout=getattr(args, "lock_timeout", None))
+                           settings=_settings(args), lock_timeout=getattr(args, "lock_timeout", None), log_level=_log_level(args))
     print_run_summary(paths, outcome)
     return 0 if outcome.success else 1
 
@@ -115,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"== landing files already in {paths.landing}: re-running on them (nothing new loads twice)")
     print("== running the pipeline (Dagster: ingest → quality gate → dbt → KPI marts)")
-    code = cmd_run(argparse.Namespace(data=str(paths.root)))
+    code = cmd_run(argparse.Namespace(data=str(paths.root), verbose=args.verbose))
     if code == 0:
         from training_impact.summary import print_kpi_summary, print_output_locations
 
@@ -190,6 +204,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 _WITHOUT_DEFINITIONS = {"generate", "mappings", "quarantine", "summary", "prepare"}
 
 
+def _add_verbose(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--verbose", action="store_true",
+                     help="print Dagster's debug log too (by default: step lines, warnings, errors, the summary)")
+
+
 def _add_lock_timeout(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                      help="wait this long for another run on the same data root to finish, then exit 3 naming it"
@@ -239,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--full-refresh", action="store_true",
                              help="rebuild the incremental staging models in full (after a key rotation)")
             _add_lock_timeout(cmd)
+            _add_verbose(cmd)
         cmd.set_defaults(func=func)
 
     backfill = sub.add_parser("backfill", help="re-run the landing files of a range of delivery days, then dbt")
@@ -246,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD", help="last delivery day")
     backfill.add_argument("--data", default=None, help="data root (default $TI_DATA_DIR or ./data)")
     _add_lock_timeout(backfill)
+    _add_verbose(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     demo = sub.add_parser("demo", help="generate a company (if none), run everything, print the KPIs")
@@ -254,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--data", default=None)
     demo.add_argument("--formats", default=None, help="vendor formats of the generated extracts (see generate)")
+    _add_verbose(demo)
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser("report", help="write the HTML KPI report (data/reports/kpi_report.html)")

@@ -87,7 +87,8 @@ def step_progress_listener(progress):
 
 def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key: str | None = None,
                  partition_range: tuple[str, str] | None = None, tags: dict[str, str] | None = None,
-                 progress=None, lock_timeout: float | None = None, settings: Settings | None = None) -> RunOutcome:
+                 progress=None, lock_timeout: float | None = None, settings: Settings | None = None,
+                 log_level: str = "DEBUG") -> RunOutcome:
     """Run the whole job, or only the asset groups named (the benchmark times stages apart).
 
     `partition_key` (a delivery day, as the landing sensor asks) or `partition_range`
@@ -101,6 +102,7 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key
 
     `settings`: the run's settings (built at the edge; default: from the environment), its data
     root `paths`. They reach the assets as the run's Dagster resources (orchestration/resources.py).
+    `log_level`: of Dagster's console log (stderr); the CLI asks for WARNING unless --verbose.
     """
     from training_impact.privacy import guard_run
     from training_impact.privacy.keys import require_key
@@ -119,11 +121,11 @@ def run_pipeline(paths: Paths, groups: list[str] | None = None, *, partition_key
     with run_lock.acquire(paths.root, run_id=run_id, timeout=timeout,
                           log=lambda message: print(f"training-impact: {message}", file=sys.stderr, flush=True)):
         return _run_locked(paths, run_id, groups, partition_key=partition_key, partition_range=partition_range,
-                           tags=tags, progress=progress, settings=settings)
+                           tags=tags, progress=progress, settings=settings, log_level=log_level)
 
 
 def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_range, tags, progress,
-                settings: Settings) -> RunOutcome:
+                settings: Settings, log_level: str) -> RunOutcome:
     prepare_dagster_home(paths)
 
     import dagster as dg
@@ -141,7 +143,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         # half-written files removed, their ledger rows written (status aborted).
         recover_stale_runs(paths, instance, current_run_id=run_id,
                            log=lambda message: print(f"training-impact: {message}", flush=True))
-        job = defs.get_job_def("training_impact_pipeline")
+        job = defs.resolve_job_def("training_impact_pipeline")
         selection = None
         if groups:
             selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
@@ -153,8 +155,11 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
             run_tags.update({RANGE_START_TAG: partition_range[0], RANGE_END_TAG: partition_range[1]})
         if progress is not None:
             instance.add_event_listener(run_id, step_progress_listener(progress))
+        # the run's own event log keeps every level; this is only what the console shows
+        console = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,
-                                        partition_key=partition_key, tags=run_tags, run_id=run_id)
+                                        partition_key=partition_key, tags=run_tags, run_id=run_id,
+                                        run_config=console)
         if not result.success:  # successful runs are recorded by the audit_ledger asset (docs/audit.md)
             from training_impact.audit.record import record_failed_run
             from training_impact.orchestration.dbt_manifest import dbt_project

@@ -13,7 +13,8 @@ functions below the orchestration take what they need as arguments.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -136,7 +137,11 @@ VARIABLES = {
     "TI_PSEUDONYM_KEY": "the pseudonymisation key",
     "TI_PSEUDONYM_KEY_FILE": "a file holding the pseudonymisation key (chmod 600)",
     "TI_ENGINE": "the warehouse engine (duckdb)",
+    "TI_DUCKDB_MEMORY_LIMIT": "DuckDB's memory limit in the dbt step (default: 80% of RAM, at most 6GB)",
+    "TI_DUCKDB_THREADS": "DuckDB's threads in the dbt step (default: the machine's cores)",
+    "TI_DUCKDB_TEMP_DIR": "where DuckDB spills what exceeds its memory limit (default <data root>/warehouse/duckdb_tmp)",
     "TI_DBT_COLUMN_METADATA": "dbt column schema and lineage: auto (default), 1 every run, 0 never",
+    "TI_DBT_CONSOLE": "dbt's log on stdout: all (default; the CLI without --verbose: problems only)",
     "TI_WAREHOUSE_LOCK_TIMEOUT": "seconds the dbt step waits for a warehouse another process holds",
     "TI_POOL_WAIT_WARN_SECONDS": "seconds a step may wait for the writer pool before it is reported",
     "TI_RUN_LOCK_TIMEOUT": "seconds a run waits for the data root's run lock",
@@ -182,7 +187,11 @@ class Settings:
     parameters_file: Path = PARAMETERS_FILE
     mode: str = "production"
     engine: str = "duckdb"
+    duckdb_memory_limit: str | None = None  # None: default_memory_limit()
+    duckdb_threads: int | None = None       # None: the machine's cores
+    duckdb_temp_dir: Path | None = None     # None: <data root>/warehouse/duckdb_tmp
     column_metadata: str = "auto"
+    dbt_console: str = "all"  # "problems": only dbt's error / warning / summary lines on stdout
     warehouse_lock_timeout: float = 900.0
     pool_warn_seconds: float = 60.0
     run_lock_timeout: float = 60.0
@@ -219,7 +228,11 @@ class Settings:
             parameters_file=parameters_file(env),
             mode=(text("TI_ENV") or "production").lower(),
             engine=(text("TI_ENGINE") or "duckdb").lower(),
+            duckdb_memory_limit=text("TI_DUCKDB_MEMORY_LIMIT"),
+            duckdb_threads=int(_number(env, "TI_DUCKDB_THREADS", 0, int)) or None,
+            duckdb_temp_dir=Path(text("TI_DUCKDB_TEMP_DIR")).resolve() if text("TI_DUCKDB_TEMP_DIR") else None,
             column_metadata=text("TI_DBT_COLUMN_METADATA") or "auto",
+            dbt_console=(text("TI_DBT_CONSOLE") or "all").lower(),
             warehouse_lock_timeout=_number(env, "TI_WAREHOUSE_LOCK_TIMEOUT", 900.0),
             pool_warn_seconds=_number(env, "TI_POOL_WAIT_WARN_SECONDS", 60.0),
             run_lock_timeout=_number(env, "TI_RUN_LOCK_TIMEOUT", 60.0),
@@ -247,6 +260,43 @@ class Settings:
 
     def with_data_dir(self, root: str | os.PathLike) -> "Settings":
         return replace(self, data_dir=Path(root).resolve())
+
+
+MAX_DEFAULT_MEMORY_BYTES = 6 << 30  # the scale issue's ceiling for a million employees
+
+
+def default_memory_limit() -> str:
+    """80% of the machine's memory (DuckDB's own default), at most 6 GB, in MB."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = MAX_DEFAULT_MEMORY_BYTES
+    return f"{min(int(physical * 0.8), MAX_DEFAULT_MEMORY_BYTES) >> 20}MB"
+
+
+def engine_environment(settings: Settings) -> dict[str, str]:
+    """DuckDB's limits as the variables dbt's profile reads (dbt_project/profiles.yml)."""
+    return {
+        "TI_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit or default_memory_limit(),
+        "TI_DUCKDB_THREADS": str(settings.duckdb_threads or os.cpu_count() or 1),
+        "TI_DUCKDB_TEMP_DIR": str(settings.duckdb_temp_dir or settings.paths.warehouse.parent / "duckdb_tmp"),
+    }
+
+
+@contextmanager
+def environment_for_children(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables while child processes (dbt) and in-process dbt read them, then put back what was
+    there: a later run in this process must not mistake them for configuration."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def key_environment(settings: Settings) -> dict[str, str]:

@@ -99,13 +99,15 @@ def print_kpi_summary(paths: Paths) -> int:
         print(f"no warehouse at {paths.warehouse}: run the pipeline first")
         return 1
     cells: dict[tuple[str, str], dict[str, str]] = {}
-    reasons: list[str] = []
+    reasons: dict[tuple[str, str], list[str]] = {}  # (program type, reason) -> the KPIs it flags
     for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged, reason in kpi_rows(paths):
         label = kpi + (f" ({METHOD_LABELS[method]})" if method in METHOD_LABELS else "")
         cells.setdefault((label, method), {})[program_type] = _cell(n, estimate, ci_low, ci_high, suppressed,
                                                                     unit, flagged)
         if flagged and not suppressed and reason:
-            reasons.append(f"  ! {kpi} {program_type}: {reason}")
+            flagged_kpis = reasons.setdefault((program_type, reason), [])
+            if kpi not in flagged_kpis:
+                flagged_kpis.append(kpi)
     width = 40
     print("\nKPI summary by program type (95% CI in brackets; ! = a credibility check failed, reasons below)")
     print(f"  {'KPI':<46}{'upskilling':>{width}}{'reskilling':>{width}}")
@@ -113,7 +115,9 @@ def print_kpi_summary(paths: Paths) -> int:
         print(f"  {label:<46}" + "".join(f"{by_type.get(t, '—'):>{width}}" for t in ("upskilling", "reskilling")))
     if reasons:
         print("\nnot confident figures, and why (docs/kpis.md, Flags)")
-        print("\n".join(dict.fromkeys(reasons)))
+        # one line per reason: the ROI figures of a slice share their impact rows' flags
+        print("\n".join(f"  ! {', '.join(kpis)} ({program_type}): {reason}"
+                        for (program_type, reason), kpis in reasons.items()))
     return 0
 
 

@@ -5,7 +5,11 @@ reads landing → bronze → staging → intermediate → marts. dbt tests becom
 checks; at error severity `dbt build` skips the models downstream of a failure.
 """
 
+import contextlib
 import json
+import logging
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,10 +19,10 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
-from training_impact.orchestration.resources import DataRootResource, EngineResource
+from training_impact.orchestration.resources import DataRootResource, EngineResource, settings_from
 from training_impact.orchestration.warehouse_lock import wait_for_warehouse
 from training_impact.disk import ensure_free_space, size_of
-from training_impact.settings import Paths
+from training_impact.settings import Paths, engine_environment, environment_for_children
 
 # Importing this module has no side effects (D106): the manifest comes from a build step
 # (orchestration/dbt_manifest.py); only `dagster dev` parses here, as dagster-dbt does by convention.
@@ -75,6 +79,12 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
                         run_guard: dg.ResourceParam[Any]):  # run lock + crash recovery first (run_guard.py)
     paths = data_root.paths
     paths.export_env()  # profiles.yml and the sources read the data root's paths from the environment
+    # DuckDB's memory limit, threads and spill folder (issue 15): the profile reads them from the
+    # environment too, set while dbt runs (below) and put back after
+    limits = engine_environment(settings_from(data_root, engine))
+    Path(limits["TI_DUCKDB_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
+    context.log.info("DuckDB: memory_limit {TI_DUCKDB_MEMORY_LIMIT}, threads {TI_DUCKDB_THREADS}, "
+                     "spilling to {TI_DUCKDB_TEMP_DIR}".format(**limits))
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
     wait_for_warehouse(paths.warehouse, timeout=engine.value("warehouse_lock_timeout"), log=context.log.warning)
     # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full
@@ -88,9 +98,15 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(data_root.parameters())]
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
-    invocation = dbt.cli(args, context=context, target_path=dbt_target_path(paths))
-    events = invocation.stream()
-    attach_columns, code = _column_metadata_wanted(paths, engine.value("column_metadata"))
+    children = contextlib.ExitStack()  # the engine limits, set until dbt and its in-process queries end
+    children.enter_context(environment_for_children(limits))
+    try:
+        invocation = dbt.cli(args, context=context, target_path=dbt_target_path(paths))
+        events = invocation.stream()
+        attach_columns, code = _column_metadata_wanted(paths, engine.value("column_metadata"))
+    except BaseException:
+        children.close()
+        raise
     if attach_columns:
         events = events.fetch_column_metadata()
     else:
@@ -99,15 +115,27 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     # Row counts once dbt has ended, in one read-only connection: dagster-dbt's fetch_row_counts()
     # polls its futures in a busy loop for the whole build (a core spent spinning beside dbt, D105).
     built, failure = [], None
+    quiet = engine.value("dbt_console") == "problems"
+    lineage_gaps = LineageWarnings(keep=not quiet)
+    lineage_logger = logging.getLogger("dagster.builtin")  # dagster-dbt's get_dagster_logger()
+    lineage_logger.addFilter(lineage_gaps)
     try:
-        built.extend(events)
+        with contextlib.redirect_stdout(ProblemLines(sys.stdout)) if quiet else contextlib.nullcontext():
+            built.extend(events)
     except Exception as error:  # a failed build: what dbt did build still gets its events, then the error
         failure = error
     finally:
+        lineage_logger.removeFilter(lineage_gaps)
+        if lineage_gaps.models:
+            context.log.info(f"column lineage: not built for {len(lineage_gaps.models)} models (sqlglot could not "
+                             f"resolve their columns): {', '.join(lineage_gaps.models)}")
         # The column metadata queries (first run of new dbt code) leave dbt-duckdb's read-write handle
         # open in this process; DuckDB refuses a second configuration of an open file, so it is closed
         # before the row counts and before later steps of an in-process run open the warehouse.
-        _close_dbt_duckdb()
+        try:
+            _close_dbt_duckdb()
+        finally:
+            children.close()
     if failure is not None:
         # dbt may still be running (dagster-dbt raised mid-stream) and hold the file: no row counts,
         # so a DuckDB lock error never hides the build's own error.
@@ -116,6 +144,45 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     yield from _with_row_counts(built, invocation.manifest, paths.warehouse)
     if attach_columns and code:
         _column_metadata_marker(paths).write_text(code, encoding="utf-8")
+
+
+class ProblemLines:
+    """stdout for dbt's log without --verbose: its errors, failures, warnings and summary, not a line a model."""
+
+    KEEP = re.compile(r"\b(ERROR|FAIL|WARN|Error|Failure|Warning|Completed|Done\.)")
+
+    def __init__(self, out):
+        self.out, self.pending = out, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if self.KEEP.search(line):
+                self.out.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+class LineageWarnings(logging.Filter):
+    """dagster-dbt logs a warning with a traceback for every model whose column lineage sqlglot cannot
+    build; without --verbose they are counted and named in one log line instead (the run still succeeds)."""
+
+    PREFIX = "An error occurred while building column lineage metadata for the dbt resource"
+
+    def __init__(self, keep: bool):
+        super().__init__()
+        self.keep, self.models = keep, []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self.PREFIX):
+            return True
+        found = re.search(r"`([^`]+)`", message)
+        self.models.append(Path(found.group(1)).stem if found else "?")
+        return self.keep
 
 
 def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path):

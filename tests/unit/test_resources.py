@@ -106,3 +106,16 @@ def test_production_without_a_key_stops_in_the_resource(monkeypatch, tmp_path):
         PseudonymisationResource().require_key()
     assert PseudonymisationResource(mode="development").require_key()  # the published development key
     assert Path(DataRootResource(data_dir=str(tmp_path)).paths.root) == tmp_path.resolve()
+
+
+def test_what_the_dbt_step_sets_for_its_children_is_put_back(monkeypatch):
+    import os
+
+    from training_impact.settings import environment_for_children
+
+    monkeypatch.setenv("TI_DUCKDB_THREADS", "3")  # configured by the operator
+    monkeypatch.delenv("TI_DUCKDB_TEMP_DIR", raising=False)
+    with environment_for_children({"TI_DUCKDB_THREADS": "3", "TI_DUCKDB_TEMP_DIR": "/root-a/warehouse/duckdb_tmp"}):
+        assert os.environ["TI_DUCKDB_TEMP_DIR"] == "/root-a/warehouse/duckdb_tmp"
+    assert "TI_DUCKDB_TEMP_DIR" not in os.environ and os.environ["TI_DUCKDB_THREADS"] == "3"
+    assert Settings.from_environment().duckdb_temp_dir is None  # the next run derives it from its own root
