@@ -47,7 +47,8 @@ class Run:
         environment.pop("TI_DATA_DIR", None)
         self.logs = self.root.parent / f"{self.root.name}.{name}"
         self.process = subprocess.Popen(
-            [*cli(), "run", "--data", str(self.root)], cwd=REPO_ROOT, env=environment, text=True,
+            # --verbose: the stages are told apart by Dagster's event log and dbt's line per model
+            [*cli(), "run", "--verbose", "--data", str(self.root)], cwd=REPO_ROOT, env=environment, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, errors="replace",
         )
         self._threads = [threading.Thread(target=self._pump, args=(stream, lines, suffix), daemon=True)
