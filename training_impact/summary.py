@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from training_impact.settings import Paths
@@ -40,6 +42,33 @@ def _quarantine_reasons(paths: Paths, batch_id: str) -> list[tuple]:
         ).fetchall()
 
 
+_QUARANTINED = re.compile(r"^(?P<rule>\S+): (?P<rows>\d+) rows? quarantined$")
+
+
+def check_line(check: dict) -> str:
+    """A failed check for the console. Blocking (ERROR) ones as they are; a warning says what was set
+    aside, by rule, and where to look, instead of reading like a failure."""
+    what = f"{check['asset']} {check['check']}"
+    if str(check.get("severity", "")).upper() != "WARN":
+        return f"  FAILED {check['severity']} {what}: {check['description']}"
+    rows: dict[str, int] = {}
+    other: dict[str, int] = {}
+    for part in (check.get("description") or "").split("; "):
+        _, _, reason = part.partition(": ")
+        found = _QUARANTINED.match(reason.strip())
+        if found:
+            rows[found["rule"]] = rows.get(found["rule"], 0) + int(found["rows"])
+        elif reason:
+            rule = reason.split(":")[0].strip()
+            other[rule] = other.get(rule, 0) + 1
+    said = []
+    if rows:
+        said.append(f"{sum(rows.values()):,} rows set aside by " + ", ".join(f"{r} ×{n:,}" for r, n in rows.items())
+                    + " (see quarantine)")
+    said += [f"{n:,} file{'s' if n > 1 else ''} {rule}" for rule, n in other.items()]
+    return f"  warning {what}: " + ("; ".join(said) if said else check.get("description") or "")
+
+
 def print_run_summary(paths: Paths, outcome) -> None:
     rows = _manifest_rows(paths, outcome.run_id)
     loaded = [r for r in rows if r[0] == "loaded"]
@@ -57,9 +86,11 @@ def print_run_summary(paths: Paths, outcome) -> None:
         print(f"  quarantined {entity}: {rule} × {count:,}")
     checks = outcome.check_results
     failed = [c for c in checks if not c["passed"]]
-    print(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
+    warned = sum(str(c.get("severity", "")).upper() == "WARN" for c in failed)
+    print(f"  checks: {len(checks) - len(failed)} passed, {warned} warnings (not blocking), "
+          f"{len(failed) - warned} failed")
     for check in failed:
-        print(f"  FAILED {check['severity']} {check['asset']} {check['check']}: {check['description']}")
+        print(check_line(check))
     marts = [key for key in outcome.materialized if key.startswith("marts/")]
     print(f"  KPI marts rebuilt: {len(marts)}")
     for failure in outcome.failures:

@@ -319,3 +319,19 @@ def test_dbt_tests_are_dagster_asset_checks_and_errors_block():
 
     for check in ("quality_gate", "reconciliation"):   # optional entities too (worker_attributes)
         assert len(specs[check]) == len(load_schemas().entities) and all(spec.blocking for spec in specs[check])
+
+
+def test_a_warning_says_what_was_set_aside_not_failed():
+    from training_impact.summary import check_line
+
+    warn = {"asset": "bronze/cost_lines", "check": "quality_gate", "severity": "WARN",
+            "description": "finance/cost_lines_2025-10.csv: accepted_currency:currency: 1 rows quarantined; "
+                           "finance/cost_lines_2025-11.csv: accepted_currency:currency: 2 rows quarantined; "
+                           "finance/cost_lines_2025-12.csv: invalid_type:posting_date: 1 rows quarantined; "
+                           "finance/cost_lines_2023-11.csv: empty_file: no data rows"}
+    assert check_line(warn) == ("  warning bronze/cost_lines quality_gate: 4 rows set aside by "
+                                "accepted_currency:currency ×3, invalid_type:posting_date ×1 (see quarantine); "
+                                "1 file empty_file")
+    blocking = {**warn, "severity": "ERROR", "description": "finance: reconciliation: rows_read 3 != 2 + 0"}
+    assert check_line(blocking) == ("  FAILED ERROR bronze/cost_lines quality_gate: "
+                                    "finance: reconciliation: rows_read 3 != 2 + 0")
