@@ -29,7 +29,6 @@ PRODUCER = "https://github.com/training-impact/training-impact/tree/main/audit"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/{name}.json#/$defs/{name}"
 CUSTOM_FACET_SCHEMA = "https://github.com/training-impact/training-impact/blob/main/docs/audit.md#{name}"
-URL_ENV = "TI_OPENLINEAGE_URL"
 
 
 def _time(stamp: float | datetime) -> str:

@@ -37,7 +37,6 @@ from training_impact import run_lock
 RUN_GUARD = "run_guard"
 PUBLISHED_ASSETS = ("published_marts", "kpi_report")
 LEDGER_ASSET = "audit_ledger"
-DEFAULT_POOL_WARN_SECONDS = 60.0  # TI_POOL_WAIT_WARN_SECONDS, the engine resource's pool_warn_seconds
 
 
 def sigterm_captured() -> bool:
@@ -57,8 +56,8 @@ class PoolWatchdog(threading.Thread):
     wait visible on stdout and in the run's log, and ends the process when asked to.
     """
 
-    def __init__(self, instance, run, paths, lock_release, interval: float = 2.0,
-                 warn_after: float = DEFAULT_POOL_WARN_SECONDS):
+    def __init__(self, instance, run, paths, lock_release, *, warn_after: float, interval: float = 2.0):
+        # warn_after: the engine resource's pool_warn_seconds (TI_POOL_WAIT_WARN_SECONDS)
         super().__init__(name="training-impact-pool-watchdog", daemon=True)
         self.instance, self.dagster_run, self.paths, self.lock_release = instance, run, paths, lock_release
         self.interval = interval

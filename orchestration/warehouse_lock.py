@@ -18,8 +18,6 @@ import duckdb
 
 from training_impact.settings import Settings
 
-DEFAULT_TIMEOUT_SECONDS = 900.0
-
 
 def is_lock_conflict(error: BaseException) -> bool:
     text = str(error).lower()

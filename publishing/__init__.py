@@ -13,8 +13,6 @@ from training_impact.publishing.serving import PublishReport, current_version, p
 from training_impact.disk import ensure_free_space, no_space_is_clear, size_of
 from training_impact.settings import Paths, Settings
 
-POSTGRES_DSN_ENV = "TI_POSTGRES_DSN"
-
 
 def publish_run(
     paths: Paths,
@@ -51,7 +49,6 @@ def publish_run(
 
 
 __all__ = [
-    "POSTGRES_DSN_ENV",
     "ContractError",
     "MartContract",
     "PublishReport",

@@ -61,8 +61,6 @@ PARQUET_DIR_NAME = "parquet"
 TMP_SUFFIX = ".tmp"
 CURRENT_LINK = "current"
 VERSIONS_DIR_NAME = "versions"
-KEEP_ENV = "TI_SERVING_KEEP"
-DEFAULT_KEEP = 3
 _VERSION = re.compile(r"^v(\d{6,})-(.+)$")
 
 

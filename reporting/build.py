@@ -63,15 +63,10 @@ class KpiInfo:
 
 
 
-def kpi_registry_info() -> dict[str, KpiInfo]:
-    """Label, meaning and direction of every KPI, from the KPI registry (config/kpis.yml)."""
-    return {kpi.name: KpiInfo(kpi.label, kpi.what, kpi.higher_is_better) for kpi in load_registry().kpis.values()}
-
-
 def kpi_order() -> list[str]:
     """KPIs by evaluation level (input, reaction, learning, application, impact, ROI), then registry order."""
-    registry = load_registry()
-    return sorted(registry.kpis, key=lambda name: registry[name].level)
+    ranks = load_registry().ranks
+    return sorted(ranks, key=ranks.__getitem__)
 
 COST_CATEGORIES = [
     ("cost_vendor_fee", "Vendor fees"),
@@ -114,7 +109,9 @@ CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "
 # ---------------------------------------------------------------- formatting
 
 def kpi_info(kpi: str, windows: dict | None = None) -> KpiInfo | None:
-    info = kpi_registry_info().get(kpi)
+    """Label, meaning and direction of a KPI, from the KPI registry (config/kpis.yml)."""
+    entry = load_registry().kpis.get(kpi)
+    info = KpiInfo(entry.label, entry.what, entry.higher_is_better) if entry else None
     return info.format(windows or {}) if info else None
 
 
@@ -224,8 +221,8 @@ def _key(row: dict) -> tuple:
 
 def _kpi_sort_key(kpi_method: tuple) -> tuple:
     kpi, method = kpi_method
-    ordered = kpi_order()
-    order = ordered.index(kpi) if kpi in ordered else len(ordered)
+    ranks = load_registry().ranks
+    order = ranks.get(kpi, (len(ranks), len(ranks)))  # a KPI the registry lacks: after every registered one
     method_order = ["observed", "did_matched", "naive_pre_post", "phillips"]
     return (order, kpi, method_order.index(method) if method in method_order else 9, method or "")
 

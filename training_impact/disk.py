@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MIN_FREE_ENV = "TI_MIN_FREE_MB"
-DEFAULT_MIN_FREE_MB = 64
 MB = 1 << 20
 NO_SPACE_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 # Libraries that wrap the OS error (Arrow, SQLite, DuckDB) keep only its text.
@@ -169,6 +168,6 @@ def size_of(*paths: Path | str) -> int:
 
 
 __all__ = [
-    "DEFAULT_MIN_FREE_MB", "DiskSpaceError", "MIN_FREE_ENV", "ensure_free_space", "free_bytes", "is_no_space",
+    "DiskSpaceError", "MIN_FREE_ENV", "ensure_free_space", "free_bytes", "is_no_space",
     "no_space_error", "no_space_is_clear", "reserve_bytes", "size_of",
 ]

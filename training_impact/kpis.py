@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -49,14 +49,6 @@ class Kpi:
     in_summary: bool = True
     higher_is_better: bool = True
 
-    def labelled(self, windows: dict) -> tuple[str, str]:
-        """The label and meaning with the windows the marts were built with filled in."""
-        try:
-            return self.label.format(**windows), self.what.format(**windows)
-        except KeyError as missing:
-            raise RegistryError(f"{REGISTRY_FILE.name}: {self.name}: no window {missing} to fill its label") from None
-
-
 @dataclass(frozen=True)
 class Registry:
     kpis: dict[str, Kpi]
@@ -66,8 +58,10 @@ class Registry:
     def __getitem__(self, name: str) -> Kpi:
         return self.kpis[name]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.kpis
+    @cached_property
+    def ranks(self) -> dict[str, tuple[int, int]]:
+        """(evaluation level, position in the file) of every KPI: the report reads them in this order."""
+        return {name: (kpi.level, position) for position, (name, kpi) in enumerate(self.kpis.items())}
 
     def by_measure(self) -> dict[str, set[str]]:
         """measurement.md KPI → the kpi names carrying it, in kpi_summary."""

@@ -34,8 +34,6 @@ from pathlib import Path
 from typing import Callable
 
 LOCK_NAME = "run.lock"
-TIMEOUT_ENV = "TI_RUN_LOCK_TIMEOUT"
-DEFAULT_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.5
 
 

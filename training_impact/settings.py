@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -214,39 +214,40 @@ class Settings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
         env = os.environ if environ is None else environ
+        default = {f.name: f.default for f in fields(cls)}
 
         def text(name: str) -> str | None:
             value = str(env.get(name, "") or "").strip()
             return value or None
 
-        serving = text("TI_SERVING_DIR")
-        keep = int(_number(env, "TI_SERVING_KEEP", 3, int))
+        serving, spill = text("TI_SERVING_DIR"), text("TI_DUCKDB_TEMP_DIR")
+        keep = int(_number(env, "TI_SERVING_KEEP", default["serving_keep"], int))
         if keep < 1:
             raise ValueError(f"TI_SERVING_KEEP={keep} must be at least 1 (the published version itself)")
         made = cls(
             data_dir=data_paths(text("TI_DATA_DIR")).root,
             parameters_file=parameters_file(env),
-            mode=(text("TI_ENV") or "production").lower(),
-            engine=(text("TI_ENGINE") or "duckdb").lower(),
+            mode=(text("TI_ENV") or default["mode"]).lower(),
+            engine=(text("TI_ENGINE") or default["engine"]).lower(),
             duckdb_memory_limit=text("TI_DUCKDB_MEMORY_LIMIT"),
             duckdb_threads=int(_number(env, "TI_DUCKDB_THREADS", 0, int)) or None,
-            duckdb_temp_dir=Path(text("TI_DUCKDB_TEMP_DIR")).resolve() if text("TI_DUCKDB_TEMP_DIR") else None,
-            column_metadata=text("TI_DBT_COLUMN_METADATA") or "auto",
-            dbt_console=(text("TI_DBT_CONSOLE") or "all").lower(),
-            warehouse_lock_timeout=_number(env, "TI_WAREHOUSE_LOCK_TIMEOUT", 900.0),
-            pool_warn_seconds=_number(env, "TI_POOL_WAIT_WARN_SECONDS", 60.0),
-            run_lock_timeout=_number(env, "TI_RUN_LOCK_TIMEOUT", 60.0),
-            min_free_mb=_number(env, "TI_MIN_FREE_MB", 64.0),
+            duckdb_temp_dir=Path(spill).resolve() if spill else None,
+            column_metadata=text("TI_DBT_COLUMN_METADATA") or default["column_metadata"],
+            dbt_console=(text("TI_DBT_CONSOLE") or default["dbt_console"]).lower(),
+            warehouse_lock_timeout=_number(env, "TI_WAREHOUSE_LOCK_TIMEOUT", default["warehouse_lock_timeout"]),
+            pool_warn_seconds=_number(env, "TI_POOL_WAIT_WARN_SECONDS", default["pool_warn_seconds"]),
+            run_lock_timeout=_number(env, "TI_RUN_LOCK_TIMEOUT", default["run_lock_timeout"]),
+            min_free_mb=_number(env, "TI_MIN_FREE_MB", default["min_free_mb"]),
             serving_dir=Path(serving).resolve() if serving else None,
             serving_keep=keep,
             postgres_dsn=text("TI_POSTGRES_DSN"),
             openlineage_url=text("TI_OPENLINEAGE_URL"),
             dagster_url=text("TI_DAGSTER_URL"),
-            nightly_cron=text("TI_NIGHTLY_CRON") or "0 2 * * *",
-            timezone=text("TI_TIMEZONE") or "UTC",
-            partitions_start=text("TI_PARTITIONS_START") or "2020-01-01",
-            sensor_max_day_runs=int(_number(env, "TI_SENSOR_MAX_DAY_RUNS", 7, int)),
-            sensor_settle_seconds=_number(env, "TI_SENSOR_SETTLE_SECONDS", 30.0),
+            nightly_cron=text("TI_NIGHTLY_CRON") or default["nightly_cron"],
+            timezone=text("TI_TIMEZONE") or default["timezone"],
+            partitions_start=text("TI_PARTITIONS_START") or default["partitions_start"],
+            sensor_max_day_runs=int(_number(env, "TI_SENSOR_MAX_DAY_RUNS", default["sensor_max_day_runs"], int)),
+            sensor_settle_seconds=_number(env, "TI_SENSOR_SETTLE_SECONDS", default["sensor_settle_seconds"]),
             chromium=text("TI_CHROMIUM"),
             alert={k: v for k, v in env.items() if k.startswith(ALERT_PREFIX)},
             pseudonym_key=text("TI_PSEUDONYM_KEY"),
