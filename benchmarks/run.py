@@ -6,7 +6,7 @@ daily delivery):
 1. ``full``: `training-impact run` over the whole history: wall time, CPU time (user + system of
    the process tree: dbt and every other child is waited for, so ``wait4`` counts it) and peak RSS
    of the process tree (the sum over the tree, sampled every 0.2 s), with the wall time of each
-   Dagster step read from the run's event log;
+   Dagster step read from the run's event log, and dbt's seconds per model (run_results.json);
 2. ``delta``: the held-back day laid into landing/, then `training-impact run` again (the nightly);
 3. ``parse_floor``: DuckDB reading every landing file once into a typed table
    (benchmarks/parse_floor.py);
@@ -115,6 +115,16 @@ def step_seconds(root: Path) -> dict[str, float]:
     return dict(sorted(steps.items(), key=lambda kv: -kv[1]))
 
 
+def dbt_timings(root: Path) -> dict:
+    """dbt's own seconds per model of the latest build (run_results.json), largest first, and in total."""
+    results = json.loads((root / "warehouse" / "dbt_target" / "run_results.json").read_text(encoding="utf-8"))
+    models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+              for r in results["results"] if r["unique_id"].startswith("model.")}
+    tests = sum(r["execution_time"] for r in results["results"] if r["unique_id"].startswith("test."))
+    return {"elapsed_seconds": round(results["elapsed_time"], 1), "tests_seconds": round(tests, 1),
+            "models_seconds": dict(sorted(models.items(), key=lambda kv: -kv[1]))}
+
+
 def landing_size(landing: Path) -> dict:
     files = [p for p in landing.rglob("*") if p.is_file()]
     return {"files": len(files), "megabytes": round(sum(p.stat().st_size for p in files) / 2**20, 1)}
@@ -157,6 +167,7 @@ def main() -> int:
     run = [cli, "run", "--data", str(root)]
     record["full"] = measure("full run", run, env, logs / "full.log")
     record["full"]["steps"] = step_seconds(root)
+    record["full"]["dbt"] = dbt_timings(root)
     record["parse_floor"] = measure("parse floor", [sys.executable, "-m", "training_impact.benchmarks.parse_floor",
                                                     str(root / "landing")], env, logs / "parse_floor.log")
     record["pandas_reference"] = measure("pandas reference",
@@ -168,6 +179,7 @@ def main() -> int:
     added = lay_out_drops(source / "landing", root / "landing", day, drops)
     record["delta"] = {"day": day, "files": len(added), **measure("one-day delta", run, env, logs / "delta.log")}
     record["delta"]["steps"] = step_seconds(root)
+    record["delta"]["dbt"] = dbt_timings(root)
 
     full, floor, pandas_ref, delta = record["full"], record["parse_floor"], record["pandas_reference"], record["delta"]
     record["ratios"] = {

@@ -101,14 +101,20 @@ def in_set(column: str, values: list[str]) -> gxe.Expectation:
     )
 
 
-def unique_key(key: list[str]) -> gxe.Expectation:
+# The landing file of each row, when several files are validated in one call (validate.validate_rows(parts=)):
+# a key need only be unique within its file, as when each file was validated alone (DECISIONS D119).
+FILE_PART = "_file_part"
+
+
+def unique_key(key: list[str], within: str | None = None) -> gxe.Expectation:
+    """`within`: a column the uniqueness is scoped to (FILE_PART); the rule and its meta stay the same."""
     meta = _meta("duplicate_key", "+".join(key), "unique", "duplicate key", key=list(key))
-    if len(key) == 1:
+    if len(key) == 1 and within is None:
         return gxe.ExpectColumnValuesToBeUnique(column=key[0], meta=meta)
     # Rows with a null key part already fail not_null; ignoring them here keeps
     # one failure per cause.
     return gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=list(key), ignore_row_if="any_value_is_missing", meta=meta
+        column_list=list(key) + ([within] if within else []), ignore_row_if="any_value_is_missing", meta=meta
     )
 
 

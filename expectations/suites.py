@@ -127,9 +127,11 @@ def suite_version(entity: str) -> tuple[int, str, bool]:
     return int(entry.get("version", 0)), fp, entry.get("fingerprint") == fp
 
 
-def build_suite(entity: str, *, skip_rules: Iterable[str] = ()) -> gx.ExpectationSuite:
+def build_suite(entity: str, *, skip_rules: Iterable[str] = (), per_file: bool = False) -> gx.ExpectationSuite:
     """A fresh suite object for the entity. `skip_rules` leaves out rules that
-    cannot run this time (references the caller did not pass)."""
+    cannot run this time (references the caller did not pass). `per_file`: the batch
+    holds several landing files (column rules.FILE_PART) and a key is unique within its file:
+    the same rules, so the version and fingerprint stay the entity's (D119)."""
     if entity not in load_schemas():
         raise KeyError(f"unknown entity {entity!r}; known: {', '.join(load_schemas())}")
     version, fp, in_sync = suite_version(entity)
@@ -138,7 +140,8 @@ def build_suite(entity: str, *, skip_rules: Iterable[str] = ()) -> gx.Expectatio
     # the suite up in whichever GX context is "current" in this process.
     suite = gx.ExpectationSuite(
         name=entity,
-        expectations=[e for e in expectations_for(entity) if e.meta["rule"] not in skip],
+        expectations=[_within_file(e) if per_file else e for e in expectations_for(entity)
+                      if e.meta["rule"] not in skip],
         meta={
             "suite_version": version,
             "entity": entity,
@@ -149,6 +152,14 @@ def build_suite(entity: str, *, skip_rules: Iterable[str] = ()) -> gx.Expectatio
         },
     )
     return suite
+
+
+def _within_file(expectation):
+    if expectation.meta["kind"] != "unique":
+        return expectation
+    scoped = rules.unique_key(expectation.meta["key"], within=rules.FILE_PART)
+    scoped.notes = expectation.notes
+    return scoped
 
 
 def build_all_suites() -> dict[str, gx.ExpectationSuite]:

@@ -81,6 +81,7 @@ def validate_rows(
     as_of: dt.date | None = None,
     source_file: str | None = None,
     references: Mapping[str, pd.DataFrame] | None = None,
+    parts: np.ndarray | None = None,
 ) -> RowValidation:
     """Validate every row of ``df`` against the ``entity`` suite.
 
@@ -90,6 +91,8 @@ def validate_rows(
     ``programs``, ``enrollments``); when given, ids must exist there
     (``unknown_reference:<col>``) and enrollment scores are checked against the
     program's score_min/score_max instead of the default range.
+    ``parts``: the landing file of each row (0, 1, ...) when ``df`` holds several files validated in
+    one GX call (D119); a key then needs to be unique within its file only.
     """
     specs = suites.load_schemas()
     if entity not in specs:
@@ -103,6 +106,8 @@ def validate_rows(
     policy = load_policy()
 
     frame, type_failures = _prepare_frame(spec, df)
+    if parts is not None:
+        frame[rules.FILE_PART] = np.asarray(parts, dtype="int64")
     if entity in rules.PREPARE:
         frame = rules.PREPARE[entity](frame, references, policy["row_rules"])
 
@@ -123,7 +128,7 @@ def validate_rows(
             values = references[ref_entity][ref_col].dropna().astype(str).unique().tolist()
             params[rules.reference_param(ref_entity, ref_col)] = values
 
-    suite = _suite(entity, skipped)
+    suite = _suite(entity, skipped, per_file=parts is not None)
     with contexts.LOCK:
         batch = contexts.batch_definition(entity).get_batch(batch_parameters={"dataframe": frame})
         gx_result = batch.validate(suite, result_format=COMPLETE, expectation_parameters=params)
@@ -135,6 +140,7 @@ def validate_rows(
         "suite_version": suite.meta["suite_version"],
         "suite_fingerprint": suite.meta["fingerprint"],
         "source_file": source_file,
+        "files": int(len(np.unique(parts))) if parts is not None else 1,
         "as_of": as_of.isoformat(),
         "rows": int(len(df)),
         "failed_rows": int(failures["row_index"].nunique()),
@@ -161,14 +167,14 @@ def _plain_statistics(stats) -> dict[str, Any]:
             for k, v in dict(stats).items()}
 
 
-_suite_cache: dict[tuple[str, tuple[str, ...]], Any] = {}
+_suite_cache: dict[tuple[str, tuple[str, ...], bool], Any] = {}
 
 
-def _suite(entity: str, skipped: tuple[str, ...]):
-    key = (entity, skipped)
+def _suite(entity: str, skipped: tuple[str, ...], per_file: bool = False):
+    key = (entity, skipped, per_file)
     with contexts.LOCK:
         if key not in _suite_cache:
-            _suite_cache[key] = suites.build_suite(entity, skip_rules=skipped)
+            _suite_cache[key] = suites.build_suite(entity, skip_rules=skipped, per_file=per_file)
         return _suite_cache[key]
 
 
@@ -365,14 +371,15 @@ def _duplicate_rows(meta, idx, frame, failing_other: set[int]) -> pd.DataFrame:
     rest as ``duplicate_key``: the kept row is the first that breaks no other
     rule (so the load keeps a good row when one exists), else the first."""
     key = meta["key"]
-    rows = frame.loc[idx, key].copy()
+    within = [rules.FILE_PART] if rules.FILE_PART in frame.columns else []  # several files: a key per file
+    rows = frame.loc[idx, key + within].copy()
     rows["_pos"] = idx
     rows["_bad"] = rows["_pos"].isin(failing_other)
     rows = rows.sort_values(["_bad", "_pos"], kind="stable")
     key_text = pd.Series(["|".join(t) for t in zip(*(_as_text(rows[k]) for k in key))],
                          index=rows.index, dtype=object)
     rows["_key"] = key_text
-    keeper = rows.groupby("_key", sort=False)["_pos"].transform("first")
+    keeper = rows.groupby(["_key", *within], sort=False)["_pos"].transform("first")
     dup = rows[rows["_pos"] != keeper]
     return pd.DataFrame({
         "row_index": dup["_pos"].to_numpy(dtype="int64"),

@@ -66,7 +66,7 @@ class EngineResource(_SettingsResource):
     """The warehouse engine and how its steps behave: column lineage, waits, the disk reserve."""
 
     engine: str | None = None                   # TI_ENGINE: duckdb
-    duckdb_memory_limit: str | None = None      # TI_DUCKDB_MEMORY_LIMIT, e.g. 4GB (default 80% of RAM, <= 6GB)
+    duckdb_memory_limit: str | None = None      # TI_DUCKDB_MEMORY_LIMIT, e.g. 4GB (default 80% of RAM, <= 4GB)
     duckdb_threads: int | None = None           # TI_DUCKDB_THREADS (default: the cores)
     duckdb_temp_dir: str | None = None          # TI_DUCKDB_TEMP_DIR: spill folder (<data root>/warehouse/duckdb_tmp)
     column_metadata: str | None = None          # TI_DBT_COLUMN_METADATA: auto | 1 | 0

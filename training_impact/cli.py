@@ -58,7 +58,10 @@ def _settings(args: argparse.Namespace):
     from training_impact.settings import Settings
 
     verbose = getattr(args, "verbose", False)
-    return Settings.from_environment(**({} if verbose else {"dbt_console": "problems"}))
+    overrides = {} if verbose else {"dbt_console": "problems"}
+    if getattr(args, "column_metadata", None):
+        overrides["column_metadata"] = args.column_metadata
+    return Settings.from_environment(**overrides)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,7 +132,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"== landing files already in {paths.landing}: re-running on them (nothing new loads twice)")
     print("== running the pipeline (Dagster: ingest → quality gate → dbt → KPI marts)")
-    code = cmd_run(argparse.Namespace(data=str(paths.root), verbose=args.verbose))
+    # A new install's demo is its first run of this dbt code: it builds the column schema and lineage the UI
+    # shows and stores them for every later run (D118), unless they are stored already.
+    from training_impact.orchestration import column_metadata
+    from training_impact.orchestration.dbt_manifest import dbt_project
+
+    from training_impact.settings import Settings
+
+    columns = ("1" if Settings.from_environment().column_metadata == "auto"
+               and column_metadata.load(dbt_project.manifest_path) is None else None)
+    code = cmd_run(argparse.Namespace(data=str(paths.root), verbose=args.verbose, column_metadata=columns))
     if code == 0:
         from training_impact.summary import print_kpi_summary, print_output_locations
 
@@ -197,6 +209,42 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     parsed = prepare_manifest(force=args.force)
     print(f"dbt manifest {'parsed' if parsed else 'up to date'}: {dbt_project.manifest_path}")
+    if getattr(args, "column_metadata", False):
+        return _prepare_column_metadata(dbt_project.manifest_path, force=args.force)
+    return 0
+
+
+def _prepare_column_metadata(manifest_path: Path, force: bool = False) -> int:
+    """The deploy step of D118: the dbt models' column schema and lineage, built once for this dbt code on a
+    small generated company in a scratch folder and stored beside the manifest; the nightly only attaches them."""
+    import tempfile
+
+    from training_impact.orchestration import column_metadata
+    from training_impact.pipeline import run_pipeline
+    from training_impact.settings import Settings, environment_for_children
+
+    if column_metadata.load(manifest_path) is not None and not force:
+        print(f"column schema and lineage: up to date for this dbt code ({column_metadata.cache_path(manifest_path)})")
+        return 0
+    # the scratch company is generated people: the published development key (SECURITY.md)
+    default_environment(TI_ENV="development")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ti-column-metadata-") as scratch:
+        paths = data_paths(scratch)
+        from training_impact import synthetic
+
+        synthetic.generate(paths.root, employees=60, years=2, seed=7)
+        # its own Dagster instance: the scratch run never shows in a deployment's ($DAGSTER_HOME)
+        with environment_for_children({"DAGSTER_HOME": str(paths.dagster_home)}):
+            outcome = run_pipeline(paths, settings=Settings.from_environment(column_metadata="1",
+                                                                             dbt_console="problems"),
+                                   log_level="WARNING")
+    if not outcome.success or column_metadata.load(manifest_path) is None:
+        print("column schema and lineage: the scratch run failed: " + "; ".join(outcome.failures or ["nothing stored"]),
+              file=sys.stderr)
+        return 1
+    print(f"column schema and lineage built in {time.monotonic() - started:.0f}s: "
+          f"{column_metadata.cache_path(manifest_path)}")
     return 0
 
 
@@ -300,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = sub.add_parser("prepare", help="build step: parse the dbt project into its manifest (make runs it)")
     prepare.add_argument("--force", action="store_true", help="parse even when the manifest is up to date")
+    prepare.add_argument("--column-metadata", action="store_true",
+                         help="also build the dbt models' column schema and lineage for this dbt code (minutes, on a"
+                              " small generated company; the deploy step: nightly runs only attach them, D118)")
     prepare.set_defaults(func=cmd_prepare)
 
     dev = sub.add_parser("dev", help="start the Dagster UI on the whole asset graph")

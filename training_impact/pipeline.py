@@ -55,6 +55,7 @@ class RunOutcome:
     failures: list[str] = field(default_factory=list)
     check_results: list[dict] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)   # materialised dbt tables left as they were (D121)
     alerts: list = field(default_factory=list)  # orchestration.alerts.Delivery, one per channel tried
 
 
@@ -132,6 +133,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
 
     from training_impact.orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
     from training_impact.orchestration.definitions import build_definitions
+    from training_impact.orchestration.defs.dbt import REUSED_METADATA
     from training_impact.orchestration.recovery import process_tags, recover_stale_runs
     from training_impact.orchestration.resources import resources_from
 
@@ -184,6 +186,9 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
             )
         elif event.event_type_value == "ASSET_MATERIALIZATION":
             outcome.materialized.append(event.asset_key.to_user_string())
+            metadata = event.event_specific_data.materialization.metadata
+            if getattr(metadata.get(REUSED_METADATA), "value", False):
+                outcome.reused.append(event.asset_key.to_user_string())
         elif event.event_type_value == "STEP_FAILURE":
             outcome.failures.append(f"{event.step_key}: {_failure_text(event.event_specific_data.error)}")
     # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.

@@ -92,7 +92,9 @@ def print_run_summary(paths: Paths, outcome) -> None:
     for check in failed:
         print(check_line(check))
     marts = [key for key in outcome.materialized if key.startswith("marts/")]
-    print(f"  KPI marts rebuilt: {len(marts)}")
+    reused = [key for key in getattr(outcome, "reused", []) if key.startswith("marts/")]
+    print(f"  KPI marts rebuilt: {len(marts) - len(reused)}"
+          + (f", {len(reused)} unchanged (nothing they read changed)" if reused else ""))
     for failure in outcome.failures:
         print(f"  step failure {failure.splitlines()[0]}")
 

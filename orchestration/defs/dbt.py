@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from training_impact.orchestration import column_metadata
 from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
 from training_impact.orchestration.resources import DataRootResource, EngineResource, settings_from
 from training_impact.orchestration.warehouse_lock import wait_for_warehouse
@@ -30,14 +32,18 @@ dbt_project.prepare_if_dev()
 require_manifest()
 
 WAREHOUSE_POOL = "duckdb_warehouse"
-# The engine resource's column_metadata (TI_DBT_COLUMN_METADATA): "0" skips the column schema + lineage
-# of every dbt model (minutes of sqlglot; the test suite's runs), "1" attaches them every run, "auto" when
-# the dbt code changed.
+# The engine resource's column_metadata (TI_DBT_COLUMN_METADATA): "auto" attaches the column schema and
+# lineage stored for this dbt code version (orchestration/column_metadata.py; built at deploy time by
+# `training-impact prepare --column-metadata`), "1" builds and stores them in this run (minutes of
+# sqlglot, whatever the data size), "0" attaches none (D118).
 COLUMN_METADATA_ENV = "TI_DBT_COLUMN_METADATA"
 # A run tagged with this (`training-impact run --full-refresh`, or the tag on a launch in the UI)
 # rebuilds the incremental staging models from all of bronze: needed after a new pseudonymisation
 # key (SECURITY.md), otherwise old rows would keep the old key's pseudonyms (DECISIONS D61).
 FULL_REFRESH_TAG = "training_impact/dbt_full_refresh"
+# On a model's materialisation: true when dbt left the table as it was, its inputs and code unchanged
+# (macros/reuse.sql, D121).
+REUSED_METADATA = "training_impact/reused"
 
 
 class TrainingImpactTranslator(DagsterDbtTranslator):
@@ -99,19 +105,20 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
     children = contextlib.ExitStack()  # the engine limits, set until dbt and its in-process queries end
+    started = time.time()  # a reusable table built since then was rebuilt; one built before, reused
     children.enter_context(environment_for_children(limits))
     try:
         invocation = dbt.cli(args, context=context, target_path=dbt_target_path(paths))
         events = invocation.stream()
-        attach_columns, code = _column_metadata_wanted(paths, engine.value("column_metadata"))
+        build_columns, stored = _column_metadata_plan(engine.value("column_metadata"))
     except BaseException:
         children.close()
         raise
-    if attach_columns:
+    if build_columns:
         events = events.fetch_column_metadata()
-    else:
-        context.log.info("column schema and lineage: unchanged dbt code since the run that attached them"
-                         f" ({COLUMN_METADATA_ENV}=1 attaches them every run)")
+    elif stored is None:
+        context.log.info("column schema and lineage: none stored for this dbt code version; `training-impact "
+                         f"prepare --column-metadata` builds them (or a run with {COLUMN_METADATA_ENV}=1)")
     # Row counts once dbt has ended, in one read-only connection: dagster-dbt's fetch_row_counts()
     # polls its futures in a busy loop for the whole build (a core spent spinning beside dbt, D105).
     built, failure = [], None
@@ -141,9 +148,12 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
         # so a DuckDB lock error never hides the build's own error.
         yield from built
         raise failure
-    yield from _with_row_counts(built, invocation.manifest, paths.warehouse)
-    if attach_columns and code:
-        _column_metadata_marker(paths).write_text(code, encoding="utf-8")
+    if build_columns:
+        stored_models = column_metadata.store(dbt_project.manifest_path, built)
+        context.log.info(f"column schema and lineage of {stored_models} models stored for this dbt code version")
+    elif stored:
+        built = list(column_metadata.attach(built, stored))
+    yield from _with_row_counts(built, invocation.manifest, paths.warehouse, since=started)
 
 
 class ProblemLines:
@@ -185,8 +195,9 @@ class LineageWarnings(logging.Filter):
         return self.keep
 
 
-def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path):
-    """dagster-dbt's events, each materialised table model's with its row count (`dagster/row_count`)."""
+def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path, since: float | None = None):
+    """dagster-dbt's events, each materialised table model's with its row count (`dagster/row_count`), and
+    whether dbt reused it unchanged (REUSED_METADATA: a reusable table not built since `since`)."""
     import duckdb
 
     relations: dict[str, str] = {}
@@ -197,34 +208,37 @@ def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path)
                 and node["config"].get("materialized") != "view" and node.get("relation_name")):
             relations[node["unique_id"]] = node["relation_name"]
     counts: dict[str, int] = {}
+    rebuilt: set[str] | None = None
     if relations:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             for unique_id, relation in relations.items():
                 counts[unique_id] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            if since is not None and con.execute("select count(*) from information_schema.tables where"
+                                                 " table_schema = 'main' and table_name = 'ti_reuse_fingerprints'"
+                                                 ).fetchone()[0]:
+                rebuilt = {relation for (relation,) in con.execute(
+                    "select relation from main.ti_reuse_fingerprints where built_at >= to_timestamp(?)",
+                    [since]).fetchall()}
     for event in events:
         unique_id = getattr(event, "metadata", {}).get("unique_id")
         if unique_id is not None and unique_id.text in counts:
-            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[unique_id.text]})
+            extra = {"dagster/row_count": counts[unique_id.text]}
+            node = manifest["nodes"][unique_id.text]
+            if rebuilt is not None and node["config"].get("materialized") == "reusable_table":
+                extra[REUSED_METADATA] = relations[unique_id.text] not in rebuilt
+            event = event.with_metadata({**event.metadata, **extra})
         yield event
 
 
-def _column_metadata_marker(paths: Paths) -> Path:
-    return paths.warehouse.parent / "column_metadata.code"
-
-
-def _column_metadata_wanted(paths: Paths, setting: str = "auto") -> tuple[bool, str | None]:
-    """Column schema + lineage cost minutes of sqlglot per run whatever the data size (D67):
-    `1` every run, `0` never, `auto` when the dbt code changed since the run that last attached them."""
+def _column_metadata_plan(setting: str = "auto", manifest_path: Path | None = None) -> tuple[bool, dict | None]:
+    """(build them in this run, the stored ones to attach): `1` builds, `0` neither, `auto` attaches
+    what is stored for this dbt code version (None when nothing is: the run goes without, D118)."""
     setting = (setting or "auto").strip()
-    if setting == "0":
-        return False, None
-    from training_impact.audit.ledger import dbt_manifest_hash
-
-    code = dbt_manifest_hash(dbt_project.manifest_path)
     if setting == "1":
-        return True, code
-    marker = _column_metadata_marker(paths)
-    return (not marker.exists() or marker.read_text(encoding="utf-8").strip() != code), code
+        return True, None
+    if setting == "0":
+        return False, {}
+    return False, column_metadata.load(manifest_path or dbt_project.manifest_path)
 
 
 def _close_dbt_duckdb() -> None:

@@ -184,19 +184,19 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
         days = run_days(context.run.tags)
         if days:
             context.log.info(f"delivery days {days[0]}..{days[1]}: reading only the landing files named with them")
-        report = ingest_family(family, paths.root, batch_id=context.run_id, references=None, entities=entities,
+        report = ingest_family(family, paths.root, batch_id=context.run.run_id, references=None, entities=entities,
                                select=day_scope(*days) if days else None, row_rules=row_rules)
         files = [file_report.to_dict() for file_report in report.files]
         for file_report in files:
             if file_report["status"] == "rejected":
                 context.log.error(f"rejected {file_report['source_file']}: {file_report['reason']}")
         # A step that read no file (a night without this family's drop) has no results to render.
-        docs = _data_docs(context, paths.root, report.files, context.run_id) if report.files else None
+        docs = _data_docs(context, paths.root, report.files, context.run.run_id) if report.files else None
         freshness = {entity: landing_freshness(paths.root, entity) for entity in entities}
         for entity in entities:
             mine = [f for f in files if f["entity"] == entity]
             metadata = {
-                "batch_id": context.run_id,
+                "batch_id": context.run.run_id,
                 "files_seen": len(mine),
                 "files_loaded": sum(f["status"] == "loaded" for f in mine),
                 "files_rejected": sum(f["status"] == "rejected" for f in mine),
@@ -212,7 +212,7 @@ def build_family_asset(family: str, name: str | None = None, entities: list[str]
             if docs:
                 metadata["data_docs"] = dg.MetadataValue.path(docs)
             yield dg.MaterializeResult(asset_key=bronze_key(entity), metadata=metadata)
-        yield from _reconciliation_results(family, paths.root, context.run_id, entities)
+        yield from _reconciliation_results(family, paths.root, context.run.run_id, entities)
         yield from _gate_results(family, files, params, freshness, entities)
 
     return _ingest

@@ -23,11 +23,14 @@ def fault_company(tmp_path_factory):
 def clean_run(fault_company, tmp_path_factory):
     """One uninterrupted `training-impact run` on a copy: the reference every faulted run must match."""
     root = copy_root(fault_company, tmp_path_factory.mktemp("faults_clean") / "root")
-    # As on a new deployment (make demo): the first run of this dbt code attaches column schema and
-    # lineage (D67), which leaves dbt-duckdb's handle open in the process before the row counts.
-    run = Run(root, "clean", env={"TI_DBT_COLUMN_METADATA": "auto"})
+    # As on a new deployment (make demo): a run that builds the column schema and lineage (D118), which
+    # leaves dbt-duckdb's handle open in the process before the row counts.
+    run = Run(root, "clean", env={"TI_DBT_COLUMN_METADATA": "1"})
     code = run.finish(timeout=2 * RUN_TIMEOUT)
     assert code == 0, f"the clean reference run failed ({code}):\n{run.tail()}"
-    assert (root / "warehouse" / "column_metadata.code").exists(), "the first run attached no column metadata"
+    from training_impact.orchestration import column_metadata
+    from training_impact.orchestration.dbt_manifest import dbt_project
+
+    assert column_metadata.load(dbt_project.manifest_path), "the run stored no column metadata"
     return {"root": root, "state": served_state(root), "manifest": manifest_rows(root),
             "kpis": warehouse_kpis(root)}

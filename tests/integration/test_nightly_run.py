@@ -165,6 +165,12 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
             assert total == before[model] + loaded, (day, model, "an old row went missing or was replaced")
         before = {model: total for model, (_, _, total) in counts.items()}
         assert any(key.startswith("marts/") for key in outcome.materialized)
+        # A night's drop holds events only (xAPI, cost lines, surveys): the HR history and the baselines
+        # read none of them and are left as they were (D121); what reads the day's events is rebuilt.
+        assert {"intermediate/int_employee_history__monthly_panel", "intermediate/int_impact__candidate_baselines",
+                "staging/stg_hris__job_history"} <= set(outcome.reused), (day, outcome.reused)
+        assert "marts/kpi_roi" in set(outcome.materialized) - set(outcome.reused), (day, outcome.reused)
+    assert not initial.reused, initial.reused
     assert tick() == []
 
     full = _use_root(monkeypatch, tmp_path / "full")
@@ -220,8 +226,36 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
     for model, sql in _incremental_sql(nightly).items():
         assert "_ingested_at > coalesce(" not in sql and "delete from" not in sql, model
     assert _staging_rows(nightly) == incremental
+    assert _built_since(nightly, started) == _reusable_tables(nightly), "--full-refresh reused a table"
+
+    # A deployment's new parameter (a larger minimum cell): what reads the parameters is rebuilt, what
+    # does not (the HR staging) is left as it was (D121).
+    own = tmp_path / "parameters.yml"
+    own.write_text((Path(__file__).parents[2] / "config" / "parameters.yml").read_text(encoding="utf-8")
+                   .replace("min_cell_size: 5 ", "min_cell_size: 7 ", 1), encoding="utf-8")
+    monkeypatch.setenv("TI_PARAMETERS", str(own))
+    changed = run_pipeline(nightly)
+    assert changed.success, changed.failures
+    rebuilt = set(changed.materialized) - set(changed.reused)
+    assert {"staging/stg_config__parameters", "marts/kpi_completion_rate", "marts/kpi_summary"} <= rebuilt, rebuilt
+    assert "staging/stg_hris__job_history" in changed.reused
+    with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
+        assert con.execute("select min_cell_size from main_staging.stg_config__parameters").fetchone()[0] == 7
     with capsys.disabled():
         print("\nweek of nightly runs, seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def _reusable_tables(paths) -> set[str]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints").fetchall()}
+
+
+def _built_since(paths, monotonic_start: float) -> set[str]:
+    """The reusable tables dbt built (not reused) since a time.monotonic() reading."""
+    since = time.time() - (time.monotonic() - monotonic_start)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints"
+                                          " where built_at >= to_timestamp(?)", [since]).fetchall()}
 
 
 def _finance(files: list[str]) -> str:

@@ -1,6 +1,6 @@
 -- The list-valued parameters of config/parameters.yml as rows (one per list item), so
 -- models join them like any table and unit tests feed their own lists.
-{{ config(materialized='table') }}
+{{ config(materialized='reusable_table') }}
 
 {%- set items = [] %}
 {%- for name in ['competency.horizons_days', 'competency.evaluation_types'] %}

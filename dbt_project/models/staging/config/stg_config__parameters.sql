@@ -1,7 +1,7 @@
 -- config/parameters.yml as one typed row. Every model that needs a window, threshold
 -- or money factor joins this row instead of carrying a literal, so a unit test can
 -- feed its own parameters and the warehouse records which ones each build used.
-{{ config(materialized='table') }}
+{{ config(materialized='reusable_table') }}
 
 with parameters as (
     select

@@ -1,5 +1,5 @@
 -- matching.tenure_bands_years as rows: [lower, upper) in years, the last band open.
-{{ config(materialized='table') }}
+{{ config(materialized='reusable_table') }}
 
 {%- set edges = param('matching.tenure_bands_years') or [] %}
 
