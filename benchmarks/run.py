@@ -141,6 +141,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", default=str(HERE / "work"), help="scratch folder (git-ignored)")
     parser.add_argument("--results", default=str(HERE / "results"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the generated company and the data root (18 GB at 1,000,000 employees); the logs stay anyway")
     args = parser.parse_args()
 
     work = Path(args.work) / f"scale_{args.scale}"
@@ -199,6 +201,9 @@ def main() -> int:
     target.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record["ratios"], indent=2))
     print(f"results: {target}")
+    if not args.keep:  # the company, the warehouse and DuckDB's spill folder; the logs stay
+        subprocess.run(["rm", "-rf", str(source), str(root)], check=True)
+        print(f"removed {source} and {root} (--keep keeps them); logs: {logs}")
     return 0
 
 
