@@ -440,13 +440,18 @@ class _FileIngest:
                                 for raw in self._guarded(self.reader, batches)]
                 return None
             except NeedSlowPath as why:
-                if attempt == 2 or not isinstance(self.reader, CsvReader):
-                    raise
-                batches = self.reader.slow_batches()
-                self.report.notes.append(f"read record by record ({why})")
+                batches = self._record_by_record(self.reader, why, attempt)
             except FileRejected as rej:
                 return self._rejected_or_empty(rej)
         raise AssertionError("unreachable")
+
+    def _record_by_record(self, reader: SourceReader, why: NeedSlowPath, attempt: int) -> Iterable[RawBatch]:
+        """The Arrow reader met a record it cannot place: the batches again, read record by record so that
+        every _source_row stays exact (once, and only a CSV reader can)."""
+        if attempt == 2 or not isinstance(reader, CsvReader):
+            raise why
+        self.report.notes.append(f"read record by record ({why})")
+        return reader.slow_batches()
 
     @property
     def pending_rows(self) -> int:
@@ -574,13 +579,8 @@ class _FileIngest:
                 self._consume(reader, batches, resolved)
                 break
             except NeedSlowPath as why:
-                # The Arrow reader met a record it cannot place: start over
-                # record by record so that every _source_row stays exact.
                 self._abort_sinks()
-                if attempt == 2 or not isinstance(reader, CsvReader):
-                    raise
-                batches = reader.slow_batches()
-                self.report.notes.append(f"read record by record ({why})")
+                batches = self._record_by_record(reader, why, attempt)
             except BaseException:
                 self._abort_sinks()
                 raise
@@ -1049,17 +1049,20 @@ class _Group:
     """The small files of one entity waiting for their shared validation, settled in delivery order."""
 
     def __init__(self, row_rules: RowRules):
-        self.row_rules, self.jobs, self.rows = row_rules, [], 0
+        self.row_rules, self.jobs = row_rules, []
+
+    @property
+    def rows(self) -> int:
+        return sum(job.pending_rows for job in self.jobs)
 
     def add(self, job: _FileIngest) -> None:
         self.jobs.append(job)
-        self.rows += job.pending_rows
 
     def holds(self, sha256: str) -> bool:
         return any(job.probe.sha256 == sha256 for job in self.jobs)
 
     def settle(self) -> list[FileReport]:
-        jobs, self.jobs, self.rows = self.jobs, [], 0
+        jobs, self.jobs = self.jobs, []
         if not jobs:
             return []
         _validate_group(jobs, self.row_rules)

@@ -136,7 +136,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # shows and stores them for every later run (D118), unless they are stored already.
     from training_impact.orchestration import column_metadata
     from training_impact.orchestration.dbt_manifest import dbt_project
-
     from training_impact.settings import Settings
 
     columns = ("1" if Settings.from_environment().column_metadata == "auto"

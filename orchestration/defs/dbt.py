@@ -201,12 +201,15 @@ def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path,
     import duckdb
 
     relations: dict[str, str] = {}
+    reusable: set[str] = set()
     for event in events:
         unique_id = getattr(event, "metadata", {}).get("unique_id")
         node = manifest["nodes"].get(unique_id.text) if unique_id is not None else None
         if (isinstance(event, (dg.Output, dg.AssetMaterialization)) and node and node["resource_type"] == "model"
                 and node["config"].get("materialized") != "view" and node.get("relation_name")):
             relations[node["unique_id"]] = node["relation_name"]
+            if node["config"].get("materialized") == "reusable_table":
+                reusable.add(node["unique_id"])
     counts: dict[str, int] = {}
     rebuilt: set[str] | None = None
     if relations:
@@ -223,8 +226,7 @@ def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path,
         unique_id = getattr(event, "metadata", {}).get("unique_id")
         if unique_id is not None and unique_id.text in counts:
             extra = {"dagster/row_count": counts[unique_id.text]}
-            node = manifest["nodes"][unique_id.text]
-            if rebuilt is not None and node["config"].get("materialized") == "reusable_table":
+            if rebuilt is not None and unique_id.text in reusable:
                 extra[REUSED_METADATA] = relations[unique_id.text] not in rebuilt
             event = event.with_metadata({**event.metadata, **extra})
         yield event
