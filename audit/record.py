@@ -9,13 +9,15 @@ the ledger too (without KPI history: nothing was published).
 The callers hand in ``asset_graph``, a zero-argument callable returning the Dagster asset
 graph (``orchestration.asset_graph``): the audit sits below the orchestration and never
 imports its definitions (tests/unit/test_layers.py). It is called only when the
-OpenLineage events are built, as the definitions were imported only then before.
+OpenLineage events are built, as the definitions were imported only then before. Likewise
+``column_metadata`` (optional) returns the dbt column schema and lineage stored for the code
+version (``orchestration.column_metadata.load``), and ``openlineage_target`` (the settings' URL,
+API key and namespace, built at the edge) says where the events go besides the audit file.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +27,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training_impact.audit import history, ledger, members, openlineage, store
-from training_impact.settings import Parameters, Paths
+from training_impact.audit import history, ledger, members, openlineage, run_lineage, store
+from training_impact.settings import Parameters, Paths, Settings
 
 Log = Callable[[str], None]
 # () -> dagster AssetGraph of the definitions the run belongs to (parents of each asset).
@@ -94,81 +96,17 @@ def keep_inputs(paths: Paths, inputs: list[dict], log: Log) -> None:
         item["stored_copy"] = stored
 
 
-def _step_times(instance, run_id: str):
-    """Per asset: start (its step's start), end (its materialization), status; and the run's failed steps."""
-    from dagster import DagsterEventType
-
-    step_start, step_end, failed, assets = {}, {}, set(), {}
-    wanted = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE,
-              DagsterEventType.ASSET_MATERIALIZATION}
-    for entry in instance.all_logs(run_id, of_type=wanted):
-        event = entry.dagster_event
-        kind = event.event_type
-        if kind == DagsterEventType.STEP_START:
-            step_start[event.step_key] = entry.timestamp
-        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-            step_end[event.step_key] = entry.timestamp
-            if kind == DagsterEventType.STEP_FAILURE:
-                failed.add(event.step_key)
-        else:
-            materialization = event.event_specific_data.materialization
-            assets[materialization.asset_key.to_user_string()] = {
-                "step": event.step_key, "ended": entry.timestamp, "metadata": materialization.metadata}
-    return step_start, step_end, failed, assets
-
-
-def _metadata_value(value):
-    return getattr(value, "value", value)
-
-
 def lineage_events(paths: Paths, instance, run_id: str, job_name: str, started, ended, success: bool,
                    checks: list[dict], inputs: list[dict], extra_assets: list[dict] = (), *,
-                   asset_graph: AssetGraphSource) -> list[dict]:
-    """Build the OpenLineage events of a run from its Dagster event log (parents from ``asset_graph()``)."""
-    import dagster as dg
-
-    graph = asset_graph()
-    step_start, step_end, failed, materialized = _step_times(instance, run_id)
-    checks_by_asset = defaultdict(list)
-    for check in checks:
-        checks_by_asset[check["asset"]].append(check)
-    files_by_entity = defaultdict(list)
-    for item in inputs:
-        if item["batch_id"] == run_id:
-            files_by_entity[item["entity"]].append(openlineage.dataset(
-                str(paths.landing / item["source_file"]),
-                {"trainingImpact_file": openlineage._facet("trainingImpact_file", {
-                    "sha256": item["sha256"], "rowsRead": item["rows_read"], "rowsLoaded": item["rows_loaded"],
-                    "rowsQuarantined": item["rows_quarantined"]})},
-                namespace="file"))
-    assets = []
-    for key, info in materialized.items():
-        asset_key = dg.AssetKey.from_user_string(key)
-        parents = graph.get(asset_key).parent_keys if graph.has(asset_key) else set()
-        facets = {}
-        metadata = {name: _metadata_value(value) for name, value in info["metadata"].items()}
-        rows = metadata.get("dagster/row_count", metadata.get("rows_loaded", metadata.get("rows")))
-        audit_body = {"rowCount": rows if isinstance(rows, int) else None,
-                      "checks": [{"name": c["check_name"], "passed": c["passed"], "severity": c["severity"]}
-                                 for c in checks_by_asset.get(key, [])]}
-        facets["trainingImpact_audit"] = openlineage._facet("trainingImpact_audit", audit_body)
-        columns = metadata.get("dagster/column_schema")
-        if columns is not None and getattr(columns, "columns", None):
-            facets["schema"] = openlineage._facet("SchemaDatasetFacet", {"fields": [
-                {"name": c.name, "type": c.type or "unknown"} for c in columns.columns]}, standard=True)
-        assets.append({
-            "key": key, "started": step_start.get(info["step"], info["ended"]), "ended": info["ended"],
-            "status": "COMPLETE", "inputs": [openlineage.dataset(p.to_user_string()) for p in sorted(parents)],
-            "output_facets": facets,
-            "input_files": files_by_entity.get(asset_key.path[-1], []) if asset_key.path[0] == "bronze" else [],
-        })
-    for step in sorted(failed):
-        assets.append({"key": step, "started": step_start.get(step, ended), "ended": step_end.get(step, ended),
-                       "status": "FAIL", "inputs": []})
-    assets.extend(extra_assets)
-    run_facets = {"trainingImpact_run": openlineage._facet("trainingImpact_run", {"dagsterRunId": run_id})}
-    return openlineage.run_events(run_id=run_id, job_name=job_name, started=started, ended=ended,
-                                  success=success, assets=assets, run_facets=run_facets)
+                   asset_graph: AssetGraphSource, target: openlineage.Target,
+                   manifest_path: Path | None = None,
+                   column_metadata: run_lineage.ColumnMetadataSource | None = None) -> list:
+    """The OpenLineage events of a run, from its Dagster event log (parents from ``asset_graph()``)."""
+    assets = run_lineage.asset_runs(paths, instance, run_id, ended, checks, inputs, extra_assets,
+                                    asset_graph=asset_graph, names=openlineage.Names(target.namespace),
+                                    manifest_path=manifest_path, column_metadata=column_metadata)
+    return openlineage.run_events(run_id=run_id, job_name=job_name, started=started, ended=ended, success=success,
+                                  assets=assets, namespace=target.namespace)
 
 
 def _definition_version(paths: Paths) -> str:
@@ -199,12 +137,20 @@ def _ledger_row(run_id, job_name, status, started, ended, manifest_path, inputs,
 
 def record_published_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path,
                          log: Log = lambda message: None, *, asset_graph: AssetGraphSource,
-                         openlineage_url: str | None = None) -> dict:
-    """Everything the audit keeps of a successful run; returns metadata for the Dagster asset."""
+                         openlineage_target: openlineage.Target | None = None,
+                         column_metadata: run_lineage.ColumnMetadataSource | None = None,
+                         duckdb_config: dict | None = None) -> dict:
+    """Everything the audit keeps of a successful run; returns metadata for the Dagster asset.
+
+    ``openlineage_target``: where the events go besides the audit file (None: the environment's
+    settings); ``column_metadata``: the stored dbt column schema and lineage (orchestration/column_metadata.py);
+    ``duckdb_config``: the engine's limits for the warehouse connection (``settings.duckdb_config``).
+    """
     started = ledger.run_start(instance, run_id)
     store.ensure_dir(store.audit_dir(paths))
     con = duckdb.connect(str(paths.warehouse), read_only=True,
-                         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+                         config=duckdb_config or {"autoinstall_known_extensions": False,
+                                                  "autoload_known_extensions": False})
     try:
         inputs = ledger.run_inputs(con, paths)
         fingerprints = ledger.hr_fingerprints(con)
@@ -230,11 +176,12 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
     _write_rows(store.ledger_file(paths, "fingerprints", run_id),
                 [{"run_id": run_id, **f} for f in fingerprints], FINGERPRINT_SCHEMA)
     _write_rows(store.ledger_file(paths, "runs", run_id), [row], RUN_SCHEMA)
-    this_asset = {"key": "audit_ledger", "started": ended, "ended": ledger.now(), "status": "COMPLETE",
-                  "inputs": [openlineage.dataset("published_marts"), openlineage.dataset("kpi_report")]}
+    this_asset = {"key": "audit_ledger", "started": ended, "ended": ledger.now(), "status": "COMPLETE"}
+    target = openlineage_target or openlineage.Target.from_settings(Settings.from_environment())
     events = lineage_events(paths, instance, run_id, job_name, started or ended, ended, True, checks, inputs,
-                            [this_asset], asset_graph=asset_graph)
-    openlineage.emit(paths, events, log, url=openlineage_url)
+                            [this_asset], asset_graph=asset_graph, target=target, manifest_path=manifest_path,
+                            column_metadata=column_metadata)
+    openlineage.emit(paths, events, log, target)
     log(f"audit: run {run_id} recorded ({len(inputs)} input files, {len(checks)} checks, "
         f"{member_rows} KPI members, {sum(snapshot.values())} history rows, {len(events)} OpenLineage events)")
     return {"row": row, "inputs": inputs, "checks": checks, "history_rows": snapshot, "member_rows": member_rows,
@@ -243,7 +190,8 @@ def record_published_run(paths: Paths, instance, run_id: str, job_name: str, man
 
 def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manifest_path: Path | None,
                       log: Log = lambda message: None, status: str = "failed", *,
-                      asset_graph: AssetGraphSource, openlineage_url: str | None = None) -> dict | None:
+                      asset_graph: AssetGraphSource, openlineage_target: openlineage.Target | None = None,
+                      column_metadata: run_lineage.ColumnMetadataSource | None = None) -> dict | None:
     """Ledger row (status failed), checks and this batch's files for a run that did not publish.
 
     ``status="aborted"``: a run whose process died, recorded by the next run's recovery (orchestration/recovery.py).
@@ -268,8 +216,11 @@ def record_failed_run(paths: Paths, instance, run_id: str, job_name: str, manife
     _write_rows(store.ledger_file(paths, "inputs", run_id), [{"run_id": run_id, **i} for i in inputs], INPUT_SCHEMA)
     _write_rows(store.ledger_file(paths, "checks", run_id), [{"run_id": run_id, **c} for c in checks], CHECK_SCHEMA)
     _write_rows(store.ledger_file(paths, "runs", run_id), [row], RUN_SCHEMA)
+    target = openlineage_target or openlineage.Target.from_settings(Settings.from_environment())
     openlineage.emit(paths, lineage_events(paths, instance, run_id, job_name, started or ended, ended, False,
-                                           checks, inputs, asset_graph=asset_graph), log, url=openlineage_url)
+                                           checks, inputs, asset_graph=asset_graph, target=target,
+                                           manifest_path=manifest_path, column_metadata=column_metadata),
+                     log, target)
     log(f"audit: {status} run {run_id} recorded ({len(checks)} checks, {row['checks_failed']} failed)")
     return row
 

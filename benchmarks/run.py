@@ -39,8 +39,8 @@ REPO = HERE.parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _tree_rss(root_pid: int) -> int:
-    """Resident bytes of a process and all its descendants, now."""
+def _tree_rss(root_pid: int) -> tuple[int, dict[int, int]]:
+    """Resident bytes of a process and all its descendants, now: the sum, and by pid."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -56,12 +56,24 @@ def _tree_rss(root_pid: int) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)  # fields[1] is the parent pid
         rss[pid] = resident * PAGE
-    total, todo = 0, [root_pid]
+    tree: dict[int, int] = {}
+    todo = [root_pid]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        tree[pid] = rss.get(pid, 0)
         todo.extend(children.get(pid, []))
-    return total
+    return sum(tree.values()), tree
+
+
+def _command(pid: int) -> str:
+    """A process's command line, shortened to its program and first arguments."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            words = [Path(w.decode(errors="replace")).name if i == 0 else w.decode(errors="replace")
+                     for i, w in enumerate(fh.read().split(b"\0")[:4]) if w]
+    except OSError:
+        return "?"
+    return " ".join(words)[:120]
 
 
 def measure(name: str, cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
@@ -71,11 +83,22 @@ def measure(name: str, cmd: list[str], env: dict | None = None, log: Path | None
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     peak = [0]
+    # the largest resident size each process of the tree reached, when, and its command: which
+    # process holds the memory (the Dagster run, the dbt child or DuckDB), not only how much
+    by_process: dict[int, dict] = {}
     done = threading.Event()
 
     def sample():
         while not done.wait(0.2):
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            total, tree = _tree_rss(proc.pid)
+            peak[0] = max(peak[0], total)
+            for pid, rss in tree.items():
+                seen = by_process.get(pid)
+                if seen is None:
+                    seen = by_process[pid] = {"command": _command(pid), "peak_rss_mb": 0.0, "at_second": 0.0}
+                if rss / 2**20 > seen["peak_rss_mb"]:
+                    seen["peak_rss_mb"] = round(rss / 2**20, 1)
+                    seen["at_second"] = round(time.monotonic() - started, 1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -92,7 +115,8 @@ def measure(name: str, cmd: list[str], env: dict | None = None, log: Path | None
     result = {"wall_seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
               # the largest single process (the kernel's own figure) and the sampled sum over the tree
               "peak_rss_mb_largest_process": round(usage.ru_maxrss / 1024, 1),
-              "peak_rss_mb_tree": round(peak[0] / 2**20, 1)}
+              "peak_rss_mb_tree": round(peak[0] / 2**20, 1),
+              "peak_rss_by_process": sorted(by_process.values(), key=lambda p: -p["peak_rss_mb"])[:4]}
     print(f"   {result}", flush=True)
     return result
 

@@ -3,20 +3,19 @@
 ``record_run`` stores the (trimmed) GX results of a run's row validations in
 the project's validation-results store, next to the suites they ran; 
 ``build_data_docs`` renders the HTML site from that store. Both run offline:
-analytics are off (see ``_gx.py``) and nothing is fetched while building.
+analytics are off (see ``_gx.py``) and nothing is fetched while building; the
+site opens offline too (``data_docs.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from training_impact.expectations import contexts, suites
+from training_impact.expectations import contexts, data_docs, suites
 from training_impact.expectations.validate import RowValidation
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.resource_identifiers import (
@@ -114,38 +113,17 @@ def record_reports(data_root: str | Path, file_reports: Iterable[Any], run_name:
 def build_data_docs(data_root: str | Path, resource_identifiers: list[Any] | None = None) -> Path:
     """Render the Data Docs site from the stored results; returns index.html.
 
-    With ``resource_identifiers`` only those pages are (re)rendered, plus the
-    index: a run's docs cost what the run validated, not the whole history.
+    With ``resource_identifiers`` only those pages are (re)rendered: a run's docs cost what the run
+    validated, not the whole history. The site opens offline (D125, ``data_docs.py``): GX's pages
+    load nothing from the network, and the index is a static page of every stored result, written
+    here instead of by GX (whose index would read every stored result on each build).
     """
     ctx = contexts.file_context(data_root)
-    started = time.time()
-    with contexts.LOCK:
-        if resource_identifiers is None:
-            ctx.build_data_docs(site_names=[SITE])
-        else:
-            ctx.build_data_docs(site_names=[SITE], resource_identifiers=list(resource_identifiers))
     site = gx_root(data_root) / "uncommitted" / "data_docs" / SITE
-    _local_logo(site, since=started - 1)
-    index = site / "index.html"
-    if not index.exists():
-        raise FileNotFoundError(f"Data Docs were built but {index} is missing")
-    return index
-
-
-# GX's page header loads its logo from GX's S3 bucket with the data context id and
-# the build time in the query string: a beacon each time someone opens the docs.
-# The same image ships in the site's static/ folder.
-_REMOTE_LOGO = re.compile(r'https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/([\w.-]+)(\?[^"\']*)?')
-
-
-def _local_logo(site: Path, since: float) -> None:
-    """Point the logo of the pages written since `since` at the site's own copy."""
-    images = site / "static" / "images"
-    for page in site.rglob("*.html"):
-        if page.stat().st_mtime < since:
-            continue
-        text = page.read_text(encoding="utf-8")
-        if "great-expectations-web-assets" not in text:
-            continue
-        rel = Path(os.path.relpath(images, page.parent)).as_posix()
-        page.write_text(_REMOTE_LOGO.sub(lambda m: f"{rel}/{m.group(1)}", text), encoding="utf-8")
+    ids = None if resource_identifiers is None else list(resource_identifiers)
+    with contexts.LOCK:
+        # A site's first build since D125 (no index cache yet) also fixes the pages of earlier runs.
+        first = not (gx_root(data_root) / "uncommitted" / data_docs.INDEX_CACHE).exists()
+        ctx.build_data_docs(site_names=[SITE], resource_identifiers=ids, build_index=False)
+        data_docs.make_offline(site, data_docs.page_paths(site, None if first else ids))
+        return data_docs.write_index(gx_root(data_root), site)

@@ -46,6 +46,11 @@ def reference_param(ref_entity: str, ref_column: str) -> str:
     return f"ref_{ref_entity}_{ref_column}"
 
 
+# The organisation's currency (config/parameters.yml organisation.currency), filled at validation time:
+# the one place a company sets it, and the suite (and its lock) stay the same whatever it is (D136).
+CURRENCY_PARAM = "organisation_currency"
+
+
 # --------------------------------------------------------------------------
 # Rule constructors
 
@@ -255,15 +260,18 @@ def amount_range(max_abs: float) -> gxe.Expectation:
     )
 
 
-def accepted_currency(currencies: list[str]) -> gxe.Expectation:
+def accepted_currency() -> gxe.Expectation:
+    """Money in another currency than the organisation's: the warehouse has no exchange rates. The
+    accepted value arrives as a suite parameter from config/parameters.yml organisation.currency."""
     return gxe.ExpectColumnValuesToBeInSet(
         column="currency",
-        value_set=list(currencies),
+        value_set={"$PARAMETER": CURRENCY_PARAM},
         meta=_meta(
             "accepted_currency:currency",
             "currency",
-            "in_set",
-            "currency not accepted (" + ", ".join(currencies) + ")",
+            "currency",
+            "is not the organisation's currency",
+            setting="organisation.currency",
         ),
     )
 
@@ -330,13 +338,13 @@ def extra_rules(entity: str, row_rules: Mapping[str, Any]) -> list[gxe.Expectati
     """Hand-written rules for one entity, beyond what the canonical schema says."""
     tolerance = int(row_rules["future_tolerance_days"])
     rules: list[gxe.Expectation] = []
-    currencies = row_rules.get("accepted_currencies", {}).get(entity)
+    currency_checked = entity in (row_rules.get("organisation_currency") or ())
 
     if entity == "workers":
         rules += [date_order("termination_date", "hire_date"),
                   date_order("hire_date", "original_hire_date")]
     elif entity == "job_history":
-        rules += [accepted_currency(currencies)] if currencies else []
+        rules += [accepted_currency()] if currency_checked else []
     elif entity == "programs":
         rules += [score_order("score_max", "score_min"),
                   *score_range("mastery_score", "score_min", "score_max", "the program's")]
@@ -351,7 +359,7 @@ def extra_rules(entity: str, row_rules: Mapping[str, Any]) -> list[gxe.Expectati
     elif entity == "cost_lines":
         rules += [offset_sign(["grant", "tax_credit"]),
                   amount_range(float(row_rules["max_abs_amount"]))]
-        rules += [accepted_currency(currencies)] if currencies else []
+        rules += [accepted_currency()] if currency_checked else []
     elif entity == "survey_responses":
         rules += [date_order("ended_at", "started_at")]
 
@@ -390,6 +398,7 @@ PREPARE: dict[str, Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], Mapping[s
 }
 
 __all__ = [
+    "CURRENCY_PARAM",
     "FUTURE_DATE_COLUMNS",
     "FUTURE_LIMIT_PARAM",
     "PREPARE",

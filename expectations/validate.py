@@ -123,6 +123,10 @@ def validate_rows(
         if ahead is not None:
             # strict max: a timestamp late on the last plausible day still passes
             params[rules.plausible_max_param(column)] = pd.Timestamp(as_of + dt.timedelta(days=ahead + 1))
+    if entity in (policy["row_rules"].get("organisation_currency") or ()):
+        from training_impact.settings import organisation
+
+        params[rules.CURRENCY_PARAM] = [organisation().currency]
     for _, ref_entity, ref_col in ref_rules:
         if ref_entity in references:
             values = references[ref_entity][ref_col].dropna().astype(str).unique().tolist()
@@ -357,6 +361,9 @@ def _failure_rows(meta, idx, df, frame, params) -> pd.DataFrame:
     elif meta["kind"] == "future":
         limit = params[rules.FUTURE_LIMIT_PARAM] - pd.Timedelta(days=1)
         message = f"{meta['message']} ({limit.date().isoformat()})"
+    elif meta["kind"] == "currency":
+        accepted = ", ".join(params.get(rules.CURRENCY_PARAM) or [])
+        message = [f"{v} {meta['message']}, {accepted} ({meta['setting']} in config/parameters.yml)" for v in values]
     elif meta["kind"] == "plausible":
         top = params.get(rules.plausible_max_param(column))
         bounds = f"{meta['min_date']} .. " + ((top - pd.Timedelta(days=1)).date().isoformat() if top is not None

@@ -35,7 +35,8 @@ import pyarrow.compute as pc
 from training_impact.disk import DiskSpaceError, ensure_free_space, is_no_space
 
 from .casting import cast_column
-from .mapping import EntityMapping, Mapping, load_mapping, mapping_for_family
+from .derive import DeriveState, apply_simple, header_positions, key_text, resolve_lookup, text_of, to_micros
+from .mapping import EntityMapping, Mapping, MappingError, load_mapping, mapping_for_family, normalize_header
 from .readers import (
     EMPTY_EXTRACT_RULES, MAX_JSON_DEPTH, MAX_RECORD_BYTES, CsvReader, FileProbe, FileRejected, NeedSlowPath,
     ParquetReader, QualtricsReader, RawBatch, SourceReader, XapiReader, XlsxReader, probe_file,
@@ -44,6 +45,7 @@ from .references import (
     REFERENCE_CHECKS, REFERENCE_SOURCES, load_program_catalogue, load_reference_ids, reference_rule,
 )
 from .schemas import TIMESTAMP_TYPE, CanonicalSchemas, EntitySchema, load_schemas
+from .transforms import Lookup
 from .store import (
     QUARANTINE_SCHEMA, AtomicParquetWriter, Layout, append_manifest_row, move_to_rejected, read_manifest,
 )
@@ -55,6 +57,8 @@ TEXT_FORMATS = ("csv", "ndjson_xapi", "json", "qualtrics")
 # Rule of a value that cannot be read as its canonical type; same name as the
 # expectations vocabulary (`invalid_type:<col>`).
 CAST_RULE = "invalid_type:{column}"
+# Rule of a required column a mapping's lookup found no single value for (ingestion.transforms).
+LOOKUP_RULE = "lookup_unresolved:{column}"
 
 
 class ReconciliationError(RuntimeError):
@@ -314,14 +318,221 @@ def _require_row_rules(row_validator: RowValidator | None, row_rules: RowRules |
                         "batch yourself")
 
 
+# --------------------------------------------------------------------------- readers
+
+def header_score(em: EntityMapping, schema: EntitySchema) -> Callable[[list[str]], int]:
+    """How well a candidate header fits the spec: fields that feed a canonical column or a transform."""
+    inputs = {normalize_header(n) for n in em.transform_inputs(schema)}
+
+    def score(fields: list[str]) -> int:
+        return sum(1 for f in fields if f and (em.canonical_for(f, schema) is not None
+                                              or normalize_header(f) in inputs))
+    return score
+
+
+def open_source_reader(path: Path, probe: FileProbe, em: EntityMapping, schema: EntitySchema, batch_size: int,
+                       limits: IngestLimits) -> SourceReader:
+    """The reader of a landing file under its mapping spec."""
+    fmt = em.format
+    if fmt == "csv":
+        return CsvReader(path, probe, header_score(em, schema), batch_size, delimiter=em.delimiter,
+                         max_record_bytes=limits.max_record_bytes)
+    if fmt in ("ndjson_xapi", "json"):
+        return XapiReader(path, probe, schema.column_names, batch_size, ndjson=fmt == "ndjson_xapi",
+                          max_depth=limits.max_json_depth, max_record_bytes=limits.max_record_bytes)
+    if fmt == "qualtrics":
+        return QualtricsReader(path, probe, batch_size)
+    if fmt == "xlsx":
+        return XlsxReader(path, probe, batch_size, em.sheet, header_score(em, schema))
+    if fmt == "parquet":
+        return ParquetReader(path, probe, batch_size)
+    raise AssertionError(f"format {fmt!r} passed mapping validation but has no reader")
+
+
+# --------------------------------------------------------------------------- lookups
+
+LOOKUP_BATCH = 100_000
+
+
+class LookupSources:
+    """The rows a mapping's lookups read: another entity's landing files of the delivery, read
+    through the mapping that reads that entity (this one within a family, else the family's mapping
+    of landing/mappings.yml), with its own renames and transforms. Only the columns a lookup needs
+    are kept (match values as text, the date, the value taken), one table per lookup and files,
+    built on first use and shared by the files of an ingest_family call.
+
+    Which files: every file of an append entity; of a snapshot entity the one delivered last on or
+    before the day of the file being loaded (no such file: the first after it), the way a nightly
+    run would have seen the delivery.
+    """
+
+    def __init__(self, layout: Layout, limits: IngestLimits):
+        self.layout, self.limits = layout, limits
+        self._tables: dict[tuple, tuple[pa.Table, str]] = {}
+        self._mappings: dict[str, Mapping] = {}
+        self._found: dict[tuple[str, str], dict[str, Path]] = {}
+
+    def _their_mapping(self, entity: str, our_mapping: Mapping, our_schema: EntitySchema) -> Mapping:
+        family = load_schemas().entity(entity).family
+        if family == our_schema.family:
+            return our_mapping
+        if family not in self._mappings:
+            self._mappings[family] = mapping_for_family(self.layout.root, family)
+        return self._mappings[family]
+
+    def _files(self, mapping: Mapping, entity: str, our_rel: str) -> list[Path]:
+        from .delivery import delivery_day, delivery_order
+
+        key = (f"{mapping.name}:{mapping.path}", entity)
+        if key not in self._found:
+            self._found[key] = {p.relative_to(self.layout.landing).as_posix(): p
+                                for p in discover_files(self.layout.root, mapping, entity)}
+        found = self._found[key]
+        ordered = delivery_order(found)
+        if load_schemas().entity(entity).load != "snapshot" or not ordered:
+            return [found[r] for r in ordered]
+        day = delivery_day(our_rel)
+        if day is None:
+            return [found[ordered[-1]]]
+        upto = [r for r in ordered if (delivery_day(r) or date.min) <= day]
+        return [found[upto[-1] if upto else ordered[0]]]
+
+    def table(self, t: Lookup, our_mapping: Mapping, our_schema: EntitySchema, our_rel: str) -> tuple[pa.Table, str]:
+        """(the lookup's rows: m0..mk as text, `at` in microseconds, `take`; the files read, for messages)."""
+        mapping = self._their_mapping(t.entity, our_mapping, our_schema)
+        files = self._files(mapping, t.entity, our_rel)
+        key = (mapping.name, str(mapping.path), t, tuple(str(f) for f in files))
+        hit = self._tables.get(key)
+        if hit is None:
+            hit = self._tables[key] = self._build(t, mapping, files)
+        return hit
+
+    def _build(self, t: Lookup, mapping: Mapping, files: list[Path]) -> tuple[pa.Table, str]:
+        schema = load_schemas().entity(t.entity)
+        parts: list[pa.Table] = []
+        names = [f.relative_to(self.layout.landing).as_posix() for f in files]
+        lacking: set[str] = set()
+        for path, rel in zip(files, names):
+            em = mapping.source_for(t.entity, rel)
+            if em is not None:
+                parts.extend(self._read(t, em, schema, path, rel, lacking))
+        label = (f"{t.entity} of {', '.join(names)}" if 0 < len(names) <= 2
+                 else f"{t.entity} ({len(names)} files)" if names else f"{t.entity} (no landing file)")
+        if lacking:
+            label += f" ({'; '.join(sorted(lacking))})"
+        take_type = parts[0].schema.field("take").type if parts else pa.string()
+        fields = [(f"m{i}", pa.string()) for i in range(len(t.match))] + [("at", pa.int64()), ("take", take_type)]
+        empty = pa.table({name: pa.array([], typ) for name, typ in fields})
+        table = pa.concat_tables([p.select([f for f, _ in fields]) for p in parts]) if parts else empty
+        return table.combine_chunks(), label
+
+    def _read(self, t: Lookup, em: EntityMapping, schema: EntitySchema, path: Path, rel: str,
+              lacking: set[str]) -> list[pa.Table]:
+        where = f"{rel} (read for a lookup through mapping spec of {schema.name})"
+        needed = [c for c, _ in t.match] + ([t.nearest.column] if t.nearest else [])
+        needed += [c for c, _ in t.where if c in schema.column_names]
+        take_canonical = isinstance(t.take, str) and t.take in schema.column_names
+        if take_canonical:
+            needed.append(t.take)
+        for c in needed:
+            if isinstance(em.derive.get(c), Lookup):
+                raise MappingError(f"{where}: a lookup reads {schema.name}.{c}, itself a lookup; lookups do not chain")
+        vendor = [c for c, _ in t.where if c not in schema.column_names]
+        if not take_canonical:
+            vendor += [t.take] if isinstance(t.take, str) else list(t.take.inputs())
+        for name in vendor:
+            canon = em.canonical_for(name, schema)
+            if normalize_header(name) in {normalize_header(i) for i in em.identifiers} or (
+                    canon is not None and schema.column(canon).pii):
+                raise MappingError(f"{where}: a lookup takes direct identifier {name!r}")
+        try:
+            probe = probe_file(path, text=em.format in TEXT_FORMATS, forced_encoding=em.encoding)
+            reader = open_source_reader(path, probe, em, schema, LOOKUP_BATCH, self.limits)
+        except (FileRejected, OSError) as exc:
+            if is_no_space(exc):
+                raise
+            lacking.add(f"{rel} unreadable: {exc}")
+            return []      # nothing to look up in; the file is judged when its own entity loads
+        positions = header_positions(reader.header)
+        wanted = vendor + [n for c, d in em.derive.items() if c in needed and not isinstance(d, Lookup)
+                           for n in d.inputs()]
+        lacking.update(f"{rel} lacks {n!r}" for n in wanted if positions.get(normalize_header(n), -1) < 0)
+        resolved = {}
+        for i, h in enumerate(reader.header):
+            canon = em.canonical_for(h, schema) if h else None
+            if canon is not None:
+                resolved.setdefault(canon, i)
+        state = DeriveState()
+
+        def vendor_column(raw: RawBatch, name: str) -> pa.Array:
+            pos = positions.get(normalize_header(name), -1)
+            n = raw.table.num_rows
+            return raw.table.column(pos).combine_chunks() if pos >= 0 else pa.nulls(n, pa.string())
+
+        cast: dict[str, pa.Array] = {}     # this batch's cast columns (a sequence counts each row once)
+
+        def canonical(raw: RawBatch, c: str) -> pa.Array:
+            if c in cast:
+                return cast[c]
+            col = schema.column(c)
+            n = raw.table.num_rows
+            d = em.derive.get(c)
+            if d is not None:
+                src, _ = apply_simple(d, [vendor_column(raw, x) for x in d.inputs()], n, em, state, c)
+            elif c in resolved:
+                src = raw.table.column(resolved[c]).combine_chunks()
+            else:
+                src = pa.nulls(n, col.arrow_type)
+            cast[c] = cast_column(src, col, em).array    # a value that does not cast matches nothing
+            return cast[c]
+
+        batches = reader.batches()
+        for attempt in (1, 2):
+            out: list[pa.Table] = []
+            try:
+                for raw in batches:
+                    n = raw.table.num_rows
+                    cast.clear()
+                    cols = {f"m{i}": key_text(canonical(raw, c)) for i, (c, _) in enumerate(t.match)}
+                    cols["at"] = (to_micros(canonical(raw, t.nearest.column)) if t.nearest is not None
+                                  else pa.nulls(n, pa.int64()))
+                    if take_canonical:
+                        cols["take"] = canonical(raw, t.take)
+                    elif isinstance(t.take, str):
+                        cols["take"] = text_of(vendor_column(raw, t.take), em)
+                    else:
+                        cols["take"], _ = apply_simple(t.take, [vendor_column(raw, x) for x in t.take.inputs()], n,
+                                                       em, state, "take")
+                    keep = pc.is_valid(cols["take"])   # rows without a value or a match value are no candidates
+                    for i in range(len(t.match)):
+                        keep = pc.and_(keep, pc.is_valid(cols[f"m{i}"]))
+                    for c, values in t.where:
+                        got = key_text(canonical(raw, c)) if c in schema.column_names \
+                            else text_of(vendor_column(raw, c), em)
+                        accepted = pc.is_in(got, value_set=pa.array(list(values), pa.string()))
+                        keep = pc.and_(keep, pc.fill_null(accepted, False))
+                    out.append(pa.table(cols).filter(pc.fill_null(keep, False)))
+                return out
+            except NeedSlowPath:
+                if attempt == 2 or not isinstance(reader, CsvReader):
+                    raise
+                batches, state = reader.slow_batches(), DeriveState()
+            except FileRejected as rej:
+                lacking.add(f"{rel} unreadable: {rej}")
+                return []   # no rows to look up in (the file is rejected when its own entity loads)
+        return []
+
+
 # --------------------------------------------------------------------------- one file
 
 class _FileIngest:
     def __init__(self, *, path: Path, layout: Layout, schema: EntitySchema, em: EntityMapping, mapping: Mapping,
                  batch_id: str, references: dict[str, set[str]], progress: ProgressCallback | None,
                  row_validator: RowValidator | None, row_rules: RowRules | None, batch_size: int,
-                 state: _ManifestState, rel: str | None = None, limits: IngestLimits | None = None):
+                 state: _ManifestState, rel: str | None = None, limits: IngestLimits | None = None,
+                 lookups: "LookupSources | None" = None):
         self.path = path
+        self.lookups = lookups if lookups is not None else LookupSources(layout, limits or IngestLimits())
         self.limits = limits or IngestLimits()
         self.layout = layout
         self.schema = schema
@@ -341,6 +552,11 @@ class _FileIngest:
         self._rules_factory = row_rules
         self.canonical_schema = schema.arrow_schema(lineage=False)
         self.bronze_schema = schema.arrow_schema(lineage=True)
+        self._derive_state = DeriveState()
+        self._lookup_misses: dict[str, tuple[int, int, str]] = {}   # optional lookups left empty: rows, ambiguous
+        self.inputs: dict[str, int] = {}        # normalised vendor column a transform reads -> position
+        self.underivable: set[str] = set()      # optional derived columns whose vendor columns are absent
+        self._input_names = {normalize_header(n) for n in em.transform_inputs(schema)}
 
     @property
     def row_validator(self) -> RowValidator:
@@ -435,6 +651,8 @@ class _FileIngest:
         the file's report when reading rejects it, else None."""
         batches: Iterable[RawBatch] = self.reader.batches()
         for attempt in (1, 2):
+            self._derive_state = DeriveState()     # a sequence counts from the file's first record again
+            self._lookup_misses = {}
             try:
                 self.pending = [self._typed(self.reader, raw, self.resolved)
                                 for raw in self._guarded(self.reader, batches)]
@@ -520,23 +738,7 @@ class _FileIngest:
             yield raw
 
     def _open_reader(self, probe: FileProbe) -> SourceReader:
-        fmt = self.em.format
-        if fmt == "csv":
-            return CsvReader(self.path, probe, self._score_header, self.batch_size, delimiter=self.em.delimiter,
-                             max_record_bytes=self.limits.max_record_bytes)
-        if fmt in ("ndjson_xapi", "json"):
-            return XapiReader(self.path, probe, self.schema.column_names, self.batch_size, ndjson=fmt == "ndjson_xapi",
-                              max_depth=self.limits.max_json_depth, max_record_bytes=self.limits.max_record_bytes)
-        if fmt == "qualtrics":
-            return QualtricsReader(self.path, probe, self.batch_size)
-        if fmt == "xlsx":
-            return XlsxReader(self.path, probe, self.batch_size, self.em.sheet, self._score_header)
-        if fmt == "parquet":
-            return ParquetReader(self.path, probe, self.batch_size)
-        raise AssertionError(f"format {fmt!r} passed mapping validation but has no reader")
-
-    def _score_header(self, fields: list[str]) -> int:
-        return sum(1 for f in fields if f and self.em.canonical_for(f, self.schema) is not None)
+        return open_source_reader(self.path, probe, self.em, self.schema, self.batch_size, self.limits)
 
     def _resolve_columns(self, header: list[str]) -> dict[str, int]:
         """canonical column -> position in the vendor header; rejects on missing/ambiguous."""
@@ -545,7 +747,7 @@ class _FileIngest:
         for i, h in enumerate(header):
             canon = self.em.canonical_for(h, self.schema) if h else None
             if canon is None:
-                if h:
+                if h and normalize_header(h) not in self._input_names:
                     ignored.append(h)
                 continue
             if canon in resolved:
@@ -554,15 +756,19 @@ class _FileIngest:
                     f"{canon} is fed by both {header[resolved[canon]]!r} and {h!r}",
                 )
             resolved[canon] = i
-        if not resolved:
+        self._resolve_inputs(header)
+        if not resolved and not self.inputs:
             raise FileRejected("no_expected_columns",
                                f"none of the header fields maps to a {self.schema.name} column: {_short(header)}")
-        missing = [c for c in self.schema.required_columns if c not in resolved]
+        missing = [c for c in self.schema.required_columns if c not in resolved and c not in self.em.derive]
         if missing:
             raise FileRejected("missing_required_column", f"{', '.join(missing)} (header: {_short(header)})")
         if ignored:
             self.report.notes.append(f"ignored unmapped columns: {_short(ignored)}")
-        absent = [c for c in self.schema.column_names if c not in resolved]
+        if self.em.derive:
+            self.report.notes.append(f"derived columns: {_short(sorted(set(self.em.derive) - self.underivable))}")
+        absent = [c for c in self.schema.column_names
+                  if c not in resolved and (c not in self.em.derive or c in self.underivable)]
         if absent:
             self.report.notes.append(f"optional columns absent (loaded as null): {_short(absent)}")
         for column, ref in REFERENCE_CHECKS.get(self.schema.name, []):
@@ -571,10 +777,34 @@ class _FileIngest:
                     f"reference check {reference_rule(column)} skipped: no loaded {REFERENCE_SOURCES[ref][0]}")
         return resolved
 
+    def _resolve_inputs(self, header: list[str]) -> None:
+        """Positions of the vendor columns the derived columns read. A required derived column whose
+        vendor column is absent rejects the file like a missing required column; an optional one is
+        left empty (noted)."""
+        positions = header_positions(header)
+        self.inputs, self.underivable = {}, set()
+        for col, t in self.em.derive.items():
+            names = t.our_columns() if isinstance(t, Lookup) else t.inputs()
+            names = [n for n in names if not (isinstance(t, Lookup) and n in self.schema.column_names)]
+            absent = [n for n in names if normalize_header(n) not in positions]
+            repeated = [n for n in names if positions.get(normalize_header(n)) == -1]
+            if repeated:
+                raise FileRejected("ambiguous_column", f"{col} is derived from {repeated[0]!r}, which the header "
+                                                       "holds more than once")
+            if absent:
+                if self.schema.column(col).required:
+                    raise FileRejected("missing_required_column",
+                                       f"{col} (derived from {', '.join(map(repr, absent))}; header: {_short(header)})")
+                self.underivable.add(col)
+                continue
+            for n in names:
+                self.inputs[normalize_header(n)] = positions[normalize_header(n)]
+
     def _load(self, reader: SourceReader, resolved: dict[str, int]) -> None:
         batches: Iterator[RawBatch] = reader.batches()
         for attempt in (1, 2):
             self._open_sinks()
+            self._derive_state, self._lookup_misses = DeriveState(), {}
             try:
                 self._consume(reader, batches, resolved)
                 break
@@ -590,13 +820,17 @@ class _FileIngest:
             self._abort_sinks()  # no-op for sinks already committed
             raise
 
-    def _open_sinks(self, keep_validation: bool = False) -> None:
+    def _reset_counts(self, keep_validation: bool = False) -> None:
+        """Counts back to zero for a (re)start of the file; the validation kept or not."""
         self.rows_read = self.rows_loaded = self.rows_quarantined = 0
         self.last_ordinal = 0
         self.rule_counts: Counter[str] = Counter()
         if not keep_validation:
             self.report.validation = []
             self.report.gx_results = []
+
+    def _open_sinks(self, keep_validation: bool = False) -> None:
+        self._reset_counts(keep_validation)
         stem = Path(self.rel).stem
         bronze = self.layout.bronze_file(self.schema.name, self.batch_id, stem)
         if self.layout.relative(bronze) in self.state.bronze_files:
@@ -642,21 +876,39 @@ class _FileIngest:
         n = raw.table.num_rows
         # failures[i] = [(rule, column, value, message)] for row i of raw.table
         failures: dict[int, list[tuple[str, str | None, str | None, str]]] = {}
-        arrays = []
+        columns: dict[str, pa.Array] = {}
+        lookups = []
         for col in self.schema.columns:
-            if col.name not in resolved:
-                arrays.append(pa.nulls(n, col.arrow_type))
-                continue
-            src = raw.table.column(resolved[col.name]).combine_chunks()
             em = self.em
-            tz = getattr(reader, "time_zones", {}).get(reader.header[resolved[col.name]])
-            if tz and tz != em.timezone:
-                em = dataclasses.replace(em, timezone=tz)  # the export declares this column's zone
-            res = cast_column(src, col, em)
-            arrays.append(res.array)
+            t = em.derive.get(col.name)
             rule = CAST_RULE.format(column=col.name)
+            how = ""
+            if isinstance(t, Lookup):
+                lookups.append((col, t))      # after the other columns: a lookup matches on cast values
+                continue
+            if t is not None and col.name not in self.underivable:
+                src, derive_failures = apply_simple(t, [self._input(raw, name) for name in t.inputs()], n, em,
+                                                    self._derive_state, col.name)
+                for i, value, message in derive_failures:
+                    failures.setdefault(i, []).append((rule, col.name, value, message))
+                how = f" (derived: {t.describe()})"
+            elif t is None and col.name in resolved:
+                src = raw.table.column(resolved[col.name]).combine_chunks()
+                tz = getattr(reader, "time_zones", {}).get(reader.header[resolved[col.name]])
+                if tz and tz != em.timezone:
+                    em = dataclasses.replace(em, timezone=tz)  # the export declares this column's zone
+            else:
+                columns[col.name] = pa.nulls(n, col.arrow_type)
+                continue
+            res = cast_column(src, col, em)
+            columns[col.name] = res.array
             for i, value, message in res.failures:
-                failures.setdefault(i, []).append((rule, col.name, value, f"cannot read as {col.type}: {message}"))
+                if not any(f[0] == rule for f in failures.get(i, ())):
+                    failures.setdefault(i, []).append((rule, col.name, value,
+                                                       f"cannot read as {col.type}: {message}{how}"))
+        for col, t in lookups:
+            columns[col.name] = self._lookup(raw, col, t, columns, failures)
+        arrays = [columns[c.name] for c in self.schema.columns]
         typed = pa.Table.from_arrays(arrays, schema=self.canonical_schema)
 
         # Rows whose values could not be typed skip the row rules: a null left
@@ -668,6 +920,46 @@ class _FileIngest:
             ok_idx = np.arange(n, dtype=np.int64)
             checked = typed
         return _TypedBatch(raw, typed, failures, ok_idx, checked)
+
+    def _input(self, raw: RawBatch, name: str) -> pa.Array:
+        return raw.table.column(self.inputs[normalize_header(name)]).combine_chunks()
+
+    def _lookup(self, raw: RawBatch, col, t: Lookup, columns: dict[str, pa.Array], failures: dict) -> pa.Array:
+        """A derived column looked up in another entity's files of the delivery (LookupSources)."""
+        n = raw.table.num_rows
+        if col.name in self.underivable:
+            return pa.nulls(n, col.arrow_type)
+        theirs, source = self.lookups.table(t, self.mapping, self.schema, self.rel)
+        ours = [key_text(columns[c]) if c in self.schema.column_names else text_of(self._input(raw, c), self.em)
+                for _, c in t.match]
+        our_time = to_micros(columns[t.nearest.to]) if t.nearest is not None else None
+        found = resolve_lookup(t, ours, our_time, theirs)
+        res = cast_column(found.values, col, self.em)
+        rule = CAST_RULE.format(column=col.name)
+        for i, value, message in res.failures:
+            failures.setdefault(i, []).append((rule, col.name, value, f"cannot read as {col.type}: {message} "
+                                                                      f"(looked up in {source})"))
+        asked = np.ones(n, dtype=bool)      # rows with every value to look up with
+        for k in ours + ([our_time] if our_time is not None else []):
+            asked &= k.is_valid().to_numpy(zero_copy_only=False)
+        if col.required:
+            lookup_rule = LOOKUP_RULE.format(column=col.name)
+            keys = [k.to_pylist() for k in ours]
+            for i in np.flatnonzero(~found.matched).tolist():
+                if i in failures:
+                    continue  # the row is quarantined already (its match values did not cast)
+                wanted = ", ".join(f"{theirs_col}={keys[j][i]!r}" for j, (theirs_col, _) in enumerate(t.match))
+                why = ("several rows with different values match" if found.ambiguous[i]
+                       else "no row matches" if asked[i] else "nothing to look up with:")
+                failures.setdefault(i, []).append((lookup_rule, col.name, None,
+                                                   f"{col.name}: {why} {wanted} in {source}"))
+        else:
+            missed = asked & ~found.matched
+            if missed.any():
+                misses, amb, _ = self._lookup_misses.get(col.name, (0, 0, source))
+                self._lookup_misses[col.name] = (misses + int(missed.sum()),
+                                                 amb + int((missed & found.ambiguous).sum()), source)
+        return res.array
 
     def _settle(self, reader: SourceReader, item: "_TypedBatch") -> tuple[pa.Table, pa.Table, int]:
         """Reference rules, then the batch split into bronze rows and quarantine rows."""
@@ -785,6 +1077,9 @@ class _FileIngest:
             self._abort_sinks()
             raise
         r = self.report
+        for column, (misses, ambiguous, source) in sorted(self._lookup_misses.items()):
+            several = f", {ambiguous} of them matching several rows" if ambiguous else ""
+            r.notes.append(f"lookup {column}: {misses} rows found no single value in {source}{several} (left empty)")
         r.rows_read, r.rows_loaded, r.rows_quarantined = self.rows_read, self.rows_loaded, self.rows_quarantined
         r.quarantine_by_rule = dict(sorted(self.rule_counts.items()))
         r.bronze_file = self.layout.relative(bronze_path)
@@ -1109,7 +1404,7 @@ def ingest_file(
 def _file_job(path: Path | str, layout: Layout, batch_id: str, entity: str | None, mapping: str | Path | Mapping,
               references: dict[str, set[str]] | None, progress: ProgressCallback | None, row_rules: RowRules | None,
               row_validator: RowValidator | None, batch_size: int, limits: IngestLimits | None,
-              state: _ManifestState | None) -> "_FileIngest | FileReport":
+              state: _ManifestState | None, lookups: "LookupSources | None" = None) -> "_FileIngest | FileReport":
     """The ingestion of one landing file, ready to run; a path that is no regular file is set aside at once."""
     p = Path(path)
     if not p.is_absolute():
@@ -1137,11 +1432,12 @@ def _file_job(path: Path | str, layout: Layout, batch_id: str, entity: str | Non
                                   progress=progress)
     if references is None:
         references = load_reference_ids(layout.root)
+    limits = limits or IngestLimits.from_parameters()
     return _FileIngest(path=p, layout=layout, schema=schema, em=em, mapping=m, batch_id=batch_id,
                        references=references, progress=progress, row_validator=row_validator,
                        row_rules=row_rules, batch_size=max(1, int(batch_size)),
-                       state=state or _ManifestState.load(layout.root), rel=rel,
-                       limits=limits or IngestLimits.from_parameters())
+                       state=state or _ManifestState.load(layout.root), rel=rel, limits=limits,
+                       lookups=lookups if lookups is not None else LookupSources(layout, limits))
 
 
 def discover_files(data_root: Path | str, mapping: str | Mapping, entity: str, *,
@@ -1227,7 +1523,7 @@ def ingest_family(
     *,
     row_rules: RowRules | None = None,
     row_validator: RowValidator | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     entities: Iterable[str] | None = None,
     select: Callable[[str], bool] | None = None,
     limits: IngestLimits | None = None,
@@ -1243,8 +1539,13 @@ def ingest_family(
     performance, finance, surveys. With `references=None` the ids are read from
     bronze and re-read after this call loads workers or programs.
     `row_rules` / `row_validator`: as for `ingest_file` (one of them is required).
+    `batch_size`: rows read (and, for a big file, validated) at a time; by default GROUP_ROWS
+    with the GX row rules, whose cost is mostly per call, DEFAULT_BATCH_SIZE with a caller's
+    `row_validator`.
     """
     _require_row_rules(row_validator, row_rules)
+    if batch_size is None:
+        batch_size = GROUP_ROWS if row_validator is None else DEFAULT_BATCH_SIZE
     layout = Layout(data_root)
     schemas = load_schemas()
     entities_wanted = set(entities) if entities is not None else None
@@ -1259,6 +1560,7 @@ def ingest_family(
     report = FamilyReport(family=family, batch_id=batch_id, mapping=m.name)
     limits = limits or IngestLimits.from_parameters()
     claimed: set[str] = set()
+    lookups = LookupSources(layout, limits)   # another entity's files a lookup reads: read once per family
     # with the GX row rules, an entity's small files share one validation (D119); a caller's own
     # row_validator sees each batch alone
     group = _Group(row_rules) if row_validator is None else None
@@ -1279,7 +1581,7 @@ def ingest_family(
             if (entities_wanted is not None and ent.name not in entities_wanted) or (select and not select(rel)):
                 continue
             job = _file_job(p, layout, batch_id, ent.name, m, refs, progress, row_rules, row_validator,
-                            batch_size, limits, state)
+                            batch_size, limits, state, lookups)
             if isinstance(job, FileReport) or group is None:
                 reports.append(job if isinstance(job, FileReport) else job.run())
                 continue

@@ -1,4 +1,5 @@
-"""Vendor mapping files: `ingestion/mappings/<name>.yml`.
+"""Vendor mapping files: the project's `ingestion/mappings/<name>.yml` and a deployment's own, kept with its
+data (`<data root>/mappings/`, or the folder TI_MAPPINGS_DIR names; `mapping_dirs`, docs/mappings.md).
 
 A mapping is data, not code: adding a vendor format means adding a YAML file
 that says which landing files it reads and how their columns and values become
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from .schemas import CanonicalSchemas, EntitySchema, load_schemas
+from .transforms import Constant, Convert, Key, Lookup, Sequence, Transform, TransformError, parse_transform
 
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
 
@@ -26,8 +28,11 @@ XAPI_FORMATS = ("ndjson_xapi", "json")
 _ENTITY_KEYS = {
     "pattern", "format", "columns", "value_maps", "date_formats", "timezone",
     "identifiers", "sheet", "encoding", "delimiter", "decimal_separator",
-    "thousands_separator", "null_values",
+    "thousands_separator", "null_values", "derive",
 }
+# Canonical columns holding a worker id (training_impact.privacy.WORKER_ID_COLUMNS says the same; the dbt
+# staging models pseudonymise them): a transform must not copy one raw into another column.
+WORKER_ID_COLUMNS = frozenset({"worker_id", "manager_id", "evaluator_id", "actor_id"})
 
 
 class MappingError(ValueError):
@@ -67,6 +72,8 @@ class EntityMapping:
     decimal_separator: str = "."
     thousands_separator: str | None = None
     null_values: tuple[str, ...] = ("",)
+    # canonical column -> transform (ingestion.transforms): columns the file does not hold as such
+    derive: dict[str, Transform] = field(default_factory=dict)
 
     def matches(self, relative_path: str) -> bool:
         rel = relative_path.replace("\\", "/")
@@ -82,13 +89,29 @@ class EntityMapping:
         for vendor, canonical in self.columns.items():
             if normalize_header(vendor) == norm:
                 return canonical
-        explicit_targets = set(self.columns.values())
+        explicit_targets = set(self.columns.values()) | set(self.derive)
         for c in schema.column_names:
-            # A canonical name already fed by an explicit rename is not also
-            # fed by a same-named vendor column: the mapping chose the source.
+            # A canonical name already fed by an explicit rename (or derived) is not
+            # also fed by a same-named vendor column: the mapping chose the source.
             if normalize_header(c) == norm and c not in explicit_targets:
                 return c
         return None
+
+    def transform_inputs(self, schema: EntitySchema) -> list[str]:
+        """Vendor columns the derived columns read (names as the mapping writes them), in order.
+
+        A lookup's own-side column that is a canonical column of the entity is read typed, after
+        casting; any other name is a vendor column of the file.
+        """
+        out: list[str] = []
+        for t in self.derive.values():
+            names = t.our_columns() if isinstance(t, Lookup) else t.inputs()
+            for n in names:
+                if isinstance(t, Lookup) and n in schema.column_names:
+                    continue
+                if normalize_header(n) not in {normalize_header(x) for x in out}:
+                    out.append(n)
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,7 +170,8 @@ def _parse_value_map(where: str, spec: Any) -> ValueMap:
     return ValueMap({_as_str_key(k): _as_canonical_value(v) for k, v in values.items()}, ci)
 
 
-def _parse_entity(where: str, entity: str, spec: dict[str, Any], schema: EntitySchema) -> EntityMapping:
+def _parse_entity(where: str, entity: str, spec: dict[str, Any], schema: EntitySchema,
+                  default_timezone: str | None = None, schemas: CanonicalSchemas | None = None) -> EntityMapping:
     unknown = set(spec) - _ENTITY_KEYS
     if unknown:
         raise MappingError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_ENTITY_KEYS)}")
@@ -175,7 +199,7 @@ def _parse_entity(where: str, entity: str, spec: dict[str, Any], schema: EntityS
     for col in date_formats:
         if col not in schema.column_names or schema.column(col).type not in ("date", "timestamp"):
             raise MappingError(f"{where}: date format for {col!r}, which is not a date/timestamp column of {entity}")
-    tz = str(spec.get("timezone") or "UTC")
+    tz = str(spec.get("timezone") or default_timezone or "UTC")
     try:
         from zoneinfo import ZoneInfo
 
@@ -197,6 +221,7 @@ def _parse_entity(where: str, entity: str, spec: dict[str, Any], schema: EntityS
         decimal_separator=str(spec.get("decimal_separator") or "."),
         thousands_separator=spec.get("thousands_separator"),
         null_values=tuple(str(v) for v in spec.get("null_values", [""])),
+        derive=_parse_derive(where, spec.get("derive"), columns, schema),
     )
     # A direct identifier mapped onto a non-pii canonical column would carry it
     # past the raw zone: refuse the mapping rather than leak.
@@ -208,11 +233,134 @@ def _parse_entity(where: str, entity: str, spec: dict[str, Any], schema: EntityS
             )
     if fmt in XAPI_FORMATS and entity != "xapi_statements":
         raise MappingError(f"{where}: format {fmt!r} carries xAPI statements; entity must be xapi_statements")
+    _check_derive(where, em, schema, schemas or load_schemas())
     return em
 
 
-def parse_mapping(doc: dict[str, Any], path: Path, schemas: CanonicalSchemas | None = None) -> Mapping:
+# --------------------------------------------------------------------------- derived columns
+
+def _parse_derive(where: str, spec: Any, columns: dict[str, str], schema: EntitySchema) -> dict[str, Transform]:
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where}: 'derive' must map canonical columns to a transform, got {type(spec).__name__}")
+    out: dict[str, Transform] = {}
+    for col, tspec in spec.items():
+        col = str(col)
+        w = f"{where}.derive.{col}"
+        if col not in schema.column_names:
+            raise MappingError(f"{w}: {col!r} is not a column of {schema.name}")
+        fed_by = [v for v, c in columns.items() if c == col]
+        if fed_by:
+            raise MappingError(f"{w}: {col!r} is fed by both vendor column {fed_by[0]!r} and a transform; keep one")
+        try:
+            out[col] = parse_transform(w, tspec)
+        except TransformError as exc:
+            raise MappingError(str(exc)) from None
+    return out
+
+
+def _check_constant(where: str, value: str, col, em: EntityMapping) -> None:
+    """A constant must read as its column's type and be an accepted value (after the value map)."""
+    from .casting import CastError, apply_value_map, parse_bool, parse_date, parse_decimal, parse_float, \
+        parse_int, parse_timestamp
+    import pyarrow as pa
+
+    vm = em.value_maps.get(col.name)
+    if vm is not None:
+        value = apply_value_map(pa.array([value], pa.string()), vm)[0].as_py()
+    parse = {"int": parse_int, "float": parse_float, "decimal": parse_decimal, "bool": parse_bool,
+             "date": lambda s: parse_date(s, em.date_formats.get(col.name)),
+             "timestamp": lambda s: parse_timestamp(s, em.date_formats.get(col.name), em.timezone)}.get(col.type)
+    try:
+        if parse is not None and value is not None:
+            parse(value)
+    except CastError as exc:
+        raise MappingError(f"{where}: constant cannot be read as {col.type}: {exc}") from None
+    if col.accepted_values and value not in col.accepted_values:
+        raise MappingError(f"{where}: constant {value!r} is not an accepted value of {col.name} "
+                           f"({', '.join(col.accepted_values)})")
+
+
+def _check_derive(where: str, em: EntityMapping, schema: EntitySchema, schemas: CanonicalSchemas) -> None:
+    """Types, the looked-up entity's columns, and privacy: no transform carries a direct identifier or
+    a raw worker id into a column that is not dropped (pii) or pseudonymised (worker id) downstream."""
+    norm = normalize_header
+    identifiers = {norm(i) for i in em.identifiers}
+    identifiers |= {norm(v) for v, c in em.columns.items() if schema.column(c).pii}
+    identifiers |= {norm(c.name) for c in schema.columns if c.pii and c.name not in em.derive}
+    worker_bearing = {norm(v) for v, c in em.columns.items() if c in WORKER_ID_COLUMNS}
+    worker_bearing |= {norm(c) for c in WORKER_ID_COLUMNS if c in schema.column_names and c not in em.derive}
+    for col, t in em.derive.items():
+        if col in WORKER_ID_COLUMNS and not isinstance(t, Lookup):
+            worker_bearing |= {norm(n) for n in t.inputs()}
+    lookups = {c for c, t in em.derive.items() if isinstance(t, Lookup)}
+    for name, t in em.derive.items():
+        w = f"{where}.derive.{name}"
+        col = schema.column(name)
+        if isinstance(t, Constant):
+            _check_constant(w, t.value, col, em)
+        elif isinstance(t, Key) and col.type != "string":
+            raise MappingError(f"{w}: a key is text; {name} is {col.type} (a per-group number is a sequence)")
+        elif isinstance(t, Sequence) and col.type != "int":
+            raise MappingError(f"{w}: a sequence is an integer; {name} is {col.type}")
+        elif isinstance(t, Convert) and col.type not in ("int", "float", "decimal"):
+            raise MappingError(f"{w}: a unit conversion gives a number; {name} is {col.type}")
+        if not col.pii:
+            leaked = sorted({n for n in t.inputs() if norm(n) in identifiers})
+            if leaked:
+                raise MappingError(f"{w}: reads direct identifier {leaked[0]!r} into {name}, which is not flagged pii: "
+                                   "it would travel past the raw zone")
+        if isinstance(t, Key) and t.method == "concat" and name not in WORKER_ID_COLUMNS:
+            raw_ids = sorted({n for n in t.columns if norm(n) in worker_bearing})
+            if raw_ids:
+                raise MappingError(f"{w}: a concatenated key would carry the raw worker id of {raw_ids[0]!r} into "
+                                   f"{name}, which is not pseudonymised; use method: hash")
+        if isinstance(t, Lookup):
+            _check_lookup(w, name, t, schema, schemas, lookups)
+
+
+def _check_lookup(w: str, name: str, t: Lookup, schema: EntitySchema, schemas: CanonicalSchemas,
+                  lookups: set[str]) -> None:
+    if t.entity not in schemas.entities:
+        raise MappingError(f"{w}: lookup in unknown entity {t.entity!r}; known: {sorted(schemas.entities)}")
+    if t.entity == schema.name:
+        raise MappingError(f"{w}: a lookup reads another entity, not {schema.name} itself")
+    theirs = schemas.entity(t.entity)
+    for their_col, ours in t.match:
+        if their_col not in theirs.column_names:
+            raise MappingError(f"{w}: lookup match {their_col!r} is not a column of {t.entity}")
+        if ours in lookups:
+            raise MappingError(f"{w}: lookup matches on {ours!r}, itself a lookup (lookups read cast columns only)")
+    if t.nearest is not None:
+        n = t.nearest
+        if n.column not in theirs.column_names or theirs.column(n.column).type not in ("date", "timestamp"):
+            raise MappingError(f"{w}: nearest column {n.column!r} is not a date/timestamp column of {t.entity}")
+        if n.to not in schema.column_names or schema.column(n.to).type not in ("date", "timestamp"):
+            raise MappingError(f"{w}: nearest 'to' {n.to!r} is not a date/timestamp column of {schema.name}")
+        if n.to in lookups:
+            raise MappingError(f"{w}: nearest 'to' {n.to!r} is itself a lookup")
+    if isinstance(t.take, str) and t.take in theirs.column_names:
+        src = theirs.column(t.take)
+        if src.pii and not schema.column(name).pii:
+            raise MappingError(f"{w}: takes direct identifier {t.entity}.{t.take} into {name}, which is not pii")
+        if t.take in WORKER_ID_COLUMNS and name not in WORKER_ID_COLUMNS:
+            raise MappingError(f"{w}: takes the raw worker id {t.entity}.{t.take} into {name}, which is not "
+                               "pseudonymised")
+
+
+def organisation_timezone() -> str:
+    """A mapping without `timezone` reads local timestamps in the organisation's (config/parameters.yml
+    organisation.timezone, D136)."""
+    from training_impact.settings import parameters_timezone
+
+    return parameters_timezone()
+
+
+def parse_mapping(doc: dict[str, Any], path: Path, schemas: CanonicalSchemas | None = None,
+                  default_timezone: str | None = None) -> Mapping:
     schemas = schemas or load_schemas()
+    default_timezone = default_timezone or organisation_timezone()
     name = path.stem
     if not isinstance(doc, dict) or not isinstance(doc.get("entities"), dict):
         raise MappingError(f"{path}: a mapping needs an 'entities:' mapping")
@@ -225,21 +373,41 @@ def parse_mapping(doc: dict[str, Any], path: Path, schemas: CanonicalSchemas | N
         specs = spec if isinstance(spec, list) else [spec]
         entities[entity] = tuple(
             _parse_entity(f"{where}[{i}]" if len(specs) > 1 else where, entity, {**defaults, **(s or {})},
-                          schemas.entity(entity))
+                          schemas.entity(entity), default_timezone, schemas)
             for i, s in enumerate(specs)
         )
     return Mapping(name=name, path=path, description=str(doc.get("description", "")).strip(), entities=entities)
 
 
 @lru_cache(maxsize=16)
-def _load_cached(path: str, mtime_ns: int) -> Mapping:
+def _load_cached(path: str, mtime_ns: int, default_timezone: str) -> Mapping:
     p = Path(path)
     with open(p, encoding="utf-8") as fh:
-        return parse_mapping(yaml.safe_load(fh), p)
+        return parse_mapping(yaml.safe_load(fh), p, default_timezone=default_timezone)
 
 
-def load_mapping(name_or_path: str | Path | Mapping = "canonical") -> Mapping:
-    """Load a mapping by name (`ingestion/mappings/<name>.yml`) or by path.
+def mapping_dirs(data_root: str | Path | None = None) -> list[Path]:
+    """Where a mapping name is looked up, first hit wins: the deployment's own folders (TI_MAPPINGS_DIR,
+    then `<data root>/mappings/`: user mappings live outside the project's tree), then the
+    project's ingestion/mappings/ (docs/mappings.md)."""
+    from training_impact.settings import user_mapping_dirs
+
+    return [*user_mapping_dirs(data_root), MAPPINGS_DIR]
+
+
+def find_mapping_file(name: str, data_root: str | Path | None = None, own_only: bool = False) -> Path | None:
+    """`<name>.yml` in the first of `mapping_dirs(data_root)` that holds it (`own_only`: the
+    deployment's folders only, not ingestion/mappings/)."""
+    for folder in mapping_dirs(data_root)[:-1] if own_only else mapping_dirs(data_root):
+        candidate = folder / f"{name}.yml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_mapping(name_or_path: str | Path | Mapping = "canonical", data_root: str | Path | None = None) -> Mapping:
+    """Load a mapping by name (a deployment's folder first, then `ingestion/mappings/<name>.yml`:
+    `mapping_dirs`) or by path.
 
     A Mapping passes through unchanged, so callers may hand either.
     """
@@ -247,15 +415,17 @@ def load_mapping(name_or_path: str | Path | Mapping = "canonical") -> Mapping:
         return name_or_path
     p = Path(name_or_path)
     if p.suffix not in (".yml", ".yaml"):
-        p = MAPPINGS_DIR / f"{name_or_path}.yml"
+        p = find_mapping_file(str(name_or_path), data_root) or MAPPINGS_DIR / f"{name_or_path}.yml"
     if not p.is_file():
-        available = sorted(x.stem for x in MAPPINGS_DIR.glob("*.yml"))
-        raise MappingError(f"mapping {name_or_path!r} not found at {p}; available: {available}")
-    return _load_cached(str(p), p.stat().st_mtime_ns)
+        available = available_mappings(data_root)
+        raise MappingError(f"mapping {name_or_path!r} not found at {p}; available: {available}"
+                           f" (searched {', '.join(str(d) for d in mapping_dirs(data_root))})")
+    return _load_cached(str(p), p.stat().st_mtime_ns, organisation_timezone())
 
 
-def available_mappings() -> list[str]:
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yml"))
+def available_mappings(data_root: str | Path | None = None) -> list[str]:
+    """Mapping names of `mapping_dirs(data_root)`: the deployment's own and the project's."""
+    return sorted({p.stem for folder in mapping_dirs(data_root) if folder.is_dir() for p in folder.glob("*.yml")})
 
 
 # --------------------------------------------------------------------------- selection per data root
@@ -300,7 +470,9 @@ def read_landing_mappings(data_root: str | Path) -> dict[str, list[str]]:
     """family -> mapping names (or paths) from landing/mappings.yml; {} when there is none.
 
     Format (family names of canonical_schemas.yml; a value is one mapping or a
-    list, combined in order; a path ending in .yml is relative to landing/):
+    list, combined in order; a name is looked up in `mapping_dirs(data_root)`:
+    TI_MAPPINGS_DIR, `<data root>/mappings/`, then ingestion/mappings/; a path
+    ending in .yml is relative to landing/):
 
         version: 1
         families:
@@ -328,6 +500,9 @@ def read_landing_mappings(data_root: str | Path) -> dict[str, list[str]]:
             n = n.strip()
             if n.endswith((".yml", ".yaml")) and not Path(n).is_absolute():
                 n = str(path.parent / n)
+            elif not n.endswith((".yml", ".yaml")):
+                own = find_mapping_file(n, data_root, own_only=True)  # the deployment's own mapping wins
+                n = str(own) if own is not None else n
             resolved.append(n)
         out[str(family)] = resolved
     return out
@@ -346,8 +521,9 @@ def write_landing_mappings(data_root: str | Path, families: dict[str, list[str]]
     path = landing_mappings_path(data_root)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"# {line}".rstrip() for line in comment.splitlines()] if comment else []
-    lines += ["# Which mapping(s) of ingestion/mappings/ read each source family of this",
-              "# landing zone (docs/mappings.md). Families not listed use \"canonical\".",
+    lines += ["# Which mapping(s) read each source family of this landing zone: a name is looked up in",
+              "# TI_MAPPINGS_DIR, <data root>/mappings/, then the project's ingestion/mappings/",
+              "# (docs/mappings.md). Families not listed use \"canonical\".",
               "version: 1", "families:"]
     for family, names in families.items():
         value = names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"

@@ -1,12 +1,15 @@
-"""Alerts: a failed run or a failed blocking check notifies a webhook and/or e-mail.
+"""Alerts: a failed run notifies a webhook and/or e-mail, listing its failed blocking checks.
 
-Two senders share this module:
+Dagster decides when: the ``alert_on_run_failure`` run-failure sensor
+(orchestration/defs/sensors.py) is the one place an alert is composed and sent. The
+daemon evaluates it for runs it launched (schedule, landing sensor, the UI);
+``training-impact run`` / ``demo`` / ``backfill`` evaluate the same function in their own
+process right after a failed run (DECISIONS D130). This module holds what the sensor adds
+to Dagster's failure event, and the two small senders:
 
-* ``training_impact.pipeline.run_pipeline`` (CLI, demo, tests) sends right after an
-  in-process run, from its ``RunOutcome``; it tags the run so the sensor skips it;
-* the ``alert_on_run_failure`` run-failure sensor (deployments running
-  ``dagster-daemon``) sends for every other failed run, reading the check
-  evaluations and step failures from the instance's event log.
+* the message: every failed blocking check (asset, check, reason) and failed step, read
+  from the run's event log, with the count of non-blocking (WARN) checks that failed;
+* a JSON ``POST`` to a webhook, and a plain-text e-mail over SMTP.
 
 Channels are configured only from the environment (nothing to configure = no alert):
 
@@ -44,7 +47,7 @@ from training_impact.settings import environment
 
 log = logging.getLogger("training_impact.alerts")
 
-# Runs that already alerted in-process carry this tag; the sensor leaves them alone.
+# Runs whose own process alerts (the CLI, D130) carry this tag; the daemon's sensor ticks leave them alone.
 ALERTED_TAG = "training_impact/alerts"
 ALERTED_VALUE = "sent_in_process"
 SOURCE = "training-impact"
@@ -118,15 +121,10 @@ class Alert:
     run_id: str
     job: str
     problems: list[Problem]
-    run_failed: bool = True
     warnings: int = 0  # failed non-blocking (WARN) checks, counted, not listed
     data_dir: str | None = None
     dagster_url: str | None = None
     raised_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-    @property
-    def event(self) -> str:
-        return "run_failed" if self.run_failed else "blocking_check_failed"
 
     @property
     def first(self) -> Problem | None:
@@ -135,8 +133,7 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        head = f"[{SOURCE}] run {self.run_id[:8]} of {self.job} " + ("failed" if self.run_failed else
-                                                                      "has a failed blocking check")
+        head = f"[{SOURCE}] run {self.run_id[:8]} of {self.job} failed"
         first = self.first
         if first is not None:
             head += f": {' '.join(p for p in (first.asset, first.check) if p) or 'step failure'}"
@@ -168,7 +165,7 @@ class Alert:
         first = self.first
         return {
             "source": SOURCE,
-            "event": self.event,
+            "event": "run_failed",
             "status": "failure",
             "run_id": self.run_id,
             "job": self.job,
@@ -201,35 +198,31 @@ def _step_assets(step_key: str, step_assets: dict[str, list[str]] | None) -> str
     return ", ".join(assets) if assets else step_key
 
 
-def alert_from_results(run_id: str, job: str, run_failed: bool, check_results: list[dict],
-                       step_failures: list[tuple[str, str]], step_assets: dict[str, list[str]] | None = None,
-                       data_dir: str | None = None, dagster_url: str | None = None) -> Alert | None:
-    """None when there is nothing to alert on (the run succeeded and no blocking check failed).
+def alert_from_results(run_id: str, job: str, check_results: list[dict], step_failures: list[tuple[str, str]],
+                       step_assets: dict[str, list[str]] | None = None, data_dir: str | None = None,
+                       dagster_url: str | None = None) -> Alert:
+    """The alert of a failed run: its failed blocking (ERROR) checks listed, its WARN failures counted.
 
-    check_results: dicts with asset, check, passed, severity, description (RunOutcome.check_results).
+    check_results: dicts with asset, check, passed, severity, description (``check_results_from_instance``).
     step_failures: (step_key, error message).
     """
     failed_checks = [c for c in check_results if not c["passed"]]
     blocking = [c for c in failed_checks if str(c.get("severity", "")).upper() == "ERROR"]
-    if not run_failed and not blocking:
-        return None
     problems = [Problem("check", c["asset"], c["check"], "ERROR", c.get("description") or "") for c in blocking]
     problems += [Problem("step", _step_assets(step, step_assets), None, "FAILURE", message)
                  for step, message in step_failures]
-    return Alert(run_id=run_id, job=job, problems=problems, run_failed=run_failed,
-                 warnings=len(failed_checks) - len(blocking), data_dir=data_dir,
-                 dagster_url=dagster_url)
+    return Alert(run_id=run_id, job=job, problems=problems, warnings=len(failed_checks) - len(blocking),
+                 data_dir=data_dir, dagster_url=dagster_url)
 
 
-def alert_for_outcome(outcome, job: str = "training_impact_pipeline", step_assets: dict[str, list[str]] | None = None,
-                      data_dir: str | None = None, dagster_url: str | None = None) -> Alert | None:
-    """From a ``training_impact.pipeline.RunOutcome`` (failures read 'step_key: message')."""
-    steps = []
-    for failure in outcome.failures:
-        step, _, message = failure.partition(": ")
-        steps.append((step, message))
-    return alert_from_results(outcome.run_id, job, not outcome.success, outcome.check_results, steps,
-                              step_assets=step_assets, data_dir=data_dir, dagster_url=dagster_url)
+def failure_text(error) -> str:
+    """A step's error with the exception our code raised (e.g. a DiskSpaceError naming its path, D86)
+    after Dagster's "Error occurred while executing op" wrapper, which alone says nothing."""
+    if error is None:
+        return ""
+    text = (error.message or "").strip()
+    cause = getattr(error, "cause", None)  # the user code's exception itself, not what it chained
+    return f"{text} {cause.message.strip()}" if cause is not None else text
 
 
 def check_results_from_instance(instance, run_id: str) -> list[dict]:

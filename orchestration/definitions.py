@@ -1,4 +1,4 @@
-"""The one Dagster ``Definitions`` of training-impact (``dagster dev -m training_impact.orchestration.definitions``)."""
+"""The one Dagster ``Definitions`` of training-impact (``dg dev -m training_impact.orchestration.definitions``)."""
 
 import dagster as dg
 

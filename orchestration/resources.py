@@ -29,6 +29,7 @@ SECRET_VARIABLES = {
     "postgres_dsn": "TI_POSTGRES_DSN",
     "webhook_url": "TI_ALERT_WEBHOOK_URL",
     "smtp_password": "TI_ALERT_SMTP_PASSWORD",
+    "openlineage_api_key": "TI_OPENLINEAGE_API_KEY",
 }
 _SETTINGS_FIELDS = {f.name for f in fields(Settings)}
 
@@ -105,13 +106,15 @@ class PseudonymisationResource(_SettingsResource):
 
 class AlertsResource(_SettingsResource):
     """Alert channels (TI_ALERT_*), the UI address alerts link to (TI_DAGSTER_URL), and the
-    OpenLineage endpoint the audit posts to (TI_OPENLINEAGE_URL)."""
+    OpenLineage endpoint the audit posts to (TI_OPENLINEAGE_URL, _API_KEY, _NAMESPACE)."""
 
     channels: dict[str, str] | None = None  # the TI_ALERT_* variables but the two secrets below
     webhook_url: str | None = None
     smtp_password: str | None = None
     dagster_url: str | None = None
     openlineage_url: str | None = None
+    openlineage_api_key: str | None = None
+    openlineage_namespace: str | None = None
 
     def variables(self) -> dict[str, str]:
         """The TI_ALERT_* variables (orchestration.alerts.AlertSettings.from_env reads them)."""
@@ -155,7 +158,9 @@ def resources_from(settings: Settings, environ: Mapping[str, str] | None = None)
             channels={k: v for k, v in alert.items() if k not in SECRET_VARIABLES.values()},
             webhook_url=_secret(alert.get("TI_ALERT_WEBHOOK_URL"), "TI_ALERT_WEBHOOK_URL", environ),
             smtp_password=_secret(alert.get("TI_ALERT_SMTP_PASSWORD"), "TI_ALERT_SMTP_PASSWORD", environ),
-            dagster_url=settings.dagster_url, openlineage_url=settings.openlineage_url),
+            dagster_url=settings.dagster_url, openlineage_url=settings.openlineage_url,
+            openlineage_api_key=_secret(settings.openlineage_api_key, "TI_OPENLINEAGE_API_KEY", environ),
+            openlineage_namespace=settings.openlineage_namespace),
     }
 
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from training_impact.publishing.contracts import ContractError, MartContract, load_mart_contracts
+from training_impact.publishing.contracts import (
+    ContractError,
+    MartContract,
+    load_mart_contracts,
+    load_published_contracts,
+    load_serving_contracts,
+)
 from training_impact.publishing.serving import PublishReport, current_version, publish, serving_dir, serving_file
 from training_impact.disk import ensure_free_space, no_space_is_clear, size_of
 from training_impact.settings import Paths, Settings
@@ -53,6 +59,8 @@ __all__ = [
     "MartContract",
     "PublishReport",
     "load_mart_contracts",
+    "load_published_contracts",
+    "load_serving_contracts",
     "publish",
     "publish_run",
     "serving_dir",

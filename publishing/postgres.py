@@ -7,8 +7,9 @@ one, never a mix, and a failure leaves the old set in place:
 2. make sure the roles exist: ``ti_bi`` (reads ``reporting``) and ``ti_auditor``
    (member of ``ti_bi``, also reads ``audit``); both are NOLOGIN group roles: people
    and BI service accounts are LOGIN roles the DBA makes members of them;
-3. create schema ``reporting_next`` with one table per mart (contract types) and
-   ``publish_info``, COPY the rows in, grant SELECT to ``ti_bi``;
+3. create schema ``reporting_next`` with one table per mart and per serving view and grain
+   (contract types, comments from the dbt descriptions) and ``publish_info``, COPY the rows in,
+   grant SELECT to ``ti_bi``;
 4. build ``audit.load_manifest_next`` (the ingestion manifest) and append to
    ``audit.publish_log`` (the run ledger);
 5. swap: rename ``reporting`` → ``reporting_previous``, ``reporting_next`` →
@@ -164,7 +165,8 @@ def publish_postgres(
             cur.execute(
                 sql.SQL("comment on schema {} is {}").format(
                     _ident(NEXT),
-                    sql.Literal("training-impact KPI marts, read-only for BI; replaced as a whole by each publish"),
+                    sql.Literal("training-impact KPI marts (kpi_*) and analyst-safe serving views (<family>_overall, "
+                                "<family>_by_<grain>), read-only for BI; replaced as a whole by each publish"),
                 )
             )
             counts: dict[str, int] = {}

@@ -17,8 +17,9 @@ One publish:
 
 1. builds the new version in a hidden folder ``versions/.vNNNNNN-<run>.tmp``: the DuckDB
    file (schema ``reporting``: one table per ``kpi_*`` mart with its contract columns plus
-   ``_published_run_id`` / ``_published_at``, and ``reporting.publish_info``) and one
-   Parquet file per mart from that same copy;
+   ``_published_run_id`` / ``_published_at``, one table per serving view and grain,
+   ``<family>_overall`` / ``<family>_by_<grain>`` (D126), and ``reporting.publish_info``) and one
+   Parquet file per table from that same copy;
 2. publishes the same rows to PostgreSQL when a DSN is configured (one transaction,
    see ``publishing.postgres``), so a failure there leaves every target on the old set;
 3. fsyncs, renames the folder to ``versions/vNNNNNN-<run>``, then replaces the symlink
@@ -47,11 +48,12 @@ from training_impact.publishing.contracts import (
     PUBLISH_INFO,
     PUBLISH_INFO_COLUMNS,
     PUBLISH_INFO_DESCRIPTION,
+    SLICE_GRAIN_COLUMN,
     Column,
     ContractError,
     MartContract,
     arrow_schema,
-    load_mart_contracts,
+    load_published_contracts,
 )
 from training_impact.settings import Paths, Settings
 
@@ -122,6 +124,8 @@ class PublishReport:
     version_dir: Path | None = None
     removed_versions: list[str] = field(default_factory=list)
 
+    serving_views: list[str] = field(default_factory=list)  # the serving tables among row_counts (D126)
+
     def metadata(self) -> dict:
         data = {
             "run_id": self.run_id,
@@ -130,7 +134,8 @@ class PublishReport:
             "parquet_dir": str(self.parquet_dir),
             "version": self.version_dir.name if self.version_dir else None,
             "version_dir": str(self.version_dir) if self.version_dir else None,
-            "marts": len(self.row_counts),
+            "marts": len(self.row_counts) - len(self.serving_views),
+            "serving_views": len(self.serving_views),
             "rows": sum(self.row_counts.values()),
             "row_counts": self.row_counts,
             "postgres": self.postgres or "not configured (TI_POSTGRES_DSN unset)",
@@ -237,7 +242,12 @@ def _is_disk_full(error: BaseException) -> bool:
 
 
 def _check_warehouse(con: duckdb.DuckDBPyConnection, contracts: Sequence[MartContract]) -> None:
+    checked: set[tuple[str, str]] = set()
     for mart in contracts:
+        if (mart.schema, mart.alias) in checked:
+            continue  # a serving view published at several grains: checked once
+        checked.add((mart.schema, mart.alias))
+        kind = f"serving view {mart.model}" if mart.is_serving_view else f"mart {mart.name}"
         found = con.execute(
             """
             select column_name from information_schema.columns
@@ -246,14 +256,28 @@ def _check_warehouse(con: duckdb.DuckDBPyConnection, contracts: Sequence[MartCon
             [mart.schema, mart.alias],
         ).fetchall()
         if not found:
-            raise ContractError(f"mart {mart.schema}.{mart.alias} is not in the warehouse: nothing published")
+            raise ContractError(f"{kind} ({mart.schema}.{mart.alias}) is not in the warehouse: nothing published")
         actual = {row[0] for row in found}
-        expected = {column.name for column in mart.columns}
+        expected = set(mart.warehouse_columns)
         if actual != expected:
             raise ContractError(
-                f"mart {mart.name} columns differ from its contract: missing {sorted(expected - actual)}, "
+                f"{kind} columns differ from its contract: missing {sorted(expected - actual)}, "
                 f"extra {sorted(actual - expected)}"
             )
+    _check_serving_grains(con, [mart for mart in contracts if mart.is_serving_view])
+
+
+def _check_serving_grains(con: duckdb.DuckDBPyConnection, tables: Sequence[MartContract]) -> None:
+    """Every row of a serving view lands in exactly one served table: its grains are all declared."""
+    declared: dict[tuple[str, str], set[str]] = {}
+    for table in tables:
+        declared.setdefault((table.schema, table.alias), set()).add(table.grain)
+    for (schema, alias), grains in declared.items():
+        found = {row[0] for row in con.execute(
+            f"select distinct {SLICE_GRAIN_COLUMN} from warehouse.{_q(schema)}.{_q(alias)}").fetchall()}
+        if found - grains:
+            raise ContractError(f"serving view {schema}.{alias} has rows of grains {sorted(found - grains)} that "
+                                f"its meta.serving.grains do not publish: nothing published")
 
 
 def _create_table(con, table: str, columns, description: str = "") -> None:
@@ -272,29 +296,55 @@ def build_serving_copy(
     run_id: str,
     published_at: datetime,
 ) -> dict[str, int]:
-    """Fill schema ``reporting`` of ``con`` from the attached ``warehouse``; return rows per mart."""
+    """Fill schema ``reporting`` of ``con`` from the attached ``warehouse``; return rows per table.
+
+    One transaction: a hundred tables with a comment on every column cost seconds when each comment
+    commits on its own. A serving view is read once into a temporary table, then split per grain.
+    """
     _check_warehouse(con, contracts)
-    con.execute(f"create schema {SERVING_SCHEMA}")
-    counts: dict[str, int] = {}
-    for mart in contracts:
-        columns = [(c.name, c.data_type, c.description) for c in mart.served_columns]
-        _create_table(con, mart.name, columns, mart.description)
-        casts = ", ".join(f"cast({_q(c.name)} as {c.data_type})" for c in mart.columns)
-        con.execute(
-            f"""
-            insert into {SERVING_SCHEMA}.{_q(mart.name)}
-            select {casts}, ?::varchar, ?::timestamp
-            from warehouse.{_q(mart.schema)}.{_q(mart.alias)}
-            order by all
-            """,
-            [run_id, published_at],
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema {SERVING_SCHEMA}")
+        counts: dict[str, int] = {}
+        snapshots: dict[tuple[str, str], str] = {}
+        for mart in contracts:
+            columns = [(c.name, c.data_type, c.description) for c in mart.served_columns]
+            _create_table(con, mart.name, columns, mart.description)
+            casts = ", ".join(f"cast({_q(c.name)} as {c.data_type})" for c in mart.columns)
+            source = f"warehouse.{_q(mart.schema)}.{_q(mart.alias)}"
+            where = ""
+            if mart.is_serving_view:  # a serving view at one grain: that grain's rows only (D126)
+                key = (mart.schema, mart.alias)
+                if key not in snapshots:
+                    snapshots[key] = _q(f"_serving_{len(snapshots)}")
+                    con.execute(f"create temporary table {snapshots[key]} as select * from {source}")
+                source = snapshots[key]
+                where = f"where {_q(SLICE_GRAIN_COLUMN)} = {_literal(mart.grain)}"
+            con.execute(
+                f"""
+                insert into {SERVING_SCHEMA}.{_q(mart.name)}
+                select {casts}, ?::varchar, ?::timestamp
+                from {source}
+                {where}
+                order by all
+                """,
+                [run_id, published_at],
+            )
+            counts[mart.name] = con.execute(f"select count(*) from {SERVING_SCHEMA}.{_q(mart.name)}").fetchone()[0]
+        for snapshot in snapshots.values():
+            con.execute(f"drop table {snapshot}")
+        _create_table(con, PUBLISH_INFO, PUBLISH_INFO_COLUMNS, PUBLISH_INFO_DESCRIPTION)
+        con.executemany(
+            f"insert into {SERVING_SCHEMA}.{PUBLISH_INFO} values (?, ?, ?, ?)",
+            [[name, count, run_id, published_at] for name, count in counts.items()],
         )
-        counts[mart.name] = con.execute(f"select count(*) from {SERVING_SCHEMA}.{_q(mart.name)}").fetchone()[0]
-    _create_table(con, PUBLISH_INFO, PUBLISH_INFO_COLUMNS, PUBLISH_INFO_DESCRIPTION)
-    con.executemany(
-        f"insert into {SERVING_SCHEMA}.{PUBLISH_INFO} values (?, ?, ?, ?)",
-        [[name, count, run_id, published_at] for name, count in counts.items()],
-    )
+        con.execute("commit")
+    except BaseException:
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass  # the connection failed (a full disk): the error that got us here is the one to raise
+        raise
     return counts
 
 
@@ -341,7 +391,9 @@ def publish(
     keep: int | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> PublishReport:
-    """Publish every mart from ``warehouse`` as a new version in ``directory`` (and PostgreSQL when a DSN is given).
+    """Publish every mart and serving view from ``warehouse`` as a new version in ``directory`` (and
+    PostgreSQL when a DSN is given). ``contracts``: what to publish (default: the manifest's kpi_* marts,
+    then its serving views at each of their grains, ``load_published_contracts``).
 
     PostgreSQL is published before ``current`` is switched: if it fails, every target keeps the old set.
     """
@@ -350,7 +402,7 @@ def publish(
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}")
     keep = keep_versions() if keep is None else keep
-    contracts = list(contracts or load_mart_contracts(manifest_path))
+    contracts = list(contracts or load_published_contracts(manifest_path))
     published_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     versions = versions_dir(directory)
     versions.mkdir(parents=True, exist_ok=True)
@@ -366,7 +418,8 @@ def publish(
     names = [mart.name for mart in contracts] + [PUBLISH_INFO]
     parquet_files = {table: build / PARQUET_DIR_NAME / f"{table}.parquet" for table in names}
     report = PublishReport(run_id=run_id, published_at=published_at, serving_file=serving_file(directory),
-                           parquet_dir=parquet_dir(directory), version_dir=final)
+                           parquet_dir=parquet_dir(directory), version_dir=final,
+                           serving_views=[mart.name for mart in contracts if mart.is_serving_view])
     try:
         (build / PARQUET_DIR_NAME).mkdir(parents=True)
         con = duckdb.connect(str(tmp_db), config={"autoinstall_known_extensions": False,
@@ -425,7 +478,8 @@ def publish(
     _swap_link(parquet_dir(directory), f"{CURRENT_LINK}/{PARQUET_DIR_NAME}")
     _fsync_dir(directory)
     report.removed_versions = prune_versions(directory, keep)
-    log(f"published {len(report.row_counts)} marts ({sum(report.row_counts.values())} rows) as {final}; "
+    log(f"published {len(report.row_counts) - len(report.serving_views)} marts and {len(report.serving_views)} "
+        f"serving views ({sum(report.row_counts.values())} rows) as {final}; "
         f"removed old versions {report.removed_versions or 'none'}")
     return report
 

@@ -36,6 +36,13 @@ FLAGS = [
     "--force-device-scale-factor=1",
 ]
 CHECK_ID = "ti-render-check"
+# No network at all (a test's "offline" browser): every http(s) request goes to a proxy that is not
+# there (port 9, discard), loopback included, and no host name resolves. file:// pages still load.
+NO_NETWORK = (
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+)
 
 # Appended to a *copy* of the page (the report itself carries no script): after layout,
 # measure every declared chart and write the result into the DOM for --dump-dom to return.
@@ -93,9 +100,10 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     return result
 
 
-def dump_dom(html_path: Path, timeout: float = 60) -> str:
-    """The DOM after load (scripts run), as serialised HTML."""
-    return _run(["--virtual-time-budget=2000", "--dump-dom", Path(html_path).resolve().as_uri()], timeout).stdout
+def dump_dom(html_path: Path, timeout: float = 60, flags: tuple[str, ...] = ()) -> str:
+    """The DOM after load (scripts run), as serialised HTML. ``flags``: more Chromium flags (NO_NETWORK)."""
+    return _run([*flags, "--virtual-time-budget=2000", "--dump-dom", Path(html_path).resolve().as_uri()],
+                timeout).stdout
 
 
 @dataclass
@@ -108,13 +116,14 @@ class RenderCheck:
         return {cid for cid, c in self.charts.items() if c["width"] > 0 and c["height"] > 0 and c["drawn"] > 0}
 
 
-def check_render(html_path: Path, width: int = 1200, timeout: float = 60) -> RenderCheck:
+def check_render(html_path: Path, width: int = 1200, timeout: float = 60,
+                 flags: tuple[str, ...] = ()) -> RenderCheck:
     """Load a copy of the page with the measuring script appended and read its verdict."""
     html = Path(html_path).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="ti-render-") as tmp:
         probe = Path(tmp) / "probe.html"
         probe.write_text(html.replace("</body>", CHECK_SCRIPT + "</body>", 1), encoding="utf-8")
-        dom = _run([f"--window-size={width},900", "--virtual-time-budget=2000", "--dump-dom", probe.as_uri()],
+        dom = _run([*flags, f"--window-size={width},900", "--virtual-time-budget=2000", "--dump-dom", probe.as_uri()],
                    timeout).stdout
     match = re.search(rf"<pre id=\"{CHECK_ID}\">(.*?)</pre>", dom, re.S)
     if not match:
@@ -124,15 +133,15 @@ def check_render(html_path: Path, width: int = 1200, timeout: float = 60) -> Ren
 
 
 def screenshot(html_path: Path, png_path: Path, width: int = 1200, height: int | None = None,
-               timeout: float = 90) -> Path:
+               timeout: float = 90, flags: tuple[str, ...] = ()) -> Path:
     """A full-page PNG: the page height is measured first, then the window is sized to it."""
     if height is None:
-        height = min(max(check_render(html_path, width=width, timeout=timeout).height, 600), 30000)
+        height = min(max(check_render(html_path, width=width, timeout=timeout, flags=flags).height, 600), 30000)
     png_path = Path(png_path).resolve()
     png_path.parent.mkdir(parents=True, exist_ok=True)
     if png_path.exists():
         png_path.unlink()
-    _run([f"--window-size={width},{height}", "--virtual-time-budget=2000", f"--screenshot={png_path}",
+    _run([*flags, f"--window-size={width},{height}", "--virtual-time-budget=2000", f"--screenshot={png_path}",
           Path(html_path).resolve().as_uri()], timeout)
     if not png_path.exists():
         raise RuntimeError(f"chromium wrote no screenshot at {png_path}")

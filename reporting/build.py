@@ -186,6 +186,17 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def is_not_measured(row: dict | None) -> bool:
+    """A KPI the company cannot measure (no credential records, no survey answers; D137): its mart
+    publishes one row saying why, shown in words, never as a figure."""
+    return bool(row) and row.get("measurement_status") == "not_measured"
+
+
+def not_measured_text(row: dict) -> str:
+    reason = row.get("not_measured_reason")
+    return f"Not measured: {reason}" if reason else "Not measured"
+
+
 def suppressed_note(row: dict, min_cell: int) -> str:
     """A suppressed cell reads the same whether it is small or suppressed alongside a small one
     (complementary suppression): telling them apart would give the small one away."""
@@ -195,6 +206,8 @@ def suppressed_note(row: dict, min_cell: int) -> str:
 def to_point(row: dict | None, min_cell: int, currency: str = "", with_n: bool = True) -> svg.Point:
     if row is None:
         return svg.Point(None, note="not offered")
+    if is_not_measured(row):
+        return svg.Point(None, note="not measured")
     if row.get("suppressed"):
         return svg.Point(None, suppressed=True, note=suppressed_note(row, min_cell))
     estimate = row.get("estimate")
@@ -256,6 +269,9 @@ class Page:
 def cell_html(row: dict | None, min_cell: int, currency: str) -> str:
     if row is None:
         return "<td><span class='suppressed'>—</span></td>"
+    if is_not_measured(row):
+        title = escape(not_measured_text(row), quote=True)
+        return f"<td class='not-measured'><span class='not-measured' title='{title}'>not measured</span></td>"
     if row.get("suppressed"):  # no figure, no count, no band: nothing of the cell is printed
         return f"<td><span class='suppressed'>{escape(suppressed_note(row, min_cell))}</span></td>"
     estimate = row.get("estimate")
@@ -296,6 +312,13 @@ def kpi_table(rows_by_column: dict[tuple, dict[str, dict]], columns: list[tuple[
                         f"{escape(LEVEL_LABELS.get(level, f'Level {level}'))}</td></tr>")
         info = kpi_info(kpi_method[0], windows)
         what = f"<span class='what'>{escape(info.what)}</span>" if info else ""
+        not_measured = [row for row in cells.values() if is_not_measured(row)]
+        if not_measured and len(not_measured) == len(cells):
+            # the KPI as a whole: one cell across the columns says why, in words
+            body.append(f"<tr><td><b>{escape(kpi_label(*kpi_method, windows=windows))}</b>{what}</td>"
+                        f"<td colspan='{len(columns)}' class='not-measured'><span class='not-measured'>"
+                        f"{escape(not_measured_text(not_measured[0]))}</span></td></tr>")
+            continue
         tds = "".join(cell_html(cells.get(col), min_cell, currency) for col, _ in columns)
         suppressed += sum(bool(cells.get(col, {}).get("suppressed")) for col, _ in columns)
         body.append(f"<tr><td><b>{escape(kpi_label(*kpi_method, windows=windows))}</b>{what}</td>{tds}</tr>")
@@ -313,6 +336,9 @@ def _headline(page: Page, data: ReportData) -> None:
     def tile(label: str, row: dict | None, sub: str = "") -> str:
         if row is None:
             value = "—"
+        elif is_not_measured(row):
+            value = "<span class='not-measured'>not measured</span>"
+            sub = escape(row.get("not_measured_reason") or "")
         elif row.get("suppressed"):
             value = f"<span class='suppressed'>{escape(suppressed_note(row, min_cell))}</span>"
         elif _is_number(row.get("estimate")):
@@ -356,6 +382,24 @@ def _headline(page: Page, data: ReportData) -> None:
         page.add(f"<section class='tiles'>{''.join(tiles)}</section>")
 
 
+def _not_measured(page: Page, data: ReportData) -> None:
+    """The KPIs this company cannot measure, said once at the top in words (D137)."""
+    reasons: dict[str, list[str]] = {}
+    for row in data.summary:
+        if is_not_measured(row) and row.get("slice_grain") == "overall":
+            label = kpi_label(row["kpi"], windows=data.windows)
+            shown = reasons.setdefault(str(row.get("not_measured_reason") or "its source is not delivered"), [])
+            if label not in shown:
+                shown.append(label)
+    if not reasons:
+        return
+    items = "".join(f"<li><b>{escape(', '.join(labels))}</b>: {escape(reason)}.</li>"
+                    for reason, labels in reasons.items())
+    page.add("<section class='not-measured-list' id='not-measured'><b>Not measured.</b> These KPIs need data this "
+             f"company does not deliver, so they are reported as not measured rather than as zero:<ul>{items}</ul>"
+             "</section>")
+
+
 def _by_program_type(page: Page, data: ReportData) -> None:
     min_cell, currency = data.min_cell_size, data.currency
     page.add("<h2 id='by-type'>Upskilling vs reskilling</h2>"
@@ -376,7 +420,8 @@ def _by_program_type(page: Page, data: ReportData) -> None:
     page.suppressed_cells += suppressed
 
     rates = [(kpi, est) for kpi, est in sorted(table, key=_kpi_sort_key)
-             if any((r.get("unit") == "pct" and est == "observed") for r in table[(kpi, est)].values())]
+             if any((r.get("unit") == "pct" and est == "observed" and not is_not_measured(r))
+                    for r in table[(kpi, est)].values())]
     if rates:
         series = [svg.Series(t, type_label(t), svg.colour_for(t, i),
                              [to_point(table[k].get(t), min_cell, currency) for k in rates])
@@ -740,6 +785,7 @@ def render_report(data: ReportData) -> "RenderedReport":
              "for upskilling and reskilling programs, with each training effect measured against a matched "
              "comparison group of similar employees who did not train.</p></header>")
     _headline(page, data)
+    _not_measured(page, data)
     _by_program_type(page, data)
     _by_method(page, data)
     _forests(page, data)

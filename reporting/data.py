@@ -39,16 +39,25 @@ class ReportData:
             value = self.params.get("windows", {}).get(name, DEFAULT_WINDOWS[name])
         return int(value)
 
+    def _organisation(self, name: str, default):
+        """An organisation setting of the parameters given (config/parameters.yml `organisation:`; a file of an
+        earlier version keeps it under `reporting:`)."""
+        for block in ("organisation", "reporting"):
+            value = (self.params.get(block) or {}).get(name)
+            if value is not None:
+                return value
+        return default
+
     @property
     def min_cell_size(self) -> int:
-        return int(self.params.get("reporting", {}).get("min_cell_size", 5))
+        return int(self._organisation("min_cell_size", 5))
 
     @property
     def currency(self) -> str:
         for row in self.roi:
             if row.get("currency"):
                 return str(row["currency"])
-        return str(self.params.get("reporting", {}).get("currency", ""))
+        return str(self._organisation("currency", ""))
 
     @property
     def definition_version(self) -> str:

@@ -220,7 +220,7 @@ def parquet_tables(directory: Path) -> dict[str, list[dict]]:
 
 
 def _min_cell_size() -> int:
-    return int(yaml.safe_load(PARAMETERS_FILE.read_text())["reporting"]["min_cell_size"])
+    return int(yaml.safe_load(PARAMETERS_FILE.read_text())["organisation"]["min_cell_size"])
 
 
 def _report(findings: list[str]) -> str:

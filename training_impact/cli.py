@@ -34,9 +34,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
           f"(seed {args.seed}) in {time.monotonic() - started:.1f}s")
     print(f"  landing files: {out / 'landing'}")
     print(f"  known truth:   {out / 'truth.json'}")
-    if isinstance(summary, dict) and summary.get("rows"):
-        for name, rows in sorted(summary["rows"].items()):
-            print(f"    {name:<28} {rows:>12,} rows")
+    if isinstance(summary, dict) and summary.get("rows"):  # one line: the demo's console stays short (D131)
+        print("  rows: " + ", ".join(f"{name} {rows:,}" for name, rows in sorted(summary["rows"].items())))
     return 0
 
 
@@ -144,7 +143,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code == 0:
         from training_impact.summary import print_kpi_summary, print_output_locations
 
-        print_kpi_summary(paths)
+        # the report's headline KPIs; every KPI is one command away (D131)
+        print_kpi_summary(paths, headline=True)
+        print(f"  every KPI by program type: training-impact summary --data {paths.root}")
         print_output_locations(paths)
     return code
 
@@ -194,12 +195,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
     paths = data_paths(args.data).ensure()
     paths.export_env()
     prepare_dagster_home(paths)
-    # `dagster dev` re-parses the dbt project as it changes (dagster-dbt's prepare_if_dev): the venv's dbt first.
+    # `dg dev` re-parses the dbt project as it changes (dagster-dbt's prepare_if_dev): the venv's dbt first.
     child = subprocess_environment()
     child["PATH"] = str(Path(sys.executable).parent) + os.pathsep + child.get("PATH", "")
-    dagster = Path(sys.executable).with_name("dagster")
+    # `dg dev` (dagster-dg-cli, the [dev] extra): `dagster dev` is superseded by it and says so at every
+    # start. With -m it serves the module as `dagster dev` did: webserver, daemon, one code server (D129).
+    command = Path(sys.executable).with_name("dg")
+    if not command.exists():
+        print("training-impact: `dg` is not installed (pip install 'training-impact[dev]'): starting `dagster dev`,"
+              " which Dagster has superseded by `dg dev`", file=sys.stderr, flush=True)
+        command = Path(sys.executable).with_name("dagster")
     os.chdir(REPO_ROOT)
-    os.execve(str(dagster), [str(dagster), "dev", "-m", "training_impact.orchestration.definitions",
+    os.execve(str(command), [str(command), "dev", "-m", "training_impact.orchestration.definitions",
                              "-p", str(args.port)], child)
 
 

@@ -1,24 +1,36 @@
-"""`training-impact mappings ...`: check a vendor file against a mapping, propose a mapping.
+"""`training-impact mappings ...`: check a vendor file against a mapping and predict its run, propose a mapping.
 
-    training-impact mappings list
-    training-impact mappings check FILE --source ENTITY [--mapping NAME] [--sample N] [--json]
+    training-impact mappings list [--data ROOT]
+    training-impact mappings check FILE [--source ENTITY] [--mapping NAME] [--sample N] [--data ROOT] [--json]
+    training-impact mappings check DATA_ROOT [--next-run] [--json]
     training-impact mappings suggest FILE --source ENTITY [--out FILE.yml]
     training-impact mappings docs [--write]
 
-`check` reads a sample of FILE with the same readers ingestion uses (encoding,
+`check FILE` reads a sample of FILE with the same readers ingestion uses (encoding,
 delimiter and layout detection included) and reports which canonical columns of
 ENTITY the mapping feeds (with sample values, raw -> canonical), which are
-missing, which vendor columns it leaves unused, and the sample values that would
-be quarantined (cannot be cast, or not an accepted value after the value map).
-Without --mapping, every mapping with a spec for ENTITY is tried and the one
-that maps most columns wins. Exit code 1 when a required column is unmapped or
-the file cannot be read.
+missing and which vendor columns it leaves unused. Then it predicts the run: the
+whole file (or --sample N records) goes through ingestion's own code path in a
+dry run that writes nothing (ingest.predict: casting, the GX row rules with the
+organisation's currency and the plausible date ranges, the reference checks
+against the workers and programs the run will know), and it says how many
+records would be quarantined, by rule, whether the quality gate would block,
+and which KPIs the file leaves not measured, empty or degenerate. Without
+--mapping, the run's own mapping (landing/mappings.yml) reads a landing file;
+else every mapping with a spec for ENTITY is tried and the one that maps most
+columns wins. Exit code 1 when a required column is unmapped, the file cannot be
+read, or the gate would block.
+
+`check DATA_ROOT` predicts a whole run: every landing file in the run's order,
+per file and rule, the gate per entity and the KPI warnings.
 
 `suggest` proposes a mapping YAML from FILE's header and values: names are
-matched to canonical columns by similarity (with vendor synonyms: "User ID" ->
-worker_id, "LO ID" -> program_id), values are sniffed (dates and their format,
-numbers and their separators, status words close to the accepted values). The
-output is a starting point to review, marked with confidences.
+matched to canonical columns (a canonical name as it is; vendor synonyms: "User
+ID" -> worker_id, "LO ID" -> program_id), values are sniffed (dates and their
+format, numbers and their separators, words close to the accepted values), and
+shapes the canonical schema does not have are named (a full name is never a
+last name). The output is a starting point to review, marked with confidences;
+save it with the data (`<data root>/mappings/`), not in the project's tree.
 
 `docs` renders the canonical schemas and the mapping catalogue for
 docs/mappings.md (`--write` updates the generated part of that file).
@@ -38,7 +50,10 @@ from typing import Any
 import pyarrow as pa
 
 from training_impact.ingestion.casting import cast_column, prepare_strings
+from training_impact.ingestion.engine import header_score
 from training_impact.ingestion.mapping import EntityMapping, Mapping, MappingError, available_mappings, load_mapping
+from training_impact.ingestion.mapping import normalize_header
+from training_impact.ingestion.transforms import Lookup
 from training_impact.ingestion.readers import (
     CsvReader, FileRejected, NeedSlowPath, ParquetReader, QualtricsReader, SourceReader, XapiReader, XlsxReader,
     probe_file,
@@ -74,7 +89,7 @@ def open_reader(path: Path, em: EntityMapping, schema: EntitySchema, batch_size:
         def score(fields: list[str]) -> int:
             if permissive:
                 return sum(1 for f in fields if f)
-            return sum(1 for f in fields if f and em.canonical_for(f, schema) is not None)
+            return header_score(em, schema)(fields)          # renames and the vendor columns of transforms
         return CsvReader(path, probe, score, batch_size, delimiter=em.delimiter)
     if em.format in ("json", "ndjson_xapi"):
         return XapiReader(path, probe, schema.column_names, batch_size, ndjson=em.format == "ndjson_xapi")
@@ -145,10 +160,19 @@ class CheckReport:
     unknown: list[tuple[str, list[str]]]     # vendor column, sample values
     ambiguous: list[str]
     pattern_matches: bool | None              # None: the file is not under a landing/ folder
+    # What the run will do with the file (ingestion's own code path, nothing written): ingest.predict
+    prediction: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None        # the quality gate on that prediction: {"blocking", "failures"}
+    kpi_warnings: list[dict[str, Any]] = field(default_factory=list)
+    references: str = ""                      # where the ids of the reference rules came from
+
+    @property
+    def blocks(self) -> bool:
+        return bool(self.gate and self.gate.get("blocking"))
 
     @property
     def ok(self) -> bool:
-        return not self.missing_required and not self.ambiguous
+        return not self.missing_required and not self.ambiguous and not self.blocks
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -164,16 +188,34 @@ def _landing_relative(path: Path) -> str | None:
     return None
 
 
-def _candidate_specs(path: Path, entity: str, mapping: str | None) -> list[tuple[Mapping, EntityMapping]]:
-    names = [mapping] if mapping else available_mappings()
+def _data_root_of(path: Path) -> Path | None:
+    """The data root a landing file lies in (the folder holding landing/), or None."""
+    parts = path.resolve().parts
+    if "landing" in parts:
+        i = len(parts) - 1 - parts[::-1].index("landing")
+        return Path(*parts[:i])
+    return None
+
+
+def _candidate_specs(path: Path, entity: str, mapping: str | None,
+                     data_root: Path | None = None) -> list[tuple[Mapping, EntityMapping]]:
+    rel = _landing_relative(path)
+    if mapping is None and data_root is not None and rel:
+        # The run's own choice: landing/mappings.yml (else canonical) reads the file when a pattern matches.
+        from training_impact.ingestion.mapping import mapping_for_family
+
+        m = mapping_for_family(data_root, load_schemas().entity(entity).family)
+        em = m.source_for(entity, rel)
+        if em is not None:
+            return [(m, em)]
+    names = [mapping] if mapping else available_mappings(data_root)
     fmts = formats_for(path)
     out = []
     for name in names:
-        m = load_mapping(name)
+        m = load_mapping(name, data_root)
         specs = m.for_entity(entity)
         if mapping and not specs:
             raise MappingError(f"mapping {m.name!r} has no spec for {entity!r}")
-        rel = _landing_relative(path)
         matched = m.source_for(entity, rel) if rel else None
         for em in specs:
             if em is matched or em.format in fmts or (mapping and len(specs) == 1):
@@ -181,28 +223,58 @@ def _candidate_specs(path: Path, entity: str, mapping: str | None) -> list[tuple
     return out
 
 
-def check_file(path: str | Path, entity: str, mapping: str | None = None, sample: int = DEFAULT_SAMPLE) -> CheckReport:
-    """Read a sample of `path` as `entity` through a mapping and say what maps."""
+def infer_entity(path: str | Path, data_root: Path | None = None) -> str:
+    """The entity whose pattern matches a landing file (the run's mapping first, then any mapping)."""
+    path = Path(path)
+    rel = _landing_relative(path)
+    root = data_root or _data_root_of(path)
+    if rel and root is not None:
+        from training_impact.ingestion.mapping import mapping_for_family
+
+        s = load_schemas()
+        for family, entities in s.families.items():
+            m = mapping_for_family(root, family)
+            for e in entities:
+                if m.source_for(e, rel):
+                    return e
+        for name in available_mappings(root):
+            m = load_mapping(name, root)
+            for e in s.entities:
+                if m.source_for(e, rel):
+                    return e
+    raise KeyError(f"no mapping pattern matches {path}: name the entity with --source")
+
+
+def check_file(path: str | Path, entity: str, mapping: str | None = None, sample: int | None = None, *,
+               data_root: str | Path | None = None, predict: bool = True) -> CheckReport:
+    """Read `path` as `entity` through a mapping and say what maps, then what the run will do with it.
+
+    The columns are shown on the first `sample` records (default 500); the prediction reads the
+    whole file unless `sample` is given, through ingestion's own code path with the GX row rules and
+    the reference checks (ids from the data root the file lies in, or `data_root`), writing nothing.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     entity = _entity(entity)
     schema = load_schemas().entity(entity)
-    candidates = _candidate_specs(path, entity, mapping)
+    root = Path(data_root).resolve() if data_root is not None else _data_root_of(path)
+    candidates = _candidate_specs(path, entity, mapping, root)
     if not candidates:
         raise MappingError(f"no mapping has a {'/'.join(formats_for(path))} spec for {entity!r}"
-                           f" (available: {', '.join(available_mappings())})")
+                           f" (available: {', '.join(available_mappings(root))})")
     rel = _landing_relative(path)
     best = None
     errors = []
+    shown = sample or DEFAULT_SAMPLE
     for m, em in candidates:
         try:
             try:
-                reader = open_reader(path, em, schema, sample)
+                reader = open_reader(path, em, schema, shown)
             except FileRejected as rej:
                 if rej.rule != "no_expected_columns":
                     raise
-                reader = open_reader(path, em, schema, sample, permissive=True)   # nothing maps: show why
+                reader = open_reader(path, em, schema, shown, permissive=True)   # nothing maps: show why
         except FileRejected as rej:
             errors.append(f"{m.name} ({em.format}): {rej}")
             continue
@@ -224,8 +296,17 @@ def check_file(path: str | Path, entity: str, mapping: str | None = None, sample
 
     by_canon: dict[str, list[int]] = {}
     unknown = []
+    # derived columns (mapping transforms): fed when the vendor columns they read are in the header
+    inputs = {normalize_header(n) for n in em.transform_inputs(schema)}
+    present = {normalize_header(h) for h in header if h}
+    derived = [c for c, t in em.derive.items()
+               if all(normalize_header(n) in present for n in (t.our_columns() if isinstance(t, Lookup) else t.inputs())
+                      if not (isinstance(t, Lookup) and n in schema.column_names))]
+    notes += [f"derived: {c} <- {em.derive[c].describe()}" for c in derived]
     for i, h in enumerate(header):
         c = em.canonical_for(h, schema) if h else None
+        if c is None and h and normalize_header(h) in inputs:
+            continue
         if c is None:
             col = table.column(i).to_pylist() if i < table.num_columns else []
             unknown.append((h or f"(blank column {i + 1})", _distinct(col)))
@@ -263,13 +344,103 @@ def check_file(path: str | Path, entity: str, mapping: str | None = None, sample
             canonical_samples=canon_samples, cast_failures=len(failed),
             cast_example=res.failures[0][2] if res.failures else None, unaccepted=unaccepted[:10]))
     ambiguous = [f"{c} <- {', '.join(repr(header[i]) for i in idx)}" for c, idx in by_canon.items() if len(idx) > 1]
-    return CheckReport(
+    report = CheckReport(
         file=str(path), entity=entity, mapping=m.name, pattern=", ".join(em.patterns), format=em.format,
         records_sampled=table.num_rows, notes=notes, mapped=mapped,
-        missing_required=[c for c in schema.required_columns if c not in by_canon],
-        missing_optional=[c.name for c in schema.columns if not c.required and c.name not in by_canon],
+        missing_required=[c for c in schema.required_columns if c not in by_canon and c not in derived],
+        missing_optional=[c.name for c in schema.columns
+                          if not c.required and c.name not in by_canon and c.name not in derived],
         unknown=unknown, ambiguous=ambiguous, pattern_matches=(em.matches(rel) if rel else None),
     )
+    if predict:
+        _predict_into(report, path, schema, m, em, root, sample)
+    return report
+
+
+def _references_for(entity: str, root: Path | None, row_rules) -> tuple[dict[str, set[str]], Any, str]:
+    """The ids the reference rules of `entity` will check against in the run, and where they come from.
+
+    The run loads the masters first: the latest workers (programs) snapshot of the landing zone that
+    the data root has not loaded yet is dry-run and the ids it would load are used; else the ids
+    bronze holds; else the check is skipped, as in the run."""
+    import pyarrow.compute as pc
+
+    from training_impact.ingestion.delivery import delivery_order
+    from training_impact.ingestion.engine import _ManifestState, discover_files
+    from training_impact.ingestion.mapping import mapping_for_family
+    from training_impact.ingestion.readers import probe_file
+    from training_impact.ingestion.references import (
+        REFERENCE_CHECKS, REFERENCE_SOURCES, load_program_catalogue, load_reference_ids,
+    )
+
+    needed = {ref for _, ref in REFERENCE_CHECKS.get(entity, [])}
+    if not needed:
+        return {}, None, ""
+    if root is None:
+        return {}, None, "no data root: the reference checks are skipped (--data names one)"
+    refs = load_reference_ids(root)
+    catalogue = load_program_catalogue(root) if "program_id" in needed else None
+    state = _ManifestState.load(root)
+    said = []
+    schemas = load_schemas()
+    for name in sorted(needed):
+        master, column = REFERENCE_SOURCES[name]
+        m = mapping_for_family(root, schemas.entity(master).family)
+        files = {p.relative_to(root / "landing").as_posix(): p for p in discover_files(root, m, master)}
+        found = None
+        for rel in reversed(delivery_order(files)):   # the run's latest loaded snapshot: the last new one
+            try:
+                sha = probe_file(files[rel], text=False).sha256
+            except OSError:
+                continue
+            if state.duplicate_of(sha, rel) is not None:
+                break                                     # loaded before: bronze holds it (or a later one)
+            status, table = _dry_loaded(files[rel], master, m, root, row_rules)
+            if status == "loaded":
+                found = (rel, table)
+                break
+        if found is not None:
+            rel, table = found
+            refs[name] = set() if table is None else set(pc.unique(table[column].drop_null()).to_pylist())
+            said.append(f"{name} from landing/{rel} (the same run loads it first)")
+            if master == "programs" and table is not None:
+                catalogue = table.select(["program_id", "score_min", "score_max"]).to_pandas()
+        elif name in refs:
+            said.append(f"{name} from the {master} snapshot bronze holds")
+        else:
+            said.append(f"{name}: no {master} snapshot in this data root, so its reference check is skipped")
+    return refs, catalogue, "; ".join(said)
+
+
+def _dry_loaded(path: Path, entity: str, m: Mapping, root: Path, row_rules) -> tuple[str, pa.Table | None]:
+    """(status, the rows it would load) of a master snapshot, through ingestion's dry path."""
+    from training_impact.ingestion.predict import predict_file
+
+    pred = predict_file(path, entity=entity, mapping=m, row_rules=row_rules, data_root=root, references={},
+                        keep_loaded=True)
+    return pred.report.status, pred.loaded
+
+
+def _predict_into(report: CheckReport, path: Path, schema: EntitySchema, m: Mapping, em: EntityMapping,
+                  root: Path | None, sample: int | None) -> None:
+    """Fill the report's prediction, gate verdict and KPI warnings from a dry run of ingestion."""
+    from training_impact.expectations import row_rules
+    from training_impact.expectations.gate import evaluate_gate
+    from training_impact.ingestion.predict import predict_file
+    from training_impact.kpis import SourceStats, kpi_warnings
+    from training_impact.settings import load_parameters
+
+    refs, catalogue, said = _references_for(schema.name, root, row_rules)
+    pred = predict_file(path, entity=schema.name, mapping=m, em=em, row_rules=row_rules, data_root=root,
+                        references=refs, catalogue=catalogue, limit=sample)
+    report.prediction = pred.to_dict()
+    report.references = said
+    if pred.report.status in ("loaded", "rejected"):
+        outcome = evaluate_gate(schema.family, [pred.report.to_dict()], load_parameters(), entity=schema.name)
+        report.gate = {"blocking": outcome.blocking, "failures": outcome.failures}
+    stats = {schema.name: SourceStats(pred.stats.rows, dict(pred.stats.non_null))}
+    if pred.report.status == "loaded":
+        report.kpi_warnings = [w.to_dict() for w in kpi_warnings(stats, entities={schema.name})]
 
 
 def _with_timezone(em: EntityMapping, tz: str) -> EntityMapping:
@@ -284,6 +455,26 @@ def _show(v: Any) -> str:
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return str(v)
+
+
+def _prediction_lines(pred: dict[str, Any], indent: str = "  ") -> list[str]:
+    out = []
+    if pred["status"] == "loaded":
+        out.append(f"{indent}{pred['rows_read']:,} records read: {pred['rows_loaded']:,} load,"
+                   f" {pred['rows_quarantined']:,} quarantined" + (f" (the first {pred['sampled']:,} records only)"
+                                                                  if pred.get("sampled") else ""))
+        for rule, n in sorted(pred["quarantine_by_rule"].items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"{indent}  {rule}: {n:,}")
+            for example in pred["examples"].get(rule, [])[:1]:
+                out.append(f"{indent}    e.g. {example}")
+    elif pred["status"] == "duplicate":
+        out.append(f"{indent}skipped: {pred['reason']}")
+    else:
+        out.append(f"{indent}REJECTED whole: {pred['reason']}")
+    if pred.get("already_loaded"):
+        out.append(f"{indent}note: these bytes were loaded in batch {pred['already_loaded']}: the next run skips"
+                   " the file as a duplicate")
+    return out
 
 
 def format_check(r: CheckReport) -> str:
@@ -315,13 +506,150 @@ def format_check(r: CheckReport) -> str:
     out.append(f"UNKNOWN vendor columns, ignored on ingest ({len(r.unknown)})" + (":" if r.unknown else ""))
     for name, vals in r.unknown:
         out.append(f"  {name:<{w2}}  {', '.join(vals) if vals else '(empty in sample)'}")
-    bad = sum(c.cast_failures for c in r.mapped) + sum(len(c.unaccepted) for c in r.mapped)
+    if r.prediction is not None:
+        out.append("")
+        out.append("THE RUN (ingestion's own reading, typing, row rules and reference checks; nothing written)")
+        out += _prediction_lines(r.prediction)
+        if r.references:
+            out.append(f"  references: {r.references}")
+        if r.gate is not None:
+            if r.gate["blocking"]:
+                out.append("  quality gate: BLOCKS. A blocking gate stops the dbt build: no KPI table is rebuilt")
+            elif r.gate["failures"]:
+                out.append("  quality gate: warns (not blocking)")
+            else:
+                out.append("  quality gate: passes")
+            for failure in r.gate["failures"]:
+                out.append(f"    {failure}")
+    if r.kpi_warnings:
+        out.append("")
+        out.append("KPI WARNINGS")
+        out += [f"  {w['text']}" for w in r.kpi_warnings]
+    bad = (r.prediction or {}).get("rows_quarantined")
+    if bad is None:
+        bad = sum(c.cast_failures for c in r.mapped) + sum(len(c.unaccepted) for c in r.mapped)
     out.append("")
-    verdict = "OK" if r.ok else "NOT LOADABLE"
+    verdict = "OK" if r.ok else ("WOULD BLOCK" if r.blocks and not r.missing_required and not r.ambiguous
+                                 else "NOT LOADABLE")
     why = ("every required column is mapped" if r.ok
            else "; ".join(filter(None, ["required columns unmapped" if r.missing_required else "",
-                                        "a canonical column is fed twice" if r.ambiguous else ""])))
-    out.append(f"{verdict}: {why}" + (f"; {bad} sample value problem(s) would be quarantined" if bad else ""))
+                                        "a canonical column is fed twice" if r.ambiguous else "",
+                                        "the quality gate blocks on this file" if r.blocks else ""])))
+    tail = ""
+    if bad:
+        tail = f"; {bad:,} {'record(s)' if r.prediction else 'sample value problem(s)'} would be quarantined"
+    if r.kpi_warnings:
+        tail += f"; {len(r.kpi_warnings)} KPI warning(s)"
+    out.append(f"{verdict}: {why}{tail}")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- check a whole landing zone
+
+@dataclass
+class LandingCheck:
+    data_root: str
+    next_run: bool
+    files: list[dict[str, Any]]
+    gates: list[dict[str, Any]]                # per entity: {"entity", "family", "blocking", "failures"}
+    kpi_warnings: list[dict[str, Any]]
+    unmatched_files: list[str]
+
+    @property
+    def blocks(self) -> bool:
+        return any(g["blocking"] for g in self.gates)
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocks
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+    def quarantine_by_file(self) -> dict[str, dict[str, int]]:
+        """source_file -> rule -> records quarantined, for the loaded files."""
+        return {f["source_file"]: dict(f["quarantine_by_rule"]) for f in self.files if f["status"] == "loaded"}
+
+
+def check_landing(data_root: str | Path, *, next_run: bool = False, entities: list[str] | None = None) -> LandingCheck:
+    """What a run would do with every landing file of `data_root` (nothing written): per file its
+    status and quarantine counts by rule, per entity the quality gate's verdict, and the KPIs that
+    will be not measured, empty or degenerate. `next_run`: files already loaded are duplicates."""
+    from training_impact.expectations import row_rules
+    from training_impact.expectations.gate import evaluate_gate
+    from training_impact.ingestion.predict import predict_landing
+    from training_impact.kpis import SourceStats, kpi_warnings
+    from training_impact.settings import load_parameters
+
+    root = Path(data_root).resolve()
+    if root.name == "landing" and not (root / "landing").is_dir():
+        root = root.parent
+    if not (root / "landing").is_dir():
+        raise FileNotFoundError(f"no landing/ folder in {root}")
+    schemas = load_schemas()
+    select_entities = set(entities) if entities else None
+    families = None
+    if select_entities:
+        families = [f for f in ("hris", "lms", "performance", "finance", "surveys")
+                    if set(schemas.families[f]) & select_entities or f in ("hris", "lms")]
+    pred = predict_landing(root, row_rules=row_rules, next_run=next_run, families=families)
+    params = load_parameters()
+    by_entity = pred.by_entity()
+    gates = []
+    for family, names in schemas.families.items():
+        for name in names:
+            if select_entities and name not in select_entities:
+                continue
+            files = [f.report.to_dict() for f in by_entity.get(name, [])]
+            if not files and schemas.entity(name).optional:
+                continue
+            outcome = evaluate_gate(family, files, params, entity=name)
+            gates.append({"entity": name, "family": family, "blocking": outcome.blocking,
+                          "failures": outcome.failures})
+    files = [f.to_dict() for f in pred.files
+             if not select_entities or f.report.entity in select_entities]
+    stats = {name: SourceStats(st.rows, dict(st.non_null)) for name, st in pred.stats.items()}
+    walked = {e for f in (families or schemas.families) for e in schemas.families[f]}   # judged whole
+    warnings = [w.to_dict() for w in kpi_warnings(stats, entities=walked)]
+    return LandingCheck(str(root), next_run, files, gates, warnings, list(pred.unmatched_files))
+
+
+def format_landing_check(c: LandingCheck) -> str:
+    out = [f"data root: {c.data_root}",
+           "prediction: " + ("the next run (files already loaded are skipped)" if c.next_run
+                             else "a run of every landing file, as into an empty data root"),
+           "(ingestion's own reading, typing, row rules and reference checks; nothing written)", ""]
+    entity = None
+    for f in c.files:
+        if f["entity"] != entity:
+            entity = f["entity"]
+            out.append(f"{entity}")
+        out.append(f"  {f['source_file']}  [{f['mapping']}]")
+        out += _prediction_lines(f, indent="    ")
+    for name in c.unmatched_files:
+        out.append(f"  not read by any pattern (ignored): {name}")
+    out.append("")
+    out.append("QUALITY GATE")
+    for g in c.gates:
+        state = "BLOCKS" if g["blocking"] else ("warns" if g["failures"] else "passes")
+        out.append(f"  {g['family']}/{g['entity']}: {state}")
+        for failure in g["failures"][:8]:
+            out.append(f"    {failure}")
+        if len(g["failures"]) > 8:
+            out.append(f"    ... {len(g['failures']) - 8} more")
+    if c.kpi_warnings:
+        out.append("")
+        out.append("KPI WARNINGS")
+        out += [f"  {w['text']}" for w in c.kpi_warnings]
+    rows = sum(f["rows_read"] for f in c.files if f["status"] == "loaded")
+    bad = sum(f["rows_quarantined"] for f in c.files if f["status"] == "loaded")
+    rejected = sum(f["status"] == "rejected" for f in c.files)
+    out.append("")
+    head = "WOULD BLOCK: a blocking gate stops the dbt build, no KPI table is rebuilt" if c.blocks else "OK"
+    out.append(f"{head}: {len(c.files)} files, {rows:,} records, {bad:,} quarantined, {rejected} rejected"
+               + (f"; {len(c.kpi_warnings)} KPI warning(s)" if c.kpi_warnings else ""))
     return "\n".join(out)
 
 
@@ -359,6 +687,7 @@ SYNONYMS = {
     "waiver": ("exemption", "exempt", "waived"),
     "method": ("delivery", "modality"),
     "rating": ("rate",),
+    "nps": ("recommend", "recommendation", "likelihood", "likely", "promoter"),
 }
 _SYN = {w: canon for canon, words in SYNONYMS.items() for w in words}
 STATUS_SYNONYMS = {
@@ -371,7 +700,7 @@ STATUS_SYNONYMS = {
     "suggested": "recommended",
 }
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y%m%d", "%d-%b-%Y",
-                "%d %b %Y", "%b %d, %Y")
+                "%d %b %Y", "%b %d, %Y", "%Y-%m", "%m/%Y", "%b %Y", "%B %Y")   # the last four: a month (period)
 TIME_SUFFIXES = ("", " %H:%M:%S", " %H:%M", "T%H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 _ISO_DT = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _BOOL_WORDS = ("true", "false", "t", "f", "yes", "no", "y", "n", "1", "0")  # what casting reads as bool
@@ -434,7 +763,7 @@ def sniff_values(values: list[str]) -> Sniff:
                 s.kind = "date" if not t or all(re.search(r"00:00(:00)?( AM)?$", v) for v in vals) else "timestamp"
                 s.date_format = fmt
                 swapped = fmt.replace("%m", "%_").replace("%d", "%m").replace("%_", "%d")
-                s.date_ambiguous = swapped != fmt and _parses(vals[:200], swapped)
+                s.date_ambiguous = "%d" in fmt and "%m" in fmt and _parses(vals[:200], swapped)
                 return s
     if all(v.lower() in ("true", "false", "yes", "no", "y", "n", "t", "f") for v in vals):
         s.kind = "bool"
@@ -463,16 +792,88 @@ def propose_value(vendor_value: str, accepted: tuple[str, ...]) -> tuple[str | N
     w = _canonical_word(vendor_value)
     if w in accepted:
         return w, 1.0
-    if STATUS_SYNONYMS.get(w) in accepted:
-        return STATUS_SYNONYMS[w], 0.9
+    if _synonym(w, accepted):
+        return _synonym(w, accepted), 0.9
     # an accepted value spelled out inside a longer vendor label ("Terminate Employee > Voluntary")
     inside = [a for a in accepted if f"_{a}_" in f"_{w}_"]
     if inside:
         return max(inside, key=len), 0.7
+    words = [t for t in w.split("_") if t]
+    synonyms = {_synonym(t, accepted) for t in words} - {None}
+    if len(synonyms) == 1:
+        return synonyms.pop(), 0.65
+    # the same word stem in a longer label ("Terminate Employee" -> termination, "Promoted" -> promotion)
+    stems = []
+    for a in accepted:
+        for part in a.split("_"):
+            for t in words:
+                k = _common_prefix(t, part)
+                if k >= 5 and k >= 0.7 * min(len(t), len(part)):
+                    stems.append((k / max(len(t), len(part)), a))
+    if stems:
+        best = max(stems)
+        if sum(1 for score, a in stems if score == best[0] and a != best[1]) == 0:
+            return best[1], 0.6
     close = difflib.get_close_matches(w, accepted, n=1, cutoff=0.6)
     if close:
-        return close[0], 0.6
+        return close[0], 0.55
     return None, 0.0
+
+
+# A vendor word that means different canonical values in different columns ("Assigned": an enrolment
+# not started yet in a status column, a mandatory one in assignment_type): the first that is accepted.
+VALUE_SYNONYMS_ELSE = {"assigned": ("mandatory",), "registered": ("optional",), "self_registered": ("optional",)}
+
+
+def _synonym(word: str, accepted: tuple[str, ...]) -> str | None:
+    for candidate in (STATUS_SYNONYMS.get(word), *VALUE_SYNONYMS_ELSE.get(word, ())):
+        if candidate in accepted:
+            return candidate
+    return None
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+_FIRST_NAME_WORDS = {"first", "given", "forename", "fore", "vorname", "prenom"}
+_LAST_NAME_WORDS = {"last", "surname", "family", "nachname", "nom"}
+# A "name" header of something else than a person: never a full name.
+_NOT_A_PERSON = {"course", "program", "programme", "training", "learning", "object", "lo", "job", "position",
+                 "org", "organisation", "organization", "department", "vendor", "provider", "file", "user", "login",
+                 "account", "credential", "certification", "certificate", "cost", "center", "centre", "theme",
+                 "survey", "activity", "metric", "location", "region", "site", "company", "legal_entity", "title",
+                 "first", "given", "forename", "last", "surname", "family", "middle", "manager", "supervisor"}
+
+
+def _words(header: str) -> set[str]:
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(header))
+    return {w for w in re.split(r"[^a-z0-9]+", s.lower()) if w}
+
+
+def _mostly_several_words(sniff: "Sniff") -> bool:
+    vals = [v for v in sniff.distinct if v.strip()]
+    return bool(vals) and sum(1 for v in vals if len(v.split()) >= 2) > len(vals) / 2
+
+
+def is_full_name(header: str, sniff: "Sniff") -> bool:
+    """A person's whole name in one column ("Full Name", "Employee Name" with "Ann Lee"): a direct
+    identifier, never a first or a last name."""
+    words = _words(header)
+    return "name" in words and not (words & _NOT_A_PERSON) and _mostly_several_words(sniff)
+
+
+def name_part_fits(header: str, canonical: str, sniff: "Sniff") -> bool:
+    """first_name / last_name only from a header that says which part, and never from full names."""
+    if not canonical.endswith(("first_name", "last_name")):
+        return True
+    need = _FIRST_NAME_WORDS if canonical.endswith("first_name") else _LAST_NAME_WORDS
+    return bool(_words(header) & need)      # "van der Berg" under "Last Name" is a last name, "Ann Lee" under "Name" is not
 
 
 def value_fit(sniff: Sniff, col) -> float:
@@ -514,6 +915,8 @@ class Suggestion:
     maybe_identifiers: list[str]
     notes: list[str]
     pattern: str
+    # canonical column -> (transform as a YAML flow mapping, why): columns no vendor column holds as such
+    derive: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def to_yaml(self) -> str:
         q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
@@ -521,7 +924,9 @@ class Suggestion:
         lines = [
             f"# Mapping proposed by `training-impact mappings suggest` from {Path(self.pattern).name!s}.",
             "# Review every line: confidences are in the comments (1.00 = same name).",
-            "# Save as ingestion/mappings/<vendor>.yml, then run `training-impact mappings check`.",
+            "# Save it with your data, not in the project: <data root>/mappings/<vendor>.yml (or the folder",
+            "# TI_MAPPINGS_DIR names), name it in <data root>/landing/mappings.yml, then run",
+            "# `training-impact mappings check <data root>` (docs/mappings.md).",
             f"description: {q('Proposed mapping for ' + self.entity + ' (review before use)')}",
             "",
             "entities:",
@@ -536,9 +941,15 @@ class Suggestion:
         lines.append("    columns:")
         for vendor, canon, conf in self.columns:
             lines.append(f"      {q(vendor)}: {canon}    # {conf:.2f}")
-        missing_req = [c for c in schema.required_columns if c not in {x[1] for x in self.columns}]
+        missing_req = [c for c in schema.required_columns if c not in {x[1] for x in self.columns}
+                       and c not in self.derive]
         for c in missing_req:
             lines.append(f"      # TODO: no vendor column found for required column {c}")
+        if self.derive:
+            lines.append("    derive:                   # columns the file does not hold as such (docs/mappings.md)")
+            for col, (flow, why) in self.derive.items():
+                lines.append(f"      # {why}")
+                lines.append(f"      {col}: {flow}")
         if self.value_maps:
             lines.append("    value_maps:")
             for col, vm in self.value_maps.items():
@@ -547,7 +958,8 @@ class Suggestion:
                 lines.append("        values:")
                 for vv, (cv, conf) in vm.items():
                     if cv is None:
-                        lines.append(f"          # {q(vv)}: ???    # TODO: no accepted value is close")
+                        accepted = ", ".join(schema.column(col).accepted_values)
+                        lines.append(f"          # {q(vv)}: ???    # TODO: no accepted value is close; one of {accepted}")
                     else:
                         lines.append(f"          {q(vv)}: {cv}    # {conf:.2f}")
         if self.date_formats:
@@ -605,13 +1017,30 @@ def suggest_mapping(path: str | Path, entity: str, sample: int = DEFAULT_SAMPLE)
             continue
         for c in schema.columns:
             ns = name_similarity(h, c.name)
+            if c.name.endswith(("first_name", "last_name")) and name_part_fits(h, c.name, sniffs[i]):
+                ns = max(ns, 0.9)        # "Surname", "Given Name": the header says which part
             fit = value_fit(sniffs[i], c)
             if fit <= -1.0:
                 continue
             scored.append((ns + fit, ns, i, c.name))
     scored.sort(key=lambda x: (-x[0], -x[1], x[2]))
     used_v, used_c, chosen = set(), set(), {}
+    full_names = [i for i, h in enumerate(header) if h and is_full_name(h, sniffs[i])]
+    # A header that is a canonical column name maps to it, as ingestion maps it (whatever its values say:
+    # a value that does not fit is the value map's or date format's business, noted below).
+    for i, h in enumerate(header):
+        c = next((c.name for c in schema.columns if h and normalize_header(h) == normalize_header(c.name)), None)
+        if c is not None and c not in used_c and i not in full_names:
+            used_v.add(i)
+            used_c.add(c)
+            chosen[i] = (c, 1.0)
+            if value_fit(sniffs[i], schema.column(c)) <= -1.0:
+                notes.append(f"{h}: a canonical column name, but the sample values {sniffs[i].distinct[:3]} do not "
+                             f"read as {schema.column(c).type}: add a date format or value map")
+    used_v.update(full_names)
     for score, ns, i, c in scored:
+        if not name_part_fits(header[i], c, sniffs[i]):
+            continue                     # a full name or a name of something else is never first/last name
         strong_values = bool(schema.column(c).accepted_values) and score - ns >= 0.4
         if i in used_v or c in used_c or score < 0.6 or (ns < 0.35 and not strong_values):
             continue
@@ -639,11 +1068,47 @@ def suggest_mapping(path: str | Path, entity: str, sample: int = DEFAULT_SAMPLE)
         if spec.type == "bool" and any(v.strip().lower() not in _BOOL_WORDS for v in sn.distinct):
             notes.append(f"{c}: values {sn.distinct[:4]} are not true/false words; add a value map")
     identifiers = [header[i] for i, (c, _) in chosen.items() if schema.column(c).pii]
-    maybe = [h for i, h in enumerate(header) if i not in chosen and h
+    for i in full_names:
+        identifiers.append(header[i])
+        notes.append(f"{header[i]} holds whole names ({', '.join(sniffs[i].distinct[:2])}, ...): a direct identifier,"
+                     " listed under identifiers (never loaded), not mapped to first_name or last_name")
+    unmatched = [(h, vals) for h, vals in unmatched if h not in identifiers]
+    maybe = [h for i, h in enumerate(header) if i not in chosen and h and h not in identifiers
              and (sniffs[i].kind == "email" or re.search(r"(^|[^a-z])(name|email|mail|ssn|phone|address)([^a-z]|$)",
                                                           h.lower()))]
+    derive = propose_transforms(schema, {c: header[i] for i, (c, _) in chosen.items()})
     return Suggestion(entity, fmt, header, columns, unmatched, value_maps, date_formats, dec, thou, identifiers,
-                      maybe, notes, _pattern_for(path, schema))
+                      maybe, notes, _pattern_for(path, schema), derive)
+
+
+def propose_transforms(schema: EntitySchema, mapped: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Transforms (`derive:`, ingestion/transforms.py) for shapes the canonical schema does not have, kept to
+    the few that are safe to propose: an answer to its enrolment by worker, program and date, a transcript
+    without an enrollment id, money without a currency column (the organisation's). `mapped`: canonical ->
+    vendor column."""
+    out: dict[str, tuple[str, str]] = {}
+    q = json.dumps
+    if schema.name == "survey_responses" and "enrollment_id" not in mapped \
+            and {"worker_id", "program_id"} <= set(mapped):
+        to = "ended_at" if "ended_at" in mapped else "started_at" if "started_at" in mapped else None
+        near = f", nearest: {{column: completion_date, to: {to}, direction: before}}" if to else ""
+        out["enrollment_id"] = (
+            f"{{lookup: {{entity: enrollments, match: {{worker_id: worker_id, program_id: program_id}}{near}, "
+            "take: enrollment_id}}",
+            "no enrollment id: the answer's enrolment by worker, program and the latest completion before it; "
+            "without it NPS by program type falls under 'unknown'")
+    if schema.name == "enrollments" and "enrollment_id" not in mapped and {"worker_id", "program_id"} <= set(mapped):
+        parts = [mapped[c] for c in ("worker_id", "program_id", "enrolled_at", "attempt") if c in mapped]
+        out["enrollment_id"] = (f"{{key: {{columns: [{', '.join(q(p) for p in parts)}], method: hash}}}}",
+                                "no enrollment id: a stable key of worker, program and enrolment (review the parts)")
+    if "currency" in schema.column_names and "currency" not in mapped and any(
+            schema.column(c).type == "decimal" for c in mapped):
+        from training_impact.settings import organisation
+
+        out["currency"] = (f"{{constant: {organisation().currency}}}",
+                           "no currency column: the organisation's (config/parameters.yml organisation.currency);"
+                           " only if every amount of the file is in it")
+    return out
 
 
 def _pattern_for(path: Path, schema: EntitySchema) -> str:
@@ -665,12 +1130,15 @@ DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "mappings.md"
 
 
 def render_docs() -> str:
-    """The generated part of docs/mappings.md: canonical schemas and the mapping catalogue."""
+    """The generated part of docs/mappings.md: canonical schemas and the mapping catalogue (the
+    project's own mappings, ingestion/mappings/; a deployment's are not documented here)."""
+    from training_impact.ingestion.mapping import MAPPINGS_DIR
+
     s = load_schemas()
     out = ["## Mapping files", "",
            "| mapping | entities | formats | description |", "|---|---|---|---|"]
-    for name in available_mappings():
-        m = load_mapping(name)
+    for name in sorted(p.stem for p in MAPPINGS_DIR.glob("*.yml")):
+        m = load_mapping(MAPPINGS_DIR / f"{name}.yml")
         ents = ", ".join(m.entities)
         fmts = ", ".join(sorted({em.format for specs in m.entities.values() for em in specs}))
         out.append(f"| `{name}` | {ents} | {fmts} | {m.description} |")
@@ -709,17 +1177,31 @@ def docs_text(current: str) -> str:
 # --------------------------------------------------------------------------- command line
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for name in available_mappings():
-        m = load_mapping(name)
-        print(f"{name:<18} {', '.join(m.entities)}")
+    from training_impact.ingestion.mapping import find_mapping_file
+
+    root = Path(args.data).resolve() if args.data else None
+    for name in available_mappings(root):
+        m = load_mapping(name, root)
+        own = find_mapping_file(name, root, own_only=True)
+        print(f"{name:<18} {', '.join(m.entities)}" + (f"   ({own})" if own else ""))
         if m.description:
             print(f"{'':<18} {m.description}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    target = Path(args.file)
     try:
-        report = check_file(args.file, _entity(args.source), args.mapping, args.sample)
+        if target.is_dir():
+            entities = [_entity(args.source)] if args.source else None
+            landing = check_landing(args.data or target, next_run=args.next_run, entities=entities)
+            print(json.dumps(landing.to_dict(), indent=2, ensure_ascii=False) if args.json
+                  else format_landing_check(landing))
+            return 0 if landing.ok else 1
+        root = Path(args.data).resolve() if args.data else None
+        entity = _entity(args.source) if args.source else infer_entity(target, root)
+        report = check_file(target, entity, args.mapping, args.sample, data_root=root,
+                            predict=not args.no_predict)
     except (MappingError, FileRejected, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -764,13 +1246,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `mappings list|check|suggest|docs` on the main parser's subcommands."""
     p = sub.add_parser("mappings", help="vendor mapping files: list, check a file, suggest a mapping, docs")
     msub = p.add_subparsers(dest="mappings_command", required=True)
-    ls = msub.add_parser("list", help="the mapping files of ingestion/mappings/")
+    ls = msub.add_parser("list", help="the mapping files: the deployment's own, then ingestion/mappings/")
+    ls.add_argument("--data", default=None, help="a data root: its mappings/ folder is listed too")
     ls.set_defaults(func=cmd_list)
-    ck = msub.add_parser("check", help="which canonical columns a file's columns map to, with sample values")
-    ck.add_argument("file")
-    ck.add_argument("--source", required=True, help="canonical entity (workers, enrollments, ...) or a one-entity family")
-    ck.add_argument("--mapping", default=None, help="mapping name or path (default: the one that maps most columns)")
-    ck.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="records to read")
+    ck = msub.add_parser("check", help="what a file's columns map to, and what the run will do with it "
+                                        "(quarantine by rule, the quality gate, KPI warnings)")
+    ck.add_argument("file", help="a landing file, or a data root (or its landing/ folder): every file, "
+                                 "as the run reads them")
+    ck.add_argument("--source", default=None, help="canonical entity (workers, enrollments, ...) or a one-entity "
+                                                   "family; default: the entity whose landing pattern matches")
+    ck.add_argument("--mapping", default=None, help="mapping name or path (default: the run's, from "
+                                                    "landing/mappings.yml, else the one that maps most columns)")
+    ck.add_argument("--sample", type=int, default=None,
+                    help=f"records to read (default: {DEFAULT_SAMPLE} to show, the whole file to predict)")
+    ck.add_argument("--data", default=None, help="the data root whose workers and programs the reference "
+                                                 "checks use (default: the one the file lies in)")
+    ck.add_argument("--next-run", action="store_true",
+                    help="with a data root: files it already loaded are skipped, as in the next run")
+    ck.add_argument("--no-predict", action="store_true", help="columns only, no dry run of ingestion")
     ck.add_argument("--json", action="store_true", help="machine-readable report")
     ck.set_defaults(func=cmd_check)
     sg = msub.add_parser("suggest", help="propose a mapping YAML from a file's header and values")

@@ -37,14 +37,46 @@ concurrency:
 
 
 def prepare_dagster_home(paths: Paths) -> Path:
-    """Use $DAGSTER_HOME when set (deployments), else a home inside the data root."""
+    """Use $DAGSTER_HOME when set (deployments), else a home inside the data root.
+
+    Every instance the CLI runs, `training-impact dev` serves and the tests use is made here. A
+    dagster.yaml this function wrote before a block joined DAGSTER_YAML (``nux:``: data roots of
+    earlier versions showed the community pop-up on every page) gets the missing block appended; a
+    dagster.yaml someone else wrote (a deployment's, docs/deployment.md) is never changed."""
     home = dagster_home(paths)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
+    else:
+        _add_missing_blocks(config)
     export_dagster_home(home)
     return home
+
+
+def _blocks(text: str) -> dict[str, str]:
+    """The top-level blocks of a YAML text by key, each with its indented lines."""
+    blocks: dict[str, str] = {}
+    key = None
+    for line in text.splitlines(keepends=True):
+        if line[:1].isalpha():
+            key = line.split(":", 1)[0]
+            blocks[key] = ""
+        if key is not None:
+            blocks[key] += line
+    return blocks
+
+
+def _add_missing_blocks(config: Path) -> None:
+    import yaml
+
+    text = config.read_text(encoding="utf-8")
+    if not text.startswith(DAGSTER_YAML.splitlines()[0]):  # not ours: a deployment's own file
+        return
+    present = yaml.safe_load(text) or {}
+    missing = [block for key, block in _blocks(DAGSTER_YAML).items() if key not in present]
+    if missing:
+        config.write_text(text.rstrip("\n") + "\n" + "".join(missing), encoding="utf-8")
 
 
 @dataclass
@@ -57,14 +89,6 @@ class RunOutcome:
     materialized: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)   # materialised dbt tables left as they were (D121)
     alerts: list = field(default_factory=list)  # orchestration.alerts.Delivery, one per channel tried
-
-
-def _failure_text(error) -> str:
-    """A step's error with the exception our code raised (e.g. a DiskSpaceError naming its path, D86)
-    after Dagster's "Error occurred while executing op" wrapper, which alone says nothing."""
-    text = error.message.strip()
-    cause = getattr(error, "cause", None)  # the user code's exception itself, not what it chained
-    return f"{text} {cause.message.strip()}" if cause is not None else text
 
 
 STEP_EVENTS = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
@@ -131,14 +155,15 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
 
     import dagster as dg
 
-    from training_impact.orchestration.alerts import ALERTED_TAG, ALERTED_VALUE
+    from training_impact.orchestration.alerts import ALERTED_TAG, ALERTED_VALUE, failure_text
     from training_impact.orchestration.definitions import build_definitions
     from training_impact.orchestration.defs.dbt import REUSED_METADATA
     from training_impact.orchestration.recovery import process_tags, recover_stale_runs
     from training_impact.orchestration.resources import resources_from
 
     # The run's settings, as its resources (orchestration/resources.py): built here, at the edge.
-    defs = build_definitions(resources_from(settings, environment()))
+    resources = resources_from(settings, environment())
+    defs = build_definitions(resources)
     started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         # Before the run does anything: dead runs marked failed, their pool slots freed, their
@@ -149,7 +174,7 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         selection = None
         if groups:
             selection = list(dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph()))
-        run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE,  # the failure sensor skips these
+        run_tags = {**(tags or {}), ALERTED_TAG: ALERTED_VALUE,  # alerted from here: the daemon's sensor skips it
                     **process_tags(paths)}  # pid / host / data root: a later run can tell this one died
         if partition_range:
             from training_impact.orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
@@ -162,16 +187,24 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
         result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection,
                                         partition_key=partition_key, tags=run_tags, run_id=run_id,
                                         run_config=console)
+        alerts = []  # orchestration.alerts.Delivery, one per channel tried
         if not result.success:  # successful runs are recorded by the audit_ledger asset (docs/audit.md)
+            from training_impact.audit.openlineage import Target
             from training_impact.audit.record import record_failed_run
             from training_impact.orchestration.dbt_manifest import dbt_project
 
             try:
                 record_failed_run(paths, instance, result.run_id, job.name, dbt_project.manifest_path,
-                                  asset_graph=defs.resolve_asset_graph, openlineage_url=settings.openlineage_url)
+                                  asset_graph=defs.resolve_asset_graph,
+                                  openlineage_target=Target.from_settings(settings))
             except Exception as error:  # the ledger must never hide why the run failed
                 print(f"audit: could not record failed run {result.run_id}: {error}", file=sys.stderr)
-    outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started)
+            # Alerts (docs/deployment.md, D130): the alert_on_run_failure sensor's, sent from this process.
+            from training_impact.orchestration.defs.sensors import alert_in_process
+
+            alerts = alert_in_process(instance, result, resources)
+    outcome = RunOutcome(run_id=result.run_id, success=result.success, seconds=time.monotonic() - started,
+                         alerts=alerts)
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -185,17 +218,11 @@ def _run_locked(paths: Paths, run_id: str, groups, *, partition_key, partition_r
                 }
             )
         elif event.event_type_value == "ASSET_MATERIALIZATION":
-            outcome.materialized.append(event.asset_key.to_user_string())
+            if event.asset_key.to_user_string() not in outcome.materialized:  # and its delivery days (D128)
+                outcome.materialized.append(event.asset_key.to_user_string())
             metadata = event.event_specific_data.materialization.metadata
             if getattr(metadata.get(REUSED_METADATA), "value", False):
                 outcome.reused.append(event.asset_key.to_user_string())
         elif event.event_type_value == "STEP_FAILURE":
-            outcome.failures.append(f"{event.step_key}: {_failure_text(event.event_specific_data.error)}")
-    # Alerts (docs/deployment.md): a failed run or a failed blocking check goes to TI_ALERT_* channels.
-    from training_impact.orchestration.alerts import AlertSettings, alert_for_outcome, send_alert, step_assets_of
-
-    alert = alert_for_outcome(outcome, job=job.name, step_assets=step_assets_of(defs), data_dir=str(paths.root),
-                              dagster_url=settings.dagster_url)
-    if alert is not None:
-        outcome.alerts = send_alert(alert, AlertSettings.from_env(settings.alert))
+            outcome.failures.append(f"{event.step_key}: {failure_text(event.event_specific_data.error)}")
     return outcome

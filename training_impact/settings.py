@@ -12,6 +12,7 @@ functions below the orchestration take what they need as arguments.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -125,6 +126,115 @@ def load_parameters(path: Path | None = None) -> dict:
     return Parameters(path or parameters_file()).values
 
 
+# --------------------------------------------------------------------------- the organisation's settings
+
+@dataclass(frozen=True)
+class Organisation:
+    """The company's own settings, one place: config/parameters.yml ``organisation:`` (DECISIONS D136).
+
+    Everything else derives from them: the quality gate accepts money in ``currency`` only
+    (accepted_currency:currency; the value reaches the GX suite as a parameter, so the suite and its
+    lock do not change with it), the marts report in it, ``period`` labels are fiscal years starting
+    in ``fiscal_year_start_month``, a mapping without a ``timezone`` reads local timestamps in
+    ``timezone`` (and the delivery days are in it unless TI_TIMEZONE says otherwise), and a slice of
+    fewer than ``min_cell_size`` people publishes no figure.
+    """
+
+    currency: str = "EUR"
+    fiscal_year_start_month: int = 1
+    timezone: str = "UTC"
+    min_cell_size: int = 5
+
+    @classmethod
+    def from_parameters(cls, params: Mapping | None = None) -> "Organisation":
+        """From a parameters mapping (default: the run's parameters file). A parameters file of an
+        earlier version keeps currency and min_cell_size under ``reporting:``; it is read as well."""
+        if params is None:
+            params = load_parameters()
+        params = params or {}
+        legacy = params.get("reporting") or {}
+        own = params.get("organisation") or {}
+        default = cls()
+
+        def pick(name: str):
+            if own.get(name) is not None:
+                return own[name]
+            if legacy.get(name) is not None:
+                return legacy[name]
+            return getattr(default, name)
+
+        made = cls(currency=str(pick("currency")).strip().upper(),
+                   fiscal_year_start_month=int(pick("fiscal_year_start_month")),
+                   timezone=str(pick("timezone")).strip(),
+                   min_cell_size=int(pick("min_cell_size")))
+        made.check()
+        return made
+
+    def check(self) -> None:
+        if not (len(self.currency) == 3 and self.currency.isalpha()):
+            raise ValueError(f"organisation.currency {self.currency!r} is not an ISO 4217 code such as EUR or USD"
+                             " (config/parameters.yml)")
+        if not 1 <= self.fiscal_year_start_month <= 12:
+            raise ValueError(f"organisation.fiscal_year_start_month {self.fiscal_year_start_month} is not 1..12"
+                             " (config/parameters.yml)")
+        if self.min_cell_size < 1:
+            raise ValueError(f"organisation.min_cell_size {self.min_cell_size} must be at least 1")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+            raise ValueError(f"organisation.timezone {self.timezone!r} is not an IANA time zone ({exc})") from None
+
+
+def organisation(params: Mapping | None = None) -> Organisation:
+    """The organisation's settings of `params` (default: the run's parameters file)."""
+    return Organisation.from_parameters(params)
+
+
+def parameters_timezone() -> str:
+    """organisation.timezone of the run's parameters file (read again only when it changes)."""
+    return _organisation_timezone(parameters_file())
+
+
+def _organisation_timezone(path: Path) -> str:
+    """The time zone of the parameters file at `path`; UTC when the file cannot be read.
+    Read again only when the file changes: settings are made for every landing file, and parsing
+    the YAML each time was two thirds of ingesting 324 small files."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return Organisation.timezone
+    return _timezone_of_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _timezone_of_file(path: str, mtime_ns: int, size: int) -> str:
+    try:
+        return Organisation.from_parameters(load_parameters(Path(path))).timezone
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return Organisation.timezone
+
+
+# Mapping files kept with the data, outside the project's tree (docs/mappings.md): the data root's
+# own folder; TI_MAPPINGS_DIR names another one, searched first.
+DATA_ROOT_MAPPINGS = "mappings"
+
+
+def user_mapping_dirs(data_root: str | os.PathLike | None = None,
+                      environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Folders holding a deployment's own mapping files, searched by name before ingestion/mappings/:
+    TI_MAPPINGS_DIR when set, then ``<data root>/mappings/``."""
+    env = os.environ if environ is None else environ
+    out: list[Path] = []
+    configured = str(env.get("TI_MAPPINGS_DIR", "") or "").strip()
+    if configured:
+        out.append(Path(configured).expanduser().resolve())
+    if data_root is not None:
+        out.append(Path(data_root).resolve() / DATA_ROOT_MAPPINGS)
+    return out
+
+
 # --------------------------------------------------------------------------- settings from the environment
 
 ALERT_PREFIX = "TI_ALERT_"
@@ -133,6 +243,7 @@ ALERT_PREFIX = "TI_ALERT_"
 VARIABLES = {
     "TI_DATA_DIR": "the data root (default ./data)",
     "TI_PARAMETERS": "a deployment's own parameters file (default config/parameters.yml)",
+    "TI_MAPPINGS_DIR": "a folder of the deployment's own vendor mappings, searched before <data root>/mappings/",
     "TI_ENV": "production (default) or development",
     "TI_PSEUDONYM_KEY": "the pseudonymisation key",
     "TI_PSEUDONYM_KEY_FILE": "a file holding the pseudonymisation key (chmod 600)",
@@ -150,9 +261,11 @@ VARIABLES = {
     "TI_SERVING_KEEP": "published serving versions kept on disk",
     "TI_POSTGRES_DSN": "PostgreSQL to publish the marts and the audit schema to",
     "TI_OPENLINEAGE_URL": "an OpenLineage HTTP endpoint the run's events are posted to",
+    "TI_OPENLINEAGE_API_KEY": "the API key sent to TI_OPENLINEAGE_URL (Authorization: Bearer)",
+    "TI_OPENLINEAGE_NAMESPACE": "the OpenLineage namespace of the run's jobs and datasets (training_impact)",
     "TI_DAGSTER_URL": "the Dagster UI's address, linked from alerts",
     "TI_NIGHTLY_CRON": "the nightly schedule's cron",
-    "TI_TIMEZONE": "the schedule's and the delivery days' time zone",
+    "TI_TIMEZONE": "the schedule's and the delivery days' time zone (default organisation.timezone)",
     "TI_PARTITIONS_START": "the first delivery day of the partitions",
     "TI_SENSOR_MAX_DAY_RUNS": "delivery days the landing sensor runs one by one before one catch-up run",
     "TI_SENSOR_SETTLE_SECONDS": "seconds a landing file must be left alone before the sensor takes it",
@@ -200,6 +313,8 @@ class Settings:
     serving_keep: int = 3
     postgres_dsn: str | None = field(default=None, repr=False)
     openlineage_url: str | None = None
+    openlineage_api_key: str | None = field(default=None, repr=False)
+    openlineage_namespace: str = "training_impact"
     dagster_url: str | None = None
     nightly_cron: str = "0 2 * * *"
     timezone: str = "UTC"
@@ -242,9 +357,11 @@ class Settings:
             serving_keep=keep,
             postgres_dsn=text("TI_POSTGRES_DSN"),
             openlineage_url=text("TI_OPENLINEAGE_URL"),
+            openlineage_api_key=text("TI_OPENLINEAGE_API_KEY"),
+            openlineage_namespace=text("TI_OPENLINEAGE_NAMESPACE") or default["openlineage_namespace"],
             dagster_url=text("TI_DAGSTER_URL"),
             nightly_cron=text("TI_NIGHTLY_CRON") or default["nightly_cron"],
-            timezone=text("TI_TIMEZONE") or default["timezone"],
+            timezone=text("TI_TIMEZONE") or _organisation_timezone(parameters_file(env)),
             partitions_start=text("TI_PARTITIONS_START") or default["partitions_start"],
             sensor_max_day_runs=int(_number(env, "TI_SENSOR_MAX_DAY_RUNS", default["sensor_max_day_runs"], int)),
             sensor_settle_seconds=_number(env, "TI_SENSOR_SETTLE_SECONDS", default["sensor_settle_seconds"]),
@@ -282,6 +399,15 @@ def engine_environment(settings: Settings) -> dict[str, str]:
         "TI_DUCKDB_THREADS": str(settings.duckdb_threads or os.cpu_count() or 1),
         "TI_DUCKDB_TEMP_DIR": str(settings.duckdb_temp_dir or settings.paths.warehouse.parent / "duckdb_tmp"),
     }
+
+
+def duckdb_config(settings: Settings) -> dict[str, str | bool]:
+    """The same limits for a DuckDB connection the run's own process opens on the warehouse (the
+    audit's copies of the members, D132): without them DuckDB takes 80% of the machine's memory."""
+    limits = engine_environment(settings)
+    return {"memory_limit": limits["TI_DUCKDB_MEMORY_LIMIT"], "threads": int(limits["TI_DUCKDB_THREADS"]),
+            "temp_directory": limits["TI_DUCKDB_TEMP_DIR"],
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 @contextmanager

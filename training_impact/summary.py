@@ -82,10 +82,13 @@ def print_run_summary(paths: Paths, outcome) -> None:
             print(f"  REJECTED {source_file}: {reason}")
         elif status == "duplicate" and "set aside in" in reason:
             print(f"  SET ASIDE {source_file}: {reason}")
-    for entity, rule, count in _quarantine_reasons(paths, outcome.run_id):
-        print(f"  quarantined {entity}: {rule} × {count:,}")
     checks = outcome.check_results
     failed = [c for c in checks if not c["passed"]]
+    # the rows an entity's gate set aside, by rule; said once: a failed gate's own line below says it (D131)
+    said = {c["asset"] for c in failed}
+    for entity, rule, count in _quarantine_reasons(paths, outcome.run_id):
+        if f"bronze/{entity}" not in said:
+            print(f"  quarantined {entity}: {rule} × {count:,}")
     warned = sum(str(c.get("severity", "")).upper() == "WARN" for c in failed)
     print(f"  checks: {len(checks) - len(failed)} passed, {warned} warnings (not blocking), "
           f"{len(failed) - warned} failed")
@@ -95,8 +98,55 @@ def print_run_summary(paths: Paths, outcome) -> None:
     reused = [key for key in getattr(outcome, "reused", []) if key.startswith("marts/")]
     print(f"  KPI marts rebuilt: {len(marts) - len(reused)}"
           + (f", {len(reused)} unchanged (nothing they read changed)" if reused else ""))
+    for warning in kpi_warnings_of(paths):  # what the sources lack, KPI by KPI (config/kpis.yml needs, D137)
+        print(f"  KPI warning: {warning}")
     for failure in outcome.failures:
         print(f"  step failure {failure.splitlines()[0]}")
+
+
+def source_stats(paths: Paths) -> dict:
+    """Per entity a KPI needs (config/kpis.yml `needs`), what the staging tables the marts read hold:
+    rows, and rows with a value in each column a need names. Entities without a staging table are left out."""
+    from training_impact.ingestion.schemas import load_schemas
+    from training_impact.kpis import SourceStats, load_registry
+
+    if not paths.warehouse.exists():
+        return {}
+    wanted: dict[str, set[str]] = {}
+    for kpi in load_registry().kpis.values():
+        for need in kpi.needs:
+            wanted.setdefault(need.entity, set()).update([need.column] if need.column else [])
+    schemas = load_schemas()
+    out = {}
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        present = {(schema, name): {c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, name]).fetchall()} for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = 'main_staging'"
+        ).fetchall()}
+        for entity, columns in wanted.items():
+            if entity not in schemas.entities:
+                continue
+            table = f"stg_{schemas.entity(entity).family}__{entity}"
+            have = present.get(("main_staging", table))
+            if have is None:
+                continue
+            cols = sorted(c for c in columns if c in have)
+            counts = ", ".join([f'count("{c}")' for c in cols] + ["count(*)"])
+            row = con.execute(f'select {counts} from main_staging."{table}"').fetchone()
+            out[entity] = SourceStats(int(row[-1]), {c: int(v) for c, v in zip(cols, row[:-1])})
+    return out
+
+
+def kpi_warnings_of(paths: Paths) -> list:
+    """The KPIs the run left not measured, empty or degenerate, and why (training_impact.kpis.kpi_warnings)."""
+    from training_impact.kpis import kpi_warnings
+
+    try:
+        stats = source_stats(paths)
+    except duckdb.Error:
+        return []
+    return kpi_warnings(stats, entities=set(stats)) if stats else []
 
 
 SUMMARY_QUERY = """
@@ -127,13 +177,23 @@ def _cell(n, estimate, ci_low, ci_high, suppressed, unit, is_flagged) -> str:
     return text + f" n={n}" + (" !" if is_flagged else "")
 
 
-def print_kpi_summary(paths: Paths) -> int:
+# The KPI report's headline (reporting/build.py, its tiles): what the demo prints (D131).
+HEADLINE = (("completion_rate", "observed"), ("productivity_change", "did_matched"),
+            ("internal_mobility", "did_matched"), ("retention", "did_matched"), ("roi", "phillips"),
+            ("roi_conservative", "phillips"))
+
+
+def print_kpi_summary(paths: Paths, headline: bool = False) -> int:
+    """Every KPI of kpi_summary by program type, or (`headline`) the report's headline KPIs only."""
     if not paths.warehouse.exists():
         print(f"no warehouse at {paths.warehouse}: run the pipeline first")
         return 1
     cells: dict[tuple[str, str], dict[str, str]] = {}
     reasons: dict[tuple[str, str], list[str]] = {}  # (program type, reason) -> the KPIs it flags
-    for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged, reason in kpi_rows(paths):
+    rows = kpi_rows(paths)
+    if headline:
+        rows = sorted((r for r in rows if (r[0], r[1]) in HEADLINE), key=lambda r: HEADLINE.index((r[0], r[1])))
+    for kpi, method, program_type, n, estimate, ci_low, ci_high, suppressed, unit, flagged, reason in rows:
         label = kpi + (f" ({METHOD_LABELS[method]})" if method in METHOD_LABELS else "")
         cells.setdefault((label, method), {})[program_type] = _cell(n, estimate, ci_low, ci_high, suppressed,
                                                                     unit, flagged)
@@ -142,7 +202,8 @@ def print_kpi_summary(paths: Paths) -> int:
             if kpi not in flagged_kpis:
                 flagged_kpis.append(kpi)
     width = 40
-    print("\nKPI summary by program type (95% CI in brackets; ! = a credibility check failed, reasons below)")
+    print(f"\n{'Headline KPIs' if headline else 'KPI summary'} by program type"
+          " (95% CI in brackets; ! = a credibility check failed, reasons below)")
     print(f"  {'KPI':<46}{'upskilling':>{width}}{'reskilling':>{width}}")
     for (label, _), by_type in cells.items():
         print(f"  {label:<46}" + "".join(f"{by_type.get(t, '—'):>{width}}" for t in ("upskilling", "reskilling")))
@@ -151,7 +212,22 @@ def print_kpi_summary(paths: Paths) -> int:
         # one line per reason: the ROI figures of a slice share their impact rows' flags
         print("\n".join(f"  ! {', '.join(kpis)} ({program_type}): {reason}"
                         for (program_type, reason), kpis in reasons.items()))
+    not_measured = not_measured_rows(paths)
+    if not_measured:
+        print("\nnot measured (the company does not deliver what they need)")
+        print("\n".join(f"  {kpi}: {reason}" for kpi, reason in not_measured))
     return 0
+
+
+def not_measured_rows(paths: Paths) -> list[tuple[str, str]]:
+    """(kpi, reason) of the KPIs kpi_summary publishes as not measured (D137)."""
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        has = con.execute("select 1 from information_schema.columns where table_schema = 'main_marts' and "
+                          "table_name = 'kpi_summary' and column_name = 'measurement_status'").fetchone()
+        if not has:
+            return []
+        return con.execute("select distinct kpi, not_measured_reason from main_marts.kpi_summary "
+                           "where measurement_status = 'not_measured' order by kpi").fetchall()
 
 
 def print_output_locations(paths: Paths) -> None:

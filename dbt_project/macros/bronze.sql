@@ -14,6 +14,39 @@
 {%- endmacro %}
 
 
+{#
+  The rows of `relation` that are the latest of their key (latest_per_key's order). Most keys
+  arrive once: only the rows of keys that arrived more than once are ranked, the rest pass
+  through; ranking every row partitioned and sorted the whole of a staging model's input
+  (D132). Keys compare null-safe, as the window's partitions do.
+#}
+{% macro latest_rows(relation, key_columns) -%}
+    {%- set matches -%}
+        {%- for column in key_columns %}
+        {{ 'and ' if not loop.first }}repeated_keys.{{ column }} is not distinct from {{ relation }}.{{ column }}
+        {%- endfor %}
+    {%- endset -%}
+    select {{ relation }}.*
+    from {{ relation }}
+    where not exists (
+        select 1 from (
+            select {{ key_columns | join(', ') }} from {{ relation }} group by {{ key_columns | join(', ') }} having count(*) > 1
+        ) as repeated_keys
+        where {{ matches }}
+    )
+    union all
+    select {{ relation }}.*
+    from {{ relation }}
+    where exists (
+        select 1 from (
+            select {{ key_columns | join(', ') }} from {{ relation }} group by {{ key_columns | join(', ') }} having count(*) > 1
+        ) as repeated_keys
+        where {{ matches }}
+    )
+    qualify {{ latest_per_key(key_columns) }}
+{%- endmacro %}
+
+
 {% macro latest_per_key(key_columns) -%}
     row_number() over (
         partition by {{ key_columns | join(', ') }}

@@ -17,3 +17,9 @@
 {% macro exact_avg(expression) -%}
     cast(avg(cast({{ expression }} as decimal(38, 12))) as double)
 {%- endmacro %}
+
+
+{# exact_avg as a window function over the named window `window_name`. #}
+{% macro exact_avg_over(expression, window_name) -%}
+    cast(avg(cast({{ expression }} as decimal(38, 12))) over {{ window_name }} as double)
+{%- endmacro %}

@@ -252,3 +252,21 @@ km as (
             || cast(round(100 * parameters.min_used_share, 1) as varchar) || '%'
     end
 {%- endmacro %}
+
+
+{# The tenure band of `years` (matching.tenure_bands_years: [lower, upper) in years, the last
+   band open; null below the first edge), as a CASE compiled from the parameters: the same
+   labels as stg_config__tenure_bands without joining every panel row to its rows by range. #}
+{% macro tenure_band_of(years) -%}
+    {%- set edges = param('matching.tenure_bands_years', optional=true) or [] -%}
+    {%- if edges -%}
+    case
+        {%- for edge in edges | reverse %}
+        {%- set index = edges | length - loop.index %}
+        when {{ years }} >= {{ edge }} then cast('{{ edge }}{{ "-" ~ edges[index + 1] if index + 1 < edges | length else "+" }}' as varchar)
+        {%- endfor %}
+    end
+    {%- else -%}
+    cast(null as varchar)
+    {%- endif -%}
+{%- endmacro %}

@@ -136,9 +136,16 @@
 {%- endmacro %}
 
 
-{# Calendar year of a date as the period label ('2025'). #}
+{# The period label of a date ('2025'): its calendar year, or with organisation.fiscal_year_start_month
+   after January its fiscal year, named by the calendar year the fiscal year ends in (start month 7:
+   2025-07-01 .. 2026-06-30 is '2026'). #}
 {% macro period_of(date_expression) -%}
+    {%- set start_month = fiscal_year_start_month() -%}
+    {%- if start_month == 1 -%}
     cast(extract(year from {{ date_expression }}) as varchar)
+    {%- else -%}
+    cast(extract(year from {{ add_to_date('month', 13 - start_month, date_expression) }}) as varchar)
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -207,7 +214,8 @@
 {% macro kpi_summary_row(relation, kpi='kpi', unit='unit', numerator='numerator', denominator='denominator',
                       n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high',
                       estimation_method='estimation_method', evaluation_level='evaluation_level',
-                      definition_variant="'default'", flag_reason='cast(null as varchar)', where=none) %}
+                      definition_variant="'default'", flag_reason='cast(null as varchar)', where=none,
+                      measurement_status="'measured'", not_measured_reason='cast(null as varchar)') %}
     select
         cast({{ kpi }} as varchar) as kpi,
         slice_grain,
@@ -233,7 +241,9 @@
         department,
         region,
         cast({{ definition_variant }} as varchar) as definition_variant,
-        cast({{ flag_reason }} as varchar) as flag_reason
+        cast({{ flag_reason }} as varchar) as flag_reason,
+        cast({{ measurement_status }} as varchar) as measurement_status,
+        cast({{ not_measured_reason }} as varchar) as not_measured_reason
     from {{ relation }}
     {%- if where %}
     where {{ where }}

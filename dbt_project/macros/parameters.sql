@@ -5,6 +5,8 @@
   env TI_PARAMETERS (default: ../config/parameters.yml, relative to dbt's cwd).
   Only the staging/config models call these macros: everything else joins the
   one-row `stg_config__parameters`, so unit tests can feed their own parameters.
+  One exception, at compile time: `period_of` (macros/kpi.sql) names fiscal years
+  from organisation.fiscal_year_start_month (a unit test overrides the var `params`).
 #}
 {% macro load_parameters() %}
     {%- set passed = var('params', none) -%}
@@ -51,4 +53,34 @@
     {%- else -%}
         cast({{ value }} as {{ data_type }})
     {%- endif -%}
+{% endmacro %}
+
+
+{# An organisation setting (config/parameters.yml `organisation:`, D136) as a typed SQL literal. A parameters
+   file of an earlier version keeps currency and min_cell_size under `reporting:`: read as well. #}
+{% macro org_param(name, data_type, default=none) %}
+    {%- set own = param('organisation.' ~ name, optional=true) -%}
+    {%- if own is none -%}
+        {%- set own = param('reporting.' ~ name, optional=true) -%}
+    {%- endif -%}
+    {%- if own is none -%}
+        {%- set own = default -%}
+    {%- endif -%}
+    {%- if own is none and execute -%}
+        {{ exceptions.raise_compiler_error("organisation." ~ name ~ " is missing from config/parameters.yml") }}
+    {%- elif own is none -%}
+        cast(null as {{ data_type }})
+    {%- elif own is string -%}
+        cast('{{ own | replace("'", "''") }}' as {{ data_type }})
+    {%- else -%}
+        cast({{ own }} as {{ data_type }})
+    {%- endif -%}
+{% endmacro %}
+
+
+{# The month the fiscal year starts in (organisation.fiscal_year_start_month, default 1), at compile time:
+   `period_of` names a date's fiscal year with it. #}
+{% macro fiscal_year_start_month() %}
+    {%- set own = param('organisation.fiscal_year_start_month', optional=true) -%}
+    {{ return(1 if own is none else own | int) }}
 {% endmacro %}

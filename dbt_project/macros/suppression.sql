@@ -1,7 +1,7 @@
 {#
   Small-cell suppression with complementary suppression (docs/methods.md, "Small cells").
 
-  Primary: a cell (one slice of one population) with fewer than reporting.min_cell_size
+  Primary: a cell (one slice of one population) with fewer than organisation.min_cell_size
   people is suppressed. Complementary: every additive figure of a slice is the sum of its
   children in any finer grain whose dimensions include the slice's (department cells add
   up to the all-employees cell, method cells to their program type, program_type_period

@@ -16,16 +16,24 @@ import duckdb
 from dagster import AssetExecutionContext
 
 from training_impact.audit import store, views
+from training_impact.audit.openlineage import Target
 from training_impact.audit.record import record_failed_run, record_published_run
-from training_impact.orchestration import asset_graph
+from training_impact.orchestration import asset_graph, column_metadata
 from training_impact.orchestration.defs.dbt import WAREHOUSE_POOL, dbt_project
 from training_impact.orchestration.resources import (
     AlertsResource,
     DataRootResource,
+    EngineResource,
     PostgresResource,
     ServingResource,
     settings_from,
 )
+from training_impact.settings import duckdb_config
+
+
+def _stored_column_metadata():
+    """The dbt column schema and lineage stored for this dbt code version (None when stale or missing)."""
+    return column_metadata.load(dbt_project.manifest_path)
 
 
 def publish_audit_schema(paths, run_id: str, log, *, serving: Path, postgres_dsn: str | None) -> dict:
@@ -62,7 +70,7 @@ def publish_audit_schema(paths, run_id: str, log, *, serving: Path, postgres_dsn
     ),
 )
 def audit_ledger(context: AssetExecutionContext, data_root: DataRootResource, serving: ServingResource,
-                 postgres: PostgresResource, alerts: AlertsResource,
+                 postgres: PostgresResource, alerts: AlertsResource, engine: EngineResource,
                  run_guard: dg.ResourceParam[Any]) -> dg.MaterializeResult:  # run lock first (run_guard.py)
     from training_impact.publishing import serving_dir
 
@@ -70,7 +78,9 @@ def audit_ledger(context: AssetExecutionContext, data_root: DataRootResource, se
     run = context.run
     recorded = record_published_run(paths, context.instance, run.run_id, run.job_name, dbt_project.manifest_path,
                                     log=context.log.info, asset_graph=asset_graph,
-                                    openlineage_url=alerts.value("openlineage_url"))
+                                    openlineage_target=Target.from_settings(settings_from(alerts)),
+                                    column_metadata=_stored_column_metadata,
+                                    duckdb_config=duckdb_config(settings_from(data_root, engine)))
     published = publish_audit_schema(paths, run.run_id, context.log.info,
                                      serving=serving_dir(paths, settings_from(data_root, serving)),
                                      postgres_dsn=postgres.value("postgres_dsn"))
@@ -106,7 +116,8 @@ def audit_failed_runs(context: dg.RunFailureSensorContext, data_root: DataRootRe
     try:
         row = record_failed_run(data_root.paths, context.instance, run.run_id, run.job_name,
                                 dbt_project.manifest_path, log=context.log.info, asset_graph=asset_graph,
-                                openlineage_url=alerts.value("openlineage_url"))
+                                openlineage_target=Target.from_settings(settings_from(alerts)),
+                                column_metadata=_stored_column_metadata)
     except store.AlreadyRecorded:  # the in-process runner recorded it at the same moment
         row = None
     if row is None:

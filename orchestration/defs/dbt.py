@@ -17,9 +17,10 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from training_impact.orchestration import column_metadata
+from training_impact.orchestration.descriptions import dbt_test_description, model_description
 from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
 from training_impact.orchestration.resources import DataRootResource, EngineResource, settings_from
 from training_impact.orchestration.warehouse_lock import wait_for_warehouse
@@ -58,6 +59,21 @@ class TrainingImpactTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "models"
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """The YAML description, never the raw SQL dagster-dbt appends by default (orchestration/descriptions.py)."""
+        return model_description(dbt_resource_props)
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: DbtProject | None) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check for a dbt test, described: the test's YAML description or a sentence from its
+        name, column and arguments (dagster-dbt's default reads `meta.description` only, which no test sets)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return dg.AssetCheckSpec(spec.name, asset=spec.asset_key, description=dbt_test_description(
+            manifest["nodes"][unique_id]), additional_deps=spec.additional_deps, blocking=spec.blocking,
+            metadata=spec.metadata, automation_condition=spec.automation_condition)
 
 
 def dbt_vars(params: dict) -> str:
@@ -108,7 +124,9 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     started = time.time()  # a reusable table built since then was rebuilt; one built before, reused
     children.enter_context(environment_for_children(limits))
     try:
-        invocation = dbt.cli(args, context=context, target_path=dbt_target_path(paths))
+        # The op's context, which dagster-dbt 0.29 documents using: handed the asset context it reads the
+        # deprecated AssetExecutionContext.op (a DeprecationWarning every run, dagster_dbt/asset_utils.py).
+        invocation = dbt.cli(args, context=context.op_execution_context, target_path=dbt_target_path(paths))
         events = invocation.stream()
         build_columns, stored = _column_metadata_plan(engine.value("column_metadata"))
     except BaseException:
@@ -265,5 +283,10 @@ dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EX
 # a new kpi_* model joins them without code changes.
 KPI_MART_KEYS = sorted(
     (key for key in training_impact_dbt.keys if key.path[0] == "marts" and key.path[-1].startswith("kpi_")),
+    key=lambda key: key.to_user_string(),
+)
+# the analyst-safe views over the marts (models/serving, D126), published beside them
+SERVING_VIEW_KEYS = sorted(
+    (key for key in training_impact_dbt.keys if key.path[0] == "serving"),
     key=lambda key: key.to_user_string(),
 )

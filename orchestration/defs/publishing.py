@@ -11,7 +11,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from training_impact.orchestration.dbt_manifest import dbt_project
-from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, WAREHOUSE_POOL
+from training_impact.orchestration.defs.dbt import KPI_MART_KEYS, SERVING_VIEW_KEYS, WAREHOUSE_POOL
 from training_impact.orchestration.resources import DataRootResource, PostgresResource, ServingResource, settings_from
 from training_impact.publishing import publish_run
 
@@ -20,7 +20,7 @@ from training_impact.publishing import publish_run
     key="published_marts",
     group_name="published",
     pool=WAREHOUSE_POOL,
-    deps=KPI_MART_KEYS,
+    deps=[*KPI_MART_KEYS, *SERVING_VIEW_KEYS],
     kinds={"duckdb", "parquet", "postgres"},
     description=(
         "The kpi_* marts copied to a new serving version (DuckDB file + one Parquet file per mart) switched in "

@@ -1,12 +1,16 @@
-"""Sensors for deployments that run ``dagster-daemon``: a run-failure alert and the landing sensor.
+"""Sensors: the run-failure alert and the landing sensor.
 
-In-process runs (CLI, demo, tests) alert from ``training_impact.pipeline`` and are
-tagged, so this sensor skips them and nobody is told twice. Channels come from the
-TI_ALERT_* environment of the daemon (orchestration/alerts.py lists them).
+``alert_on_run_failure`` is Dagster's run-failure sensor: under ``dagster-daemon`` it alerts for
+every failed run the daemon launched (schedule, landing sensor, the UI). Runs started by
+``training-impact run`` / ``demo`` / ``backfill`` execute in the CLI's own process, which no
+daemon may be watching: the CLI evaluates the same alert right after a failed run
+(``alert_in_process``) and tags the run, so a daemon never sends it twice (DECISIONS D130).
+Channels come from the TI_ALERT_* settings (the ``alerts`` resource; orchestration/alerts.py).
 """
 
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -17,8 +21,10 @@ from training_impact.ingestion.store import read_manifest
 from training_impact.orchestration.alerts import (
     ALERTED_TAG,
     AlertSettings,
+    Delivery,
     alert_from_results,
     check_results_from_instance,
+    failure_text,
     send_alert,
     step_assets_of,
 )
@@ -37,9 +43,30 @@ def _step_assets() -> dict[str, list[str]]:
         return {}
 
 
+def send_failure_alert(context: dg.RunFailureSensorContext, data_root: DataRootResource,
+                       alerts: AlertsResource) -> list[Delivery] | dg.SkipReason:
+    """Compose the failed run's alert from its event log (failed blocking checks, failed steps) and
+    send it to every configured channel: one Delivery per channel tried, or why nothing was sent."""
+    settings = AlertSettings.from_env(alerts.variables())
+    if not settings.configured:
+        return dg.SkipReason("no alert channel configured (TI_ALERT_WEBHOOK_URL / TI_ALERT_SMTP_*)")
+    run = context.dagster_run
+    steps = [(event.step_key or "run", failure_text(event.event_specific_data.error if event.event_specific_data
+                                                    else None) or context.failure_event.message or "")
+             for event in context.get_step_failure_events()]
+    if not steps and context.failure_event.message:
+        steps.append(("run", context.failure_event.message))
+    alert = alert_from_results(
+        run.run_id, run.job_name, check_results_from_instance(context.instance, run.run_id), steps,
+        step_assets=_step_assets(), data_dir=str(data_root.paths.root), dagster_url=alerts.value("dagster_url"))
+    return send_alert(alert, settings)
+
+
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
-    description="Posts failed runs and failed blocking checks to TI_ALERT_WEBHOOK_URL and/or TI_ALERT_SMTP_*.",
+    description="Alerts TI_ALERT_WEBHOOK_URL and/or TI_ALERT_SMTP_* when a run fails, listing its failed"
+                " blocking checks (quality gates, dbt tests at error severity) and failed steps. Runs started"
+                " by `training-impact run` alert from their own process and are skipped here.",
     minimum_interval_seconds=30,
     # Running by default: with no TI_ALERT_* channel configured it only records a skip.
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -47,24 +74,31 @@ def _step_assets() -> dict[str, list[str]]:
 def alert_on_run_failure(context: dg.RunFailureSensorContext, data_root: DataRootResource, alerts: AlertsResource):
     run = context.dagster_run
     if run.tags.get(ALERTED_TAG):
-        return dg.SkipReason(f"run {run.run_id} already alerted in process")
-    settings = AlertSettings.from_env(alerts.variables())
-    if not settings.configured:
-        return dg.SkipReason("no alert channel configured (TI_ALERT_WEBHOOK_URL / TI_ALERT_SMTP_*)")
-    steps = []
-    for event in context.get_step_failure_events():
-        error = event.event_specific_data.error if event.event_specific_data else None
-        steps.append((event.step_key or "run", (error.message if error else context.failure_event.message) or ""))
-    if not steps and context.failure_event.message:
-        steps.append(("run", context.failure_event.message))
-    alert = alert_from_results(
-        run.run_id, run.job_name, True, check_results_from_instance(context.instance, run.run_id), steps,
-        step_assets=_step_assets(), data_dir=str(data_root.paths.root), dagster_url=alerts.value("dagster_url"))
-    for delivery in send_alert(alert, settings):
+        return dg.SkipReason(f"run {run.run_id} alerted from its own process")
+    sent = send_failure_alert(context, data_root, alerts)
+    if isinstance(sent, dg.SkipReason):
+        return sent
+    for delivery in sent:
         if delivery.ok:
             context.log.info(f"alert sent by {delivery.channel} to {delivery.target}")
         else:
             context.log.warning(f"alert NOT sent by {delivery.channel} to {delivery.target}: {delivery.error}")
+    return None
+
+
+def alert_in_process(instance: dg.DagsterInstance, result, resources: dict) -> list[Delivery]:
+    """The failure alert of a run executed in this process (``execute_in_process``): the sensor's own
+    composition and senders, evaluated on a run-failure sensor context built from the run's result.
+    `resources`: the run's (orchestration.resources.resources_from). Never raises."""
+    try:
+        context = dg.build_run_status_sensor_context(
+            sensor_name=alert_on_run_failure.name, dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(), resources=resources).for_run_failure()
+        sent = send_failure_alert(context, context.resources.data_root, context.resources.alerts)
+    except Exception as error:  # an alert must never hide why the run failed
+        logging.getLogger("training_impact.alerts").warning("could not alert for run %s: %s", result.run_id, error)
+        return []
+    return [] if isinstance(sent, dg.SkipReason) else sent
 
 
 # --------------------------------------------------------------------------- landing sensor

@@ -16,10 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from repo_paths import REPO_ROOT
-
 COMPANY = {"employees": 300, "years": 2, "seed": 11}
-SCHEMA_FILE = REPO_ROOT / "tests" / "fixtures" / "openlineage" / "OpenLineage.json"
 
 
 @pytest.fixture(scope="module")
@@ -176,22 +173,27 @@ def test_restatement_keeps_both_figures_with_the_reason(audited, capsys):
                                history.runs_table(paths)[0]["ended_at"])
 
 
+def _run_events(events: list[dict], run_id: str) -> list[dict]:
+    """The events of one pipeline run: its own and its children's (parent facet)."""
+    return [e for e in events if e["run"]["runId"] == run_id
+            or e["run"].get("facets", {}).get("parent", {}).get("run", {}).get("runId") == run_id]
+
+
 def test_openlineage_events_are_valid_for_every_asset(audited):
+    """Every event of both runs validates against the official 2-0-2 schema and its facets' schemas."""
     import dagster as dg
-    import jsonschema
+    from openlineage_support import read_events, validate_event
 
     from training_impact.audit import store
-    from training_impact.audit.openlineage import asset_run_id
+    from training_impact.audit.openlineage import asset_run_id, checks_job
     from training_impact.orchestration.definitions import defs
 
     paths, run_a, run_b = audited
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    events = [json.loads(line) for line in store.openlineage_file(paths).read_text(encoding="utf-8").splitlines()]
+    text = store.openlineage_file(paths).read_text(encoding="utf-8")
+    assert str(paths.root) not in text  # datasets are named relative to their store, never by a host path
+    events = read_events(store.openlineage_file(paths))
     for item in events:
-        validator.validate(item)
-        assert item["eventType"] in ("START", "COMPLETE", "FAIL", "ABORT", "OTHER")
-        assert item["schemaURL"].startswith("https://openlineage.io/spec/2-0-2/OpenLineage.json")
+        validate_event(item)
     job_assets = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     by_run = {}
     for item in events:
@@ -203,11 +205,68 @@ def test_openlineage_events_are_valid_for_every_asset(audited):
             assert "audit_ledger" in materialized and len(materialized) > 40
             assert materialized <= job_assets
             assert by_run[run] == ["START", "COMPLETE"]
-            for asset in materialized:
-                assert by_run.get(asset_run_id(run, asset)) == ["START", "COMPLETE"], asset
-    bronze = [e for e in events if e["job"]["name"] == "bronze/workers" and e["eventType"] == "COMPLETE"
-              and e["run"]["facets"]["parent"]["run"]["runId"] == run_a]
-    assert bronze[0]["inputs"][0]["facets"]["trainingImpact_file"]["sha256"]
+            for asset in materialized:  # published_marts: an OTHER event per served table in between
+                kinds = by_run.get(asset_run_id(run, asset), [])
+                assert [k for k in kinds if k != "OTHER"] == ["START", "COMPLETE"], asset
+                assert ("OTHER" in kinds) == (asset == "published_marts"), asset
+    mine = _run_events(events, run_a)
+    complete = {e["job"]["name"]: e for e in mine if e["eventType"] in ("COMPLETE", "FAIL")}
+    # bronze: the landing files the run loaded, each with its sha256 as version and its row counts
+    ledger = {i["source_file"]: i for i in duckdb.connect().execute(
+        "select * from read_parquet(?)", [str(store.ledger_file(paths, "inputs", run_a))]).fetchdf().to_dict("records")}
+    files = [d for d in complete["bronze/workers"]["inputs"] if d["name"].startswith("landing/")]
+    assert files and all(d["namespace"] == "file://training_impact" for d in files)
+    for item in files:
+        source = ledger[item["name"].removeprefix("landing/")]
+        assert item["facets"]["version"]["datasetVersion"] == source["sha256"]
+        assert item["inputFacets"]["inputStatistics"]["rowCount"] == source["rows_read"]
+        assert item["inputFacets"]["trainingImpact_ingestion"]["rowsLoaded"] == source["rows_loaded"]
+    # row counts on the outputs, dbt tests and GX checks as assertions on the checked dataset
+    mart = complete["marts/kpi_completion_rate"]["outputs"][0]
+    assert (mart["namespace"], mart["name"]) == ("duckdb://training_impact", "warehouse.main_marts.kpi_completion_rate")
+    assert mart["outputFacets"]["outputStatistics"]["rowCount"] > 0
+    assert {f["name"] for f in mart["facets"]["schema"]["fields"]} >= {"estimate", "numerator", "denominator"}
+    tests = complete[checks_job("staging/stg_lms__enrollments")]["inputs"][0]
+    assert tests["name"] == "warehouse.main_staging.stg_lms__enrollments"
+    assertions = tests["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert {"not_null", "unique"} <= {a["assertion"] for a in assertions}
+    assert all(a["column"] for a in assertions if a["assertion"] == "not_null")
+    gate = complete[checks_job("bronze/workers")]["inputs"][0]["inputFacets"]["dataQualityAssertions"]
+    assert {a["name"] for a in gate["assertions"]} >= {"quality_gate", "reconciliation"}
+    checks = duckdb.connect().execute("select count(*) from read_parquet(?)",
+                                      [str(store.ledger_file(paths, "checks", run_a))]).fetchone()[0]
+    assert sum(len(d["inputFacets"]["dataQualityAssertions"]["assertions"]) for e in complete.values()
+               if e["job"]["name"].endswith(".checks") for d in e["inputs"]) == checks
+    assert "published_marts" not in {d["name"] for e in mine for d in e.get("inputs", []) + e.get("outputs", [])}
+
+
+def test_lineage_walks_from_a_served_table_back_to_the_landing_files(audited):
+    """From the Parquet file and the DuckDB table BI reads, the events lead back to the files the run read."""
+    from openlineage_support import read_events, upstream
+
+    from training_impact.audit import store
+
+    paths, run_a, _ = audited
+    events = _run_events(read_events(store.openlineage_file(paths)), run_a)
+    read = {f"landing/{row[0]}" for row in duckdb.connect().execute(
+        "select source_file from read_parquet(?) where batch_id = ?",
+        [str(store.ledger_file(paths, "inputs", run_a)), run_a]).fetchall()}
+    for served in [("file://training_impact", "serving/parquet/kpi_summary.parquet"),
+                   ("duckdb://training_impact", "serving.reporting.kpi_summary")]:
+        found = upstream(events, served)
+        assert ("duckdb://training_impact", "warehouse.main_marts.kpi_summary") in found
+        assert ("file://training_impact", "bronze/enrollments") in found
+        landing = {name for namespace, name in found if name.startswith("landing/")}
+        assert landing and landing <= read, landing - read
+        assert {"hris", "lms", "finance", "surveys"} <= {name.split("/")[1] for name in landing}
+        assert all((paths.root / name).exists() for name in landing)
+    part = next(e for e in events if e["job"]["name"] == "published_marts" and e["eventType"] == "OTHER"
+                and "serving/parquet/kpi_summary.parquet" in {o["name"] for o in e["outputs"]})
+    assert [d["name"] for d in part["inputs"]] == ["warehouse.main_marts.kpi_summary"]
+    parquet = next(o for o in part["outputs"] if o["name"] == "serving/parquet/kpi_summary.parquet")
+    source = parquet["facets"]["columnLineage"]["fields"]["estimate"]["inputFields"]
+    assert [(f["name"], f["field"]) for f in source] == [("warehouse.main_marts.kpi_summary", "estimate")]
+    assert parquet["outputFacets"]["outputStatistics"]["rowCount"] > 0
 
 
 def _materializations(run_id: str) -> dict:

@@ -56,7 +56,7 @@ def _dbt(paths, *args: str) -> subprocess.CompletedProcess:
 def test_raised_cell_size_suppresses_more_and_nothing_is_derivable(copy_of_run, tmp_path):
     """min_cell_size 25 on the 1500-employee company: most cells small, the passes must still converge."""
     parameters = yaml.safe_load(PARAMETERS_FILE.read_text())
-    parameters["reporting"]["min_cell_size"] = 25
+    parameters["organisation"]["min_cell_size"] = 25
     before = warehouse_tables(copy_of_run.warehouse)
     target = tmp_path / "target"
     result = _dbt(copy_of_run, "build", "--select", "stg_config__parameters", "marts", "--exclude", "test_type:unit",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -326,6 +327,45 @@ def test_record_run_and_data_docs(tmp_path):
     pages = list(index.parent.glob("validations/survey_responses/batch-0001/*/*.html"))
     assert len(pages) == 2
     assert "expect_column_values_to_be_between:nps" in (index.parent / "expectations" / "survey_responses.html").read_text()
+
+
+REMOTE_ASSET = re.compile(r"<(?:link|script|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
+
+
+def test_data_docs_open_offline(tmp_path):
+    """D125: no page loads anything from another host, and the index is plain HTML (no script) with one
+    row per stored result linking its page; a later run's build adds its rows and fixes only its pages."""
+    from training_impact.expectations import data_docs
+
+    bad = rows("survey_responses", {}, {"response_id": "R_2", "nps": 11})
+    first = validate_rows("survey_responses", bad, as_of=AS_OF,
+                          source_file="surveys/post_training_survey_2026-03.csv")
+    keys: list = []
+    record_run(tmp_path, "survey_responses", first, run_name="batch-0001", _keys=keys)
+    index = build_data_docs(tmp_path, keys)
+    site = index.parent
+    later = validate_rows("workers", rows("workers", {}), as_of=AS_OF, source_file="hris/workers_2026-10-31.csv")
+    keys = []
+    record_run(tmp_path, "workers", later, run_name="batch-0002", _keys=keys)
+    old_page = next(site.glob("validations/survey_responses/batch-0001/*/*.html"))
+    written = old_page.stat().st_mtime_ns
+    assert build_data_docs(tmp_path, keys) == index
+    assert old_page.stat().st_mtime_ns == written          # only the new run's pages were rewritten
+
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) == 5  # index, two results, two suites
+    assert [p for p in pages if REMOTE_ASSET.search(p.read_text(encoding="utf-8"))] == []
+    assert all(data_docs.STYLE in p.read_text(encoding="utf-8") for p in pages)
+    text = index.read_text(encoding="utf-8")
+    assert "<script" not in text
+    result_rows = re.findall(r'<tr class="ti-result" data-success="(\w+)">(.*?)</tr>', text, re.S)
+    assert [(ok, re.search(r'href="([^"]+)"', row)[1].split("/")[1]) for ok, row in result_rows] == \
+        [("true", "workers"), ("false", "survey_responses")]   # newest first
+    for _, row in result_rows:
+        assert (site / re.search(r'href="([^"]+)"', row)[1]).is_file()
+    assert ">hris/workers_2026-10-31.csv</a>" in text and ">surveys/post_training_survey_2026-03.csv</a>" in text
+    assert '<a href="expectations/workers.html">workers</a>' in text
+    assert (tmp_path / "gx" / "uncommitted" / data_docs.INDEX_CACHE).is_file()
 
 
 # --------------------------------------------------------------------------- export

@@ -63,3 +63,36 @@ def test_every_mart_carries_the_small_cell_test(manifest):
               == "small_cells_publish_no_rate"}
     missing = [mart["name"] for mart in _marts(manifest) if mart["unique_id"] not in tested]
     assert not missing, f"marts without the small-cell suppression test: {missing}"
+
+
+def _serving(manifest: dict) -> list[dict]:
+    return [node for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["original_file_path"].startswith("models/serving/")]
+
+
+def test_every_serving_view_is_a_described_view_under_an_enforced_contract(manifest):
+    views = _serving(manifest)
+    assert len(views) >= 11, [v["name"] for v in views]
+    for view in views:
+        assert view["config"]["materialized"] == "view" and view["config"]["contract"]["enforced"], view["name"]
+        assert (view.get("description") or "").strip(), view["name"]
+        bare = [c for c, spec in view["columns"].items() if not (spec.get("description") or "").strip()
+                or not spec.get("data_type")]
+        assert not bare, (view["name"], bare)
+
+
+def test_dbt_parse_accepts_the_semantic_layer_and_the_exposures(manifest):
+    """The parse above ran dbt's semantic validation (an error there fails it): what it accepted (D127)."""
+    semantic_models = {node["name"]: node for node in manifest["semantic_models"].values()}
+    assert {"slices", "completion_rate", "certification_attainment", "productivity_change", "retention", "roi",
+            "learning_nps"} <= set(semantic_models)
+    assert all(node["depends_on"]["nodes"][0].startswith("model.training_impact.serving_")
+               for node in semantic_models.values())
+    metrics = {node["name"] for node in manifest["metrics"].values()}
+    assert {"completion_rate_pct", "productivity_change_pts", "retention_pp", "roi_pct", "learning_nps_score"} <= metrics
+    spines = [node["name"] for node in manifest["nodes"].values() if node.get("time_spine")]
+    assert spines == ["metricflow_time_spine"]
+    exposures = {node["name"]: node for node in manifest["exposures"].values()}
+    assert {"kpi_report", "bi_serving_views", "bi_long_tables"} <= set(exposures)
+    assert {n.split(".")[-1] for n in exposures["bi_serving_views"]["depends_on"]["nodes"]} == {
+        v["name"] for v in _serving(manifest) if v["name"] != "serving_slices"}

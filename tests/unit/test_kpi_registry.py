@@ -69,3 +69,41 @@ def test_the_report_reads_the_kpis_level_by_level():
     levels = [registry[name].level for name in kpi_order()]
     assert levels == sorted(levels)
     assert kpi_order().index("completion_rate") < kpi_order().index("learning_nps") < kpi_order().index("roi")
+
+
+# ---------------------------------------------------------------- needs: KPIs the sources leave empty (D137)
+
+def test_needs_name_real_sources():
+    from training_impact.ingestion.schemas import load_schemas
+
+    schemas = load_schemas()
+    registry = kpis.load_registry()
+    needs = [(kpi.name, need) for kpi in registry.kpis.values() for need in kpi.needs]
+    assert {"completion_rate", "certification_attainment", "learning_nps"} <= {name for name, _ in needs}
+    for name, need in needs:
+        assert need.entity in schemas.entities, (name, need)
+        assert need.column is None or need.column in schemas.entity(need.entity).column_names, (name, need)
+    raw = _raw()
+    raw["kpis"]["roi"]["needs"] = [{"source": "cost_lines", "effect": "vanished", "message": "x"}]
+    with pytest.raises(kpis.RegistryError, match="roi: need effect 'vanished'"):
+        kpis.parse(raw)
+
+
+def test_kpi_warnings_say_which_kpis_and_why():
+    S = kpis.SourceStats
+    stats = {"enrollments": S(40), "programs": S(3, {"window_days": 0}), "credentials": S(0),
+             "survey_responses": S(50, {"enrollment_id": 10, "feedback_text": 20})}
+    warnings = {w.source: w for w in kpis.kpi_warnings(stats)}
+    assert set(warnings) == {"programs.window_days", "credentials", "survey_responses.enrollment_id"}
+    assert str(warnings["programs.window_days"]).startswith(
+        "Completion rate: not measured: completion rate needs window_days or a catalogue duration")
+    assert warnings["credentials"].kpis == ("certification_attainment", "active_certification_rate")
+    assert warnings["survey_responses.enrollment_id"].effect == "degenerate"
+    assert "10 of 50 survey_responses rows have enrollment_id" in str(warnings["survey_responses.enrollment_id"])
+    # enough enrollment ids (min_share 0.9), windows present: nothing to say
+    stats.update(programs=S(3, {"window_days": 2}), credentials=S(5),
+                 survey_responses=S(50, {"enrollment_id": 48, "feedback_text": 20}))
+    assert kpis.kpi_warnings(stats) == []
+    # checking one file judges only its entity
+    assert kpis.kpi_warnings({"programs": S(3, {"window_days": 0})}, entities={"programs"})[0].kpis == \
+        ("completion_rate",)

@@ -296,3 +296,23 @@ def test_the_cli_says_what_to_set_without_a_traceback(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.startswith("training-impact: TI_ENV is production") and "TI_PSEUDONYM_KEY_FILE" in err
     assert not (tmp_path / "data").exists()
+
+
+def test_arrow_pseudonyms_are_the_same_from_the_cache_and_after_it_empties(monkeypatch):
+    """The arrow form remembers pseudonyms across calls (a worker appears once a month of
+    history): every value equals the HMAC computed afresh, on a first call, on cache hits,
+    with nulls, and after the bounded cache was emptied."""
+    from training_impact.privacy import pseudonym
+
+    monkeypatch.setattr(pseudonym, "MAX_CACHED", 5)
+    key = b"k" * 32
+    p = Pseudonymizer(key)
+
+    def expected(v):
+        return None if v is None else "p_" + hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:24]
+
+    batches = [["a", "b", None, "a"], ["b", "c", "d", "e", "f", "g"], ["a", "g", None, "h"], ["a"]]
+    for batch in batches:
+        assert p.arrow(pa.array(batch, pa.string())).to_pylist() == [expected(v) for v in batch]
+    assert len(p._cache) <= 5 + 6  # emptied once past the bound, then refilled by one batch at most
+    assert None not in p._cache

@@ -5,6 +5,7 @@ The report of a real pipeline run is tests/integration/test_report_run.py."""
 from __future__ import annotations
 
 import re
+from html import escape
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -371,3 +372,54 @@ def test_labels_follow_the_windows_the_marts_were_built_with(tmp_path):
     assert "Internal moves within 9 months" in html and "within 180 days of exit" in html
     assert "months 2-10 after" in html
     assert "Still employed after 12 months" not in html and "365 days" not in html
+
+
+# ---------------------------------------------------------------- KPIs the company cannot measure (D137)
+
+NOT_MEASURED = {
+    "certification_attainment": "no credential records were delivered (LMS credentials): nobody can be counted as "
+                                "certified",
+    "learning_nps": "no survey answers were delivered (surveys): no NPS and no response rate",
+}
+
+
+def not_measured_data() -> ReportData:
+    """The sample company without credentials and surveys: their KPIs publish one not-measured row each."""
+    data = sample_data()
+    summary = [r for r in data.summary if r["kpi"] not in NOT_MEASURED]
+    for kpi, reason in NOT_MEASURED.items():
+        unit, level = ("pct", 2) if kpi == "certification_attainment" else ("points", 1)
+        row = _row(kpi, "observed", unit, level, None, None, "overall", n=None, measurement_status="not_measured",
+                   not_measured_reason=reason)
+        row.update(n_band="not measured", estimate=None, ci_low=None, ci_high=None)
+        summary.append(row)
+    data.summary = summary
+    return data
+
+
+def test_not_measured_kpis_are_said_in_words_never_as_a_figure():
+    html = render_report(not_measured_data()).html
+    assert "<b>Not measured.</b>" in html and "<b>Certification attainment</b>: no credential records" in html
+    # the table row of each KPI says why across its columns
+    for reason in NOT_MEASURED.values():
+        assert f"Not measured: {escape(reason)}" in html
+    row = re.search(r"<tr><td><b>Certification attainment</b>.*?</tr>", html, re.S).group(0)
+    assert "colspan" in row and "%" not in row.split("</span>", 1)[1]      # no 0.0% (CI …) anywhere in the row
+    chart = re.search(r"<svg[^>]*data-chart-id='type-rates'.*?</svg>", html, re.S).group(0)
+    assert "Certification" not in chart and "Completion rate" in chart   # charted only where measured
+    assert "not measured" not in render_report(sample_data()).html.lower()
+
+
+def test_not_measured_kpis_in_chromium(tmp_path):
+    """The page of a company without credentials and surveys, drawn in headless Chromium: the amber
+    "Not measured" box and table rows are on screen, and every chart is still drawn."""
+    require_chromium()
+    rendered = render_report(not_measured_data())
+    page = tmp_path / "report.html"
+    page.write_text(rendered.html, encoding="utf-8")
+    check = check_render(page)
+    assert check.drawn() == set(rendered.chart_ids)
+    png = screenshot(page, tmp_path / "not_measured.png", height=2400)
+    image = read_png(png)
+    assert colour_share(image, (0xFF, 0xF8, 0xE6), tolerance=4) > 0.005     # the not-measured background
+    assert png_size(png) == (1200, 2400)

@@ -119,3 +119,21 @@ def test_what_the_dbt_step_sets_for_its_children_is_put_back(monkeypatch):
         assert os.environ["TI_DUCKDB_TEMP_DIR"] == "/root-a/warehouse/duckdb_tmp"
     assert "TI_DUCKDB_TEMP_DIR" not in os.environ and os.environ["TI_DUCKDB_THREADS"] == "3"
     assert Settings.from_environment().duckdb_temp_dir is None  # the next run derives it from its own root
+
+
+def test_the_runs_own_duckdb_connections_get_the_engine_limits(tmp_path):
+    """The audit opens the warehouse in the run's process: it gets the engine's memory limit,
+    threads and spill folder (DuckDB's own default is 80% of the machine's memory)."""
+    from dataclasses import replace
+
+    import duckdb
+
+    from training_impact.settings import Settings, duckdb_config
+
+    settings = replace(Settings.from_environment(), duckdb_memory_limit="512MB", duckdb_threads=1,
+                       duckdb_temp_dir=tmp_path / "spill")
+    with duckdb.connect(str(tmp_path / "w.duckdb"), config=duckdb_config(settings)) as con:
+        limit, threads, temp = con.execute(
+            "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit in ("512.0 MiB", "488.2 MiB") and threads == 1 and temp == str(tmp_path / "spill")

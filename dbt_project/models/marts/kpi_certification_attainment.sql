@@ -6,6 +6,8 @@
 -- employed on it, holding a credential of their program valid on it (issued_on ..
 -- expires_on) ÷ those participants. As of the data end date for the whole window, as of
 -- each year end (or the data end) for the period slices.
+-- A company that delivers no credential records publishes both KPIs as not measured (one row
+-- each saying why, macros/measurement.sql), not as 0% with an interval.
 {%- set grains = var('kpi_slice_grains', none) %}
 {%- set period_grains = [] %}
 {%- for slice in kpi_slices(grains) if 'period' in slice.dimensions %}{% do period_grains.append(slice.slice_grain) %}{% endfor %}
@@ -32,6 +34,10 @@ data_window as (
 
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
+),
+
+measurement as (
+    select count(*) as credential_rows from credentials
 ),
 
 exited_episodes as (
@@ -156,12 +162,18 @@ published as (
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        sliced.is_suppressed as suppressed
+        sliced.is_suppressed as suppressed,
+        {{ measured_columns() }}
     from sliced
     cross join parameters
     left join as_of_dates
         on sliced.kpi = 'active_certification_rate'
         and sliced.period = as_of_dates.as_of_period
+),
+
+not_measured as (
+    {{ not_measured_rows(['certification_attainment', 'active_certification_rate'], 'observed', 2, 'pct',
+        reason="'no credential records were delivered (LMS credentials): nobody can be counted as certified'") }}
 )
 
-select * from published
+{{ published_or_not_measured('published', 'not_measured', '(select credential_rows > 0 from measurement)') }}

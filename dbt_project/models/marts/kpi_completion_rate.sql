@@ -2,6 +2,8 @@
 -- window has closed, per cohort (program × start month) and every other slice; the
 -- period is the start year. Completion and success are kept apart: the status counts sit
 -- beside the rate, and waived counts as completed only where the program's rule says so.
+-- Not measured (one row saying why, macros/measurement.sql) when no enrollment was delivered or
+-- no program has a window (window_days): no enrollment's window could ever close.
 {%- set grains = var('kpi_slice_grains', none) %}
 
 with learning_history as (
@@ -10,6 +12,13 @@ with learning_history as (
 
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
+),
+
+measurement as (
+    select
+        count(*) as enrollments,
+        count(learning_history.is_window_closed) as enrollments_with_window   -- null: the program has no window
+    from learning_history
 ),
 
 closed_enrollments as (
@@ -60,9 +69,17 @@ published as (
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        sliced.is_suppressed as suppressed
+        sliced.is_suppressed as suppressed,
+        {{ measured_columns() }}
     from sliced
     cross join parameters
+),
+
+not_measured as (
+    {{ not_measured_rows(['completion_rate'], 'observed', 0, 'pct', also=['measurement'], reason="case
+            when measurement.enrollments = 0 then 'no enrollments were delivered'
+            else 'no program has a window (window_days) or a catalogue duration: no enrollment ever closes'
+        end") }}
 )
 
-select * from published
+{{ published_or_not_measured('published', 'not_measured', '(select enrollments_with_window > 0 from measurement)') }}

@@ -46,19 +46,33 @@ enrollments as (
         on learning_history.enrollment_id = enrollment_costs.enrollment_id
 ),
 
+-- one row per person, period, department and region with the FTE of their employed month
+-- ends summed exactly: the slices count distinct people over these, not over every month
+-- (a twelfth of the rows; the sums are the same in exact arithmetic, D66)
+workforce_person_periods as (
+    select
+        coalesce(panel.department, 'unknown') as department,
+        coalesce(panel.region, 'unknown') as region,
+        {{ period_of('panel.period') }} as period,
+        panel.worker_id,
+        sum(cast(coalesce(panel.fte_pct, 100.0) / 100.0 as decimal(38, 12))) as fte
+    from panel
+    where panel.is_employed
+    group by 1, 2, 3, 4
+),
+
 workforce_months as (
     select
         cast('all' as varchar) as program_type,
         cast('all' as varchar) as method,
         cast('all' as varchar) as program_id,
         cast('all' as varchar) as cohort,
-        coalesce(panel.department, 'unknown') as department,
-        coalesce(panel.region, 'unknown') as region,
-        {{ period_of('panel.period') }} as period,
-        panel.worker_id,
-        coalesce(panel.fte_pct, 100.0) / 100.0 as fte
-    from panel
-    where panel.is_employed
+        department,
+        region,
+        period,
+        worker_id,
+        fte
+    from workforce_person_periods
 ),
 
 {% set participant_aggregates %}

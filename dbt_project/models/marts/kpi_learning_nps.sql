@@ -5,6 +5,8 @@
 -- (shared/fixtures/surveys/nps_test_vectors.json; tests/unit/test_kpi_nps_vectors.py).
 -- The response rate is answered invitations ÷ invitations (every exit completed, passed,
 -- failed or withdrawn while employed is invited). The period is the exit year.
+-- A company that delivers no survey answers publishes both as not measured (one row each saying
+-- why, macros/measurement.sql), not as suppressed cells or a 0% response rate.
 {%- set grains = var('kpi_slice_grains', none) %}
 
 with survey_rows as (
@@ -13,6 +15,13 @@ with survey_rows as (
 
 parameters as (
     select * from {{ ref('stg_config__parameters') }}
+),
+
+measurement as (
+    select count(*) filter (
+        where coalesce(survey_rows.has_response, false) or coalesce(survey_rows.has_feedback_text, false)
+    ) as answers
+    from survey_rows
 ),
 
 answers as (
@@ -94,9 +103,16 @@ published as (
         false as is_flagged,
         cast(null as varchar) as flag_reason,
         parameters.definition_version,
-        statistics.is_suppressed as suppressed
+        statistics.is_suppressed as suppressed,
+        {{ measured_columns() }}
     from statistics
     cross join parameters
+),
+
+-- survey_response_rate is a column of the learning_nps rows (config/kpis.yml): one row says both
+not_measured as (
+    {{ not_measured_rows(['learning_nps'], 'observed', 1, 'points',
+        reason="'no survey answers were delivered (surveys): no NPS and no response rate'") }}
 )
 
-select * from published
+{{ published_or_not_measured('published', 'not_measured', '(select answers > 0 from measurement)') }}

@@ -1,7 +1,9 @@
 -- Every KPI of docs/measurement.md in one long table (KPI × slice × period) that a BI
 -- tool can pivot: the common columns of each mart; ROI, NPS and time-to-competency
 -- unpivoted into their headline figures. Mobility definition variants keep their own KPI
--- name (internal_mobility_<variant>) and the variant in definition_variant.
+-- name (internal_mobility_<variant>) and the variant in definition_variant. A KPI whose source the
+-- company does not deliver reads measurement_status 'not_measured' with the reason (D137).
+{%- set measured = {'measurement_status': 'measurement_status', 'not_measured_reason': 'not_measured_reason'} %}
 with completion_rate as (
     select * from {{ ref('kpi_completion_rate') }}
 ),
@@ -43,9 +45,9 @@ efficiency as (
 ),
 
 unioned as (
-    {{ kpi_summary_row('completion_rate') }}
+    {{ kpi_summary_row('completion_rate', **measured) }}
     union all
-    {{ kpi_summary_row('certification_attainment') }}
+    {{ kpi_summary_row('certification_attainment', **measured) }}
     union all
     {{ kpi_summary_row('time_to_competency') }}
     union all
@@ -77,10 +79,11 @@ unioned as (
     {{ kpi_summary_row('roi', kpi="'monetary_benefits'", unit="'currency'", numerator='null', denominator='null',
                        estimate='monetary_benefits', flag_reason='flag_reason') }}
     union all
-    {{ kpi_summary_row('learning_nps') }}
+    {{ kpi_summary_row('learning_nps', **measured) }}
     union all
     {{ kpi_summary_row('learning_nps', kpi="'survey_response_rate'", unit="'pct'", numerator='n_invited_responded',
-                       denominator='n_invited', estimate='response_rate_pct', ci_low='null', ci_high='null') }}
+                       denominator='n_invited', estimate='response_rate_pct', ci_low='null', ci_high='null',
+                       **measured) }}
     union all
     {{ kpi_summary_row('qualitative_themes', definition_variant='theme_kind') }}
     union all

@@ -1,5 +1,6 @@
 -- Worker × month from the worker's first spell to the end of the data: the spell in
 -- force at month end, the productivity index and the manager rating of the month.
+-- depends_on: {{ ref('stg_config__tenure_bands') }}
 with spells as (
     select * from {{ ref('int_employee_history__spells') }}
 ),
@@ -14,10 +15,6 @@ productivity as (
 
 ratings as (
     select * from {{ ref('stg_performance__ratings') }}
-),
-
-tenure_bands as (
-    select * from {{ ref('stg_config__tenure_bands') }}
 ),
 
 -- index = value / mean(value) of the same metric and month × 100: unit-free, no seasonality
@@ -95,14 +92,14 @@ panel as (
         and spells_at_month_end.month_start = manager_ratings_per_month.period
 ),
 
+-- the band from a CASE compiled from matching.tenure_bands_years (macros/impact.sql), the labels
+-- of stg_config__tenure_bands: a range join of every panel row to the bands cost as much as the
+-- productivity join (D123)
 panel_with_tenure_band as (
     select
         panel.*,
-        case when panel.is_employed then tenure_bands.tenure_band end as tenure_band
+        case when panel.is_employed then {{ tenure_band_of('panel.tenure_years') }} end as tenure_band
     from panel
-    left join tenure_bands
-        on panel.tenure_years >= tenure_bands.lower_years
-        and (panel.tenure_years < tenure_bands.upper_years or tenure_bands.upper_years is null)
 )
 
 select * from panel_with_tenure_band

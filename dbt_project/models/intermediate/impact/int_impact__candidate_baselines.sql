@@ -62,6 +62,46 @@ candidates_at_start as (
       )
 ),
 
+{#- frame offsets are literals (a window frame takes constants); the compiled SQL, and so the
+    reuse fingerprint, changes with the parameter #}
+{%- set pre_months = param('windows.pre_months', optional=true) or 1 %}
+{%- set early_months = (pre_months / 2) | int %}
+
+-- every worker-month's calendar pre window, as if a program started that month: one pass over
+-- the panel in (worker, month) order instead of joining each candidate to its pre-window months
+-- (start months × pool × pre_months rows). Frames count months, not rows (D123).
+panel_months as (
+    select
+        panel.*,
+        cast(extract(year from panel.period) as integer) * 12 + cast(extract(month from panel.period) as integer)
+            as month_number
+    from panel
+),
+
+pre_windows as (
+    select
+        worker_id,
+        period,
+        count(*) over pre_window as pre_window_rows,
+        {{ exact_avg_over('productivity_index', 'pre_window') }} as baseline_productivity_index,
+        count(productivity_index) over pre_window as baseline_productivity_months,
+        {{ exact_avg_over('manager_rating', 'pre_window') }} as baseline_manager_rating,
+        {%- if early_months > 0 %}
+        {{ exact_avg_over('productivity_index', 'early_pre_window') }} as early_pre_mean_index,
+        {%- else %}
+        cast(null as double) as early_pre_mean_index,
+        {%- endif %}
+        {{ exact_avg_over('productivity_index', 'late_pre_window') }} as late_pre_mean_index
+    from panel_months
+    window
+        pre_window as (partition by worker_id order by month_number
+            range between {{ pre_months }} preceding and 1 preceding),
+        early_pre_window as (partition by worker_id order by month_number
+            range between {{ pre_months }} preceding and {{ pre_months - early_months + 1 }} preceding),
+        late_pre_window as (partition by worker_id order by month_number
+            range between {{ pre_months - early_months }} preceding and 1 preceding)
+),
+
 candidate_baselines as (
     select
         candidates_at_start.start_month,
@@ -72,19 +112,18 @@ candidate_baselines as (
         candidates_at_start.tenure_band,
         candidates_at_start.tenure_years,
         candidates_at_start.first_enrolled_on,
-        {{ exact_avg('panel.productivity_index') }} as baseline_productivity_index,
-        count(panel.productivity_index) as baseline_productivity_months,
-        {{ exact_avg('panel.manager_rating') }} as baseline_manager_rating,
-        {{ exact_avg(early_pre_case('panel', 'candidates_at_start')) }} as early_pre_mean_index,
-        {{ exact_avg(late_pre_case('panel', 'candidates_at_start')) }} as late_pre_mean_index
+        pre_windows.baseline_productivity_index,
+        pre_windows.baseline_productivity_months,
+        pre_windows.baseline_manager_rating,
+        pre_windows.early_pre_mean_index,
+        pre_windows.late_pre_mean_index
     from candidates_at_start
-    inner join panel
-        on candidates_at_start.worker_id = panel.worker_id
-        and panel.period between candidates_at_start.pre_window_start_month
-            and candidates_at_start.pre_window_end_month
+    inner join pre_windows
+        on candidates_at_start.worker_id = pre_windows.worker_id
+        and candidates_at_start.start_month = pre_windows.period
     cross join parameters
-    group by 1, 2, 3, 4, 5, 6, 7, 8, parameters.min_months_in_window
-    having count(panel.productivity_index) >= parameters.min_months_in_window
+    where pre_windows.pre_window_rows > 0
+      and pre_windows.baseline_productivity_months >= parameters.min_months_in_window
 ),
 
 -- the pool's spread of each matching covariate at the start month (Mahalanobis-diagonal

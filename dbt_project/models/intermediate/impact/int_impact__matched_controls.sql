@@ -11,6 +11,10 @@
 -- so one episode's weights sum to 1. No published figure depends on the pseudonym (the
 -- old tie-break) or on row order. With matching.caliper_sd set, candidates
 -- further away are dropped (a participant with none left is unmatched and counted).
+-- Cost (D123): a cell's pairs are enumerated twice, streaming, and never sorted: once for
+-- each episode's k-th smallest distance (a top-k aggregate), once keeping the candidates at
+-- or within it; only those few are ranked. Ranking every pair of a cell sorted hundreds of
+-- millions of rows at a million employees.
 -- depends_on: {{ ref('stg_hris__worker_attributes') }}
 {%- set exact_attributes = param('matching.exact_attributes', optional=true) or [] %}
 
@@ -74,7 +78,9 @@ treated_episodes as (
       and baseline_productivity_index is not null
 ),
 
-cell_candidates as (
+-- every (participant, candidate) pair of a cell: enumerated by each of the two passes
+-- below, never stored
+cell_candidates as not materialized (
     select
         treated_episodes.enrollment_id,
         treated_episodes.worker_id,
@@ -111,7 +117,7 @@ cell_candidates as (
     where candidate_baselines.worker_id != treated_episodes.worker_id
 ),
 
-within_caliper as (
+within_caliper as not materialized (
     select cell_candidates.*
     from cell_candidates
     cross join parameters
@@ -120,15 +126,38 @@ within_caliper as (
        or cell_candidates.baseline_distance <= parameters.caliper_sd
 ),
 
-ranked_candidates as (
+-- pass 1: each episode's number of candidates and its k-th smallest distance (the largest
+-- when it has fewer than k)
+kth_distances as (
+    select
+        within_caliper.enrollment_id,
+        count(*) as n_candidates,
+        list_max(min(within_caliper.baseline_distance, parameters.controls_per_participant)) as kth_distance
+    from within_caliper
+    cross join parameters
+    group by within_caliper.enrollment_id, parameters.controls_per_participant
+),
+
+-- pass 2: the candidates at or within that distance: every one of them is nearer than, or
+-- tied with, the k-th, so ranking them alone gives each its rank and tie group over the cell
+nearest_candidates as (
     select
         within_caliper.*,
+        kth_distances.n_candidates
+    from within_caliper
+    inner join kth_distances
+        on within_caliper.enrollment_id = kth_distances.enrollment_id
+    where within_caliper.baseline_distance <= kth_distances.kth_distance
+),
+
+ranked_candidates as (
+    select
+        nearest_candidates.*,
         -- 1 + the number of candidates strictly nearer: the same for every tied candidate
         rank() over (partition by enrollment_id order by baseline_distance) - 1 as n_nearer,
         count(*) over (partition by enrollment_id, baseline_distance) as n_tied,
-        count(*) over (partition by enrollment_id) as n_candidates,
         parameters.controls_per_participant
-    from within_caliper
+    from nearest_candidates
     cross join parameters
 ),
 

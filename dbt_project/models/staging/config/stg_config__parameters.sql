@@ -1,4 +1,4 @@
--- config/parameters.yml as one typed row. Every model that needs a window, threshold
+-- config/parameters.yml as one typed row (the organisation's settings: organisation.*, D136). Every model that needs a window, threshold
 -- or money factor joins this row instead of carrying a literal, so a unit test can
 -- feed its own parameters and the warehouse records which ones each build used.
 {{ config(materialized='reusable_table') }}
@@ -6,8 +6,8 @@
 with parameters as (
     select
         {{ param_literal('definition_version', 'varchar') }} as definition_version,
-        {{ param_literal('reporting.min_cell_size', 'integer') }} as min_cell_size,
-        {{ param_literal('reporting.currency', 'varchar') }} as currency,
+        {{ org_param('min_cell_size', 'integer') }} as min_cell_size,
+        {{ org_param('currency', 'varchar') }} as currency,
 
         {{ param_literal('windows.pre_months', 'integer') }} as pre_months,
         {{ param_literal('windows.post_start_months', 'integer') }} as post_start_months,
@@ -41,7 +41,10 @@ with parameters as (
         {{ param_literal('money.working_hours_per_year', 'double') }} as working_hours_per_year,
         {{ param_literal('money.benefit_years_long_programs', 'double') }} as benefit_years_long_programs,
 
-        {{ param_literal('quality.max_quarantine_share', 'double') }} as max_quarantine_share
+        {{ param_literal('quality.max_quarantine_share', 'double') }} as max_quarantine_share,
+
+        {{ org_param('fiscal_year_start_month', 'integer', default=1) }} as fiscal_year_start_month,
+        {{ org_param('timezone', 'varchar', default='UTC') }} as timezone
 )
 
 select * from parameters

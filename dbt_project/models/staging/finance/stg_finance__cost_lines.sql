@@ -17,9 +17,7 @@ with source as (
 
 -- the same invoice line may arrive in two extracts: line_id is stable, latest wins
 latest_per_line as (
-    select *
-    from source
-    qualify {{ latest_per_key(['line_id']) }}
+    {{ latest_rows('source', ['line_id']) }}
 ),
 
 renamed as (

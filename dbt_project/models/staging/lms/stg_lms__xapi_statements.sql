@@ -20,9 +20,7 @@ with source as (
 
 -- an LRS re-export repeats statements; the statement id is immutable (xAPI 1.0.3)
 latest_per_statement as (
-    select *
-    from source
-    qualify {{ latest_per_key(['statement_id']) }}
+    {{ latest_rows('source', ['statement_id']) }}
 ),
 
 renamed as (

@@ -4,9 +4,7 @@ with source as (
 
 -- monthly files append; a restated month replaces the earlier value
 latest_per_measure as (
-    select *
-    from source
-    qualify {{ latest_per_key(['worker_id', 'period', 'metric']) }}
+    {{ latest_rows('source', ['worker_id', 'period', 'metric']) }}
 ),
 
 renamed as (

@@ -3,9 +3,7 @@ with source as (
 ),
 
 latest_per_evaluation as (
-    select *
-    from source
-    qualify {{ latest_per_key(['evaluation_id']) }}
+    {{ latest_rows('source', ['evaluation_id']) }}
 ),
 
 renamed as (

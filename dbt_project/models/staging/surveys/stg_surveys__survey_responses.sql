@@ -6,9 +6,7 @@ with source as (
 ),
 
 latest_per_response as (
-    select *
-    from source
-    qualify {{ latest_per_key(['response_id']) }}
+    {{ latest_rows('source', ['response_id']) }}
 ),
 
 redacted_feedback as (
