@@ -81,7 +81,7 @@ def test_serving_dir_on_a_full_disk_keeps_the_set_and_names_the_path(clean_run, 
 
     root = copy_root(clean_run["root"], tmp_path / "root")
     shutil.rmtree(root / "serving")
-    disk = tmpfs("serving", 96)  # room for TI_MIN_FREE_MB (64) on top of a set
+    disk = tmpfs("serving", 160)  # two serving sets (about 30 MB each with the serving views, D126) + TI_MIN_FREE_MB (64)
     serving = disk.where / "serving"
     monkeypatch.setenv("TI_SERVING_DIR", str(serving))
     monkeypatch.delenv("TI_POSTGRES_DSN", raising=False)
