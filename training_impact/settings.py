@@ -12,6 +12,7 @@ functions below the orchestration take what they need as arguments.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Iterator, Mapping
@@ -123,7 +124,16 @@ def parameters_file(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_parameters(path: Path | None = None) -> dict:
-    return Parameters(path or parameters_file()).values
+    """The parameters file as a dict: parsed again only when the file changes (settings and rules
+    ask for it per landing file and per validation), a fresh copy for each caller."""
+    path = Path(path or parameters_file())
+    stat = path.stat()
+    return copy.deepcopy(_parsed_parameters(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_parameters(path: str, mtime_ns: int, size: int) -> dict:
+    return Parameters(Path(path)).values
 
 
 # --------------------------------------------------------------------------- the organisation's settings
@@ -198,20 +208,9 @@ def parameters_timezone() -> str:
 
 
 def _organisation_timezone(path: Path) -> str:
-    """The time zone of the parameters file at `path`; UTC when the file cannot be read.
-    Read again only when the file changes: settings are made for every landing file, and parsing
-    the YAML each time was two thirds of ingesting 324 small files."""
+    """The time zone of the parameters file at `path`; UTC when the file cannot be read."""
     try:
-        stat = Path(path).stat()
-    except OSError:
-        return Organisation.timezone
-    return _timezone_of_file(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=16)
-def _timezone_of_file(path: str, mtime_ns: int, size: int) -> str:
-    try:
-        return Organisation.from_parameters(load_parameters(Path(path))).timezone
+        return Organisation.from_parameters(load_parameters(path)).timezone
     except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
         return Organisation.timezone
 
