@@ -19,6 +19,8 @@ from training_impact.settings import DBT_PROJECT_DIR, subprocess_environment
 
 # The venv's dbt, whether or not the venv is on PATH (cron, systemd, the Makefile).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+# dbt on Spark: starts the session with the project's settings and privacy functions (orchestration/spark_dbt.py)
+SPARK_DBT_EXECUTABLE = Path(sys.executable).with_name("training-impact-dbt-spark")
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 

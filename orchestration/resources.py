@@ -66,7 +66,10 @@ class DataRootResource(_SettingsResource):
 class EngineResource(_SettingsResource):
     """The warehouse engine and how its steps behave: column lineage, waits, the disk reserve."""
 
-    engine: str | None = None                   # TI_ENGINE: duckdb
+    engine: str | None = None                   # TI_ENGINE: duckdb | spark (docs/scale-out.md)
+    spark_master: str | None = None             # TI_SPARK_MASTER (default local[<cores>])
+    spark_driver_memory: str | None = None      # TI_SPARK_DRIVER_MEMORY (default 2g)
+    spark_warehouse_dir: str | None = None      # TI_SPARK_WAREHOUSE_DIR (<data root>/warehouse/spark)
     duckdb_memory_limit: str | None = None      # TI_DUCKDB_MEMORY_LIMIT, e.g. 4GB (default 80% of RAM, <= 4GB)
     duckdb_threads: int | None = None           # TI_DUCKDB_THREADS (default: the cores)
     duckdb_temp_dir: str | None = None          # TI_DUCKDB_TEMP_DIR: spill folder (<data root>/warehouse/duckdb_tmp)
@@ -144,6 +147,8 @@ def resources_from(settings: Settings, environ: Mapping[str, str] | None = None)
                                       sensor_max_day_runs=settings.sensor_max_day_runs),
         "engine": EngineResource(
             engine=settings.engine, column_metadata=settings.column_metadata, dbt_console=settings.dbt_console,
+            spark_master=settings.spark_master, spark_driver_memory=settings.spark_driver_memory,
+            spark_warehouse_dir=str(settings.spark_warehouse_dir) if settings.spark_warehouse_dir else None,
             duckdb_memory_limit=settings.duckdb_memory_limit, duckdb_threads=settings.duckdb_threads,
             duckdb_temp_dir=str(settings.duckdb_temp_dir) if settings.duckdb_temp_dir else None,
             warehouse_lock_timeout=settings.warehouse_lock_timeout, pool_warn_seconds=settings.pool_warn_seconds,
@@ -177,7 +182,7 @@ def settings_from(*resources: _SettingsResource) -> Settings:
     explicit: dict = {}
     for resource in resources:
         explicit.update(resource.explicit())
-    for name in ("data_dir", "parameters_file", "serving_dir", "duckdb_temp_dir"):
+    for name in ("data_dir", "parameters_file", "serving_dir", "duckdb_temp_dir", "spark_warehouse_dir"):
         if explicit.get(name) is not None:
             explicit[name] = Path(explicit[name]).resolve()
     return replace(Settings.from_environment(), **explicit)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from training_impact.settings import REPO_ROOT, data_paths, default_environment, disable_telemetry, subprocess_environment
+from training_impact.settings import ENGINES, REPO_ROOT, data_paths, default_environment, disable_telemetry, subprocess_environment
 
 
 def _progress(label: str, fraction: float) -> None:
@@ -60,6 +60,8 @@ def _settings(args: argparse.Namespace):
     overrides = {} if verbose else {"dbt_console": "problems"}
     if getattr(args, "column_metadata", None):
         overrides["column_metadata"] = args.column_metadata
+    if getattr(args, "engine", None):
+        overrides["engine"] = args.engine
     return Settings.from_environment(**overrides)
 
 
@@ -311,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             cmd.add_argument("--full-refresh", action="store_true",
                              help="rebuild the incremental staging models in full (after a key rotation)")
+            cmd.add_argument("--engine", choices=ENGINES, default=None,
+                             help="where dbt builds the models: duckdb (default, $TI_ENGINE) or spark "
+                                  "(docs/scale-out.md; needs `pip install training-impact[spark]`)")
             _add_lock_timeout(cmd)
             _add_verbose(cmd)
         cmd.set_defaults(func=func)

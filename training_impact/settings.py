@@ -246,7 +246,10 @@ VARIABLES = {
     "TI_ENV": "production (default) or development",
     "TI_PSEUDONYM_KEY": "the pseudonymisation key",
     "TI_PSEUDONYM_KEY_FILE": "a file holding the pseudonymisation key (chmod 600)",
-    "TI_ENGINE": "the warehouse engine (duckdb)",
+    "TI_ENGINE": "the warehouse engine: duckdb (default) or spark (docs/scale-out.md)",
+    "TI_SPARK_MASTER": "Spark's master with TI_ENGINE=spark (default local[<cores>])",
+    "TI_SPARK_DRIVER_MEMORY": "Spark's driver memory with TI_ENGINE=spark (default 2g)",
+    "TI_SPARK_WAREHOUSE_DIR": "Spark's tables and metastore with TI_ENGINE=spark (default <data root>/warehouse/spark)",
     "TI_DUCKDB_MEMORY_LIMIT": "DuckDB's memory limit in the dbt step (default: 80% of RAM, at most 4GB)",
     "TI_DUCKDB_THREADS": "DuckDB's threads in the dbt step (default: the machine's cores)",
     "TI_DUCKDB_TEMP_DIR": "where DuckDB spills what exceeds its memory limit (default <data root>/warehouse/duckdb_tmp)",
@@ -291,6 +294,10 @@ def _number(environ: Mapping[str, str], name: str, default: float, kind=float) -
         raise ValueError(f"{name} must be {what}, not {raw!r}") from None
 
 
+# The warehouse engines dbt builds on: DuckDB on one machine, Spark beyond it (docs/scale-out.md).
+ENGINES = ("duckdb", "spark")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of a run, built once at the edge (CLI, the definitions a daemon loads)."""
@@ -298,7 +305,10 @@ class Settings:
     data_dir: Path
     parameters_file: Path = PARAMETERS_FILE
     mode: str = "production"
-    engine: str = "duckdb"
+    engine: str = "duckdb"  # ENGINES
+    spark_master: str | None = None         # None: local[<cores>]
+    spark_driver_memory: str = "2g"
+    spark_warehouse_dir: Path | None = None  # None: <data root>/warehouse/spark
     duckdb_memory_limit: str | None = None  # None: default_memory_limit()
     duckdb_threads: int | None = None       # None: the machine's cores
     duckdb_temp_dir: Path | None = None     # None: <data root>/warehouse/duckdb_tmp
@@ -338,11 +348,18 @@ class Settings:
         keep = int(_number(env, "TI_SERVING_KEEP", default["serving_keep"], int))
         if keep < 1:
             raise ValueError(f"TI_SERVING_KEEP={keep} must be at least 1 (the published version itself)")
+        engine = (text("TI_ENGINE") or default["engine"]).lower()
+        if engine not in ENGINES:
+            raise ValueError(f"TI_ENGINE={engine!r} is not an engine: choose {' or '.join(ENGINES)}")
+        spark_dir = text("TI_SPARK_WAREHOUSE_DIR")
         made = cls(
             data_dir=data_paths(text("TI_DATA_DIR")).root,
             parameters_file=parameters_file(env),
             mode=(text("TI_ENV") or default["mode"]).lower(),
-            engine=(text("TI_ENGINE") or default["engine"]).lower(),
+            engine=engine,
+            spark_master=text("TI_SPARK_MASTER"),
+            spark_driver_memory=text("TI_SPARK_DRIVER_MEMORY") or default["spark_driver_memory"],
+            spark_warehouse_dir=Path(spark_dir).resolve() if spark_dir else None,
             duckdb_memory_limit=text("TI_DUCKDB_MEMORY_LIMIT"),
             duckdb_threads=int(_number(env, "TI_DUCKDB_THREADS", 0, int)) or None,
             duckdb_temp_dir=Path(spill).resolve() if spill else None,
@@ -392,11 +409,29 @@ def default_memory_limit() -> str:
 
 
 def engine_environment(settings: Settings) -> dict[str, str]:
-    """DuckDB's limits as the variables dbt's profile reads (dbt_project/profiles.yml)."""
-    return {
+    """The engine's limits as the variables dbt's profile (dbt_project/profiles.yml) and, on Spark, the
+    dbt executable that starts the session (orchestration/spark_dbt.py) read."""
+    values = {
         "TI_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit or default_memory_limit(),
         "TI_DUCKDB_THREADS": str(settings.duckdb_threads or os.cpu_count() or 1),
         "TI_DUCKDB_TEMP_DIR": str(settings.duckdb_temp_dir or settings.paths.warehouse.parent / "duckdb_tmp"),
+    }
+    if settings.engine == "spark":
+        values.update(spark_environment(settings))
+    return values
+
+
+def spark_warehouse_dir(settings: Settings) -> Path:
+    return settings.spark_warehouse_dir or settings.paths.warehouse.parent / "spark"
+
+
+def spark_environment(settings: Settings) -> dict[str, str]:
+    """Spark's master, driver memory and folders (tables, metastore, scratch) for the dbt executable."""
+    return {
+        "TI_ENGINE": "spark",
+        "TI_SPARK_MASTER": settings.spark_master or f"local[{settings.duckdb_threads or os.cpu_count() or 1}]",
+        "TI_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+        "TI_SPARK_WAREHOUSE_DIR": str(spark_warehouse_dir(settings)),
     }
 
 
@@ -447,6 +482,12 @@ def dagster_home(paths: Paths) -> Path:
 def export_dagster_home(home: Path) -> None:
     """Dagster finds its instance through $DAGSTER_HOME (``DagsterInstance.get``)."""
     os.environ["DAGSTER_HOME"] = str(home)
+
+
+def export_spark_python(executable: str) -> None:
+    """Spark's Python workers run `executable` (the driver's interpreter, where the project is installed)."""
+    os.environ["PYSPARK_PYTHON"] = executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = executable
 
 
 def subprocess_environment(**extra: str) -> dict[str, str]:

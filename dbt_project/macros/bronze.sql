@@ -65,7 +65,7 @@
 {% macro loaded_after_this() -%}
     {%- if is_incremental() -%}
     where _ingested_at > coalesce(
-        (select max(_ingested_at) from {{ this }}), '-infinity'::timestamp with time zone
+        (select max(_ingested_at) from {{ this }}), {{ ti_instant_before_all() }}
     )
     {%- endif -%}
 {%- endmacro %}
@@ -91,19 +91,19 @@
 #}
 {% macro bronze_source(source_name, table_name) %}
     {%- set relation = source(source_name, table_name) -%}
-    {%- if not execute or relation.external is none -%}
+    {%- if not execute or (target.type == 'duckdb' and relation.external is none) -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set pattern = modules.re.search("'((?:[^']|'')*)'", relation.external).group(1) -%}
-    {%- set files = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
-    {%- if files.columns[0].values()[0] > 0 -%}
+    {%- set pattern = ti_bronze_pattern(source_name, table_name) -%}
+    {%- if ti_list_files(pattern) | length > 0 -%}
+        {%- set read = relation if target.type == 'duckdb' else ti_read_parquet(pattern) -%}
         {%- if table_name == 'load_manifest' -%}
-            {{ return(relation) }}
+            {{ return(read) }}
         {%- endif -%}
         {#- Ingestion writes a bronze file before its manifest row: a crash in between
             leaves a file nobody vouches for. Only rows of files the manifest lists as
             loaded in that batch count. -#}
-        {{ return("(select bronze.* from " ~ relation ~ " as bronze where exists (select 1 from "
+        {{ return("(select bronze.* from " ~ read ~ " as bronze where exists (select 1 from "
                   ~ bronze_source('ingestion', 'load_manifest') ~ " as manifest where manifest.status = 'loaded'"
                   ~ " and manifest.batch_id = bronze._batch_id and manifest.source_sha256 = bronze._source_sha256))"
                   ~ " as loaded_" ~ table_name) }}
@@ -113,30 +113,90 @@
 {% endmacro %}
 
 
+{#- The glob of a bronze table's Parquet files, from its source's external location (sources.yml), the
+    same folder on every engine. -#}
+{% macro ti_bronze_pattern(source_name, table_name) -%}
+    {%- for node in graph.sources.values() if node.source_name == source_name and node.name == table_name -%}
+        {{ return(ti_source_pattern(node)) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("no bronze source " ~ source_name ~ "." ~ table_name) }}
+{%- endmacro %}
+
+{% macro ti_source_pattern(node) -%}
+    {%- set location = node.meta.get('external_location') or node.config.meta.get('external_location') -%}
+    {{ return(location.split("'")[1].replace('{name}', node.name)) }}
+{%- endmacro %}
+
+
+{#- The files a glob pattern matches, sorted: DuckDB's glob(), Spark's ti_glob() (privacy/spark_functions.py). -#}
+{% macro ti_list_files(pattern) -%}
+    {{ return(adapter.dispatch('ti_list_files', 'training_impact')(pattern)) }}
+{%- endmacro %}
+
+{% macro default__ti_list_files(pattern) -%}
+    {%- set found = run_query("select file from glob('" ~ pattern | replace("'", "''") ~ "') order by file") -%}
+    {{ return(found.columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro spark__ti_list_files(pattern) -%}
+    {%- set found = run_query("select explode(ti_glob(" ~ ti_string_literal(pattern) ~ ")) as file") -%}
+    {{ return(found.columns[0].values() | list | sort) }}
+{%- endmacro %}
+
+
+{#- Parquet files read in place, columns united by name (Spark: spark.sql.parquet.mergeSchema, set by
+    orchestration/spark_dbt.py). -#}
+{% macro ti_read_parquet(pattern) -%}
+    {{ return(adapter.dispatch('ti_read_parquet', 'training_impact')(pattern)) }}
+{%- endmacro %}
+
+{% macro default__ti_read_parquet(pattern) -%}
+    read_parquet('{{ pattern | replace("'", "''") }}', union_by_name = true)
+{%- endmacro %}
+
+{% macro spark__ti_read_parquet(pattern) -%}
+    parquet.`{{ pattern }}`
+{%- endmacro %}
+
+
+{#- A text file's content as one value: DuckDB's read_text(), Spark's ti_read_text(). -#}
+{% macro ti_read_text(path) -%}
+    {{ return(adapter.dispatch('ti_read_text', 'training_impact')(path)) }}
+{%- endmacro %}
+
+{% macro default__ti_read_text(path) -%}
+    {{ return(run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')").columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro spark__ti_read_text(path) -%}
+    {{ return(run_query("select ti_read_text(" ~ ti_string_literal(path) ~ ")").columns[0].values()[0]) }}
+{%- endmacro %}
+
+
 {% macro empty_bronze_select(table_name) %}
+    {%- set text, instant = dbt.type_string(), ti_type_instant() -%}
     {%- set sql_types = {
-        'string': 'varchar', 'int': 'bigint', 'float': 'double', 'decimal': 'decimal(18, 2)',
-        'date': 'date', 'timestamp': 'timestamp with time zone', 'bool': 'boolean'
+        'string': text, 'int': 'bigint', 'float': 'double', 'decimal': 'decimal(18, 2)',
+        'date': 'date', 'timestamp': instant, 'bool': 'boolean'
     } -%}
     {%- set lineage = [
-        ('_source_file', 'varchar'), ('_source_sha256', 'varchar'), ('_source_row', 'bigint'),
-        ('_batch_id', 'varchar'), ('_ingested_at', 'timestamp with time zone')
+        ('_source_file', text), ('_source_sha256', text), ('_source_row', 'bigint'),
+        ('_batch_id', text), ('_ingested_at', instant)
     ] -%}
     {%- if table_name == 'quarantine' -%}
-        {%- set columns = [('entity', 'varchar')] + lineage[:4] + [
-            ('rule', 'varchar'), ('"column"', 'varchar'), ('value', 'varchar'),
-            ('message', 'varchar'), ('record_json', 'varchar')] -%}
+        {%- set columns = [('entity', text)] + lineage[:4] + [
+            ('rule', text), (adapter.quote('column'), text), ('value', text),
+            ('message', text), ('record_json', text)] -%}
     {%- elif table_name == 'load_manifest' -%}
         {%- set columns = [
-            ('batch_id', 'varchar'), ('source_file', 'varchar'), ('source_sha256', 'varchar'),
-            ('size_bytes', 'bigint'), ('family', 'varchar'), ('entity', 'varchar'), ('mapping', 'varchar'),
-            ('status', 'varchar'), ('reason', 'varchar'), ('rows_read', 'bigint'), ('rows_loaded', 'bigint'),
-            ('rows_quarantined', 'bigint'), ('bronze_file', 'varchar'),
-            ('started_at', 'timestamp with time zone'), ('finished_at', 'timestamp with time zone')] -%}
+            ('batch_id', text), ('source_file', text), ('source_sha256', text),
+            ('size_bytes', 'bigint'), ('family', text), ('entity', text), ('mapping', text),
+            ('status', text), ('reason', text), ('rows_read', 'bigint'), ('rows_loaded', 'bigint'),
+            ('rows_quarantined', 'bigint'), ('bronze_file', text),
+            ('started_at', instant), ('finished_at', instant)] -%}
     {%- else -%}
         {%- set path = env_var('TI_CANONICAL_SCHEMAS', '../ingestion/canonical_schemas.yml') -%}
-        {%- set text = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
-        {%- set schema = fromyaml(text.columns[0].values()[0]) -%}
+        {%- set schema = fromyaml(ti_read_text(path)) -%}
         {%- set columns = [] -%}
         {%- for name, spec in schema['entities'][table_name]['columns'].items() -%}
             {%- do columns.append((name, sql_types[spec['type']])) -%}

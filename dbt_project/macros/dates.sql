@@ -4,9 +4,10 @@
 {%- endmacro %}
 
 
-{# date + n months (or days...) as a date: dbt.dateadd returns a timestamp on some engines. #}
+{# date + n months (or days...) as a date: dbt.dateadd returns a timestamp on some engines
+   (each engine's spelling in macros/portable/history.sql). #}
 {% macro add_to_date(datepart, interval, from_date) -%}
-    cast({{ dbt.dateadd(datepart, interval, from_date) }} as date)
+    {{ return(adapter.dispatch('add_to_date', 'training_impact')(datepart, interval, from_date)) }}
 {%- endmacro %}
 
 

@@ -110,9 +110,9 @@ km as (
    variance of the participants and Greenwood's variance of the Kaplan-Meier. `rates` has
    participant_rate, comparison_rate, mean_difference, se_difference. #}
 {% macro did_rate_published(sliced, rates) %}
-        cast('did_matched' as varchar) as estimation_method,
+        cast('did_matched' as {{ dbt.type_string() }}) as estimation_method,
         cast(4 as integer) as evaluation_level,
-        cast('pp' as varchar) as unit,
+        cast('pp' as {{ dbt.type_string() }}) as unit,
         {{ published(sliced ~ '.participants_with_outcome', sliced ~ '.is_suppressed') }} as numerator,
         {{ published(sliced ~ '.n_episodes', sliced ~ '.is_suppressed') }} as denominator,
         {{ published(sliced ~ '.n_episodes', sliced ~ '.is_suppressed', 'bigint') }} as n,
@@ -201,8 +201,8 @@ km as (
 {% macro month_offset(start_date, event_date, max_months) -%}
     case when {{ event_date }} is not null then
         least({{ max_months }}, greatest(1,
-            {{ dbt.datediff(start_date, event_date, 'month') }}
-            + case when {{ event_date }} > {{ add_to_date('month', dbt.datediff(start_date, event_date, 'month'), start_date) }}
+            {{ ti_month_diff(start_date, event_date) }}
+            + case when {{ event_date }} > {{ add_to_date('month', ti_month_diff(start_date, event_date), start_date) }}
                 then 1 else 0 end))
     end
 {%- endmacro %}
@@ -248,8 +248,8 @@ km as (
 
 {% macro low_used_share_reason() -%}
     case when {{ used_share() }} < parameters.min_used_share
-        then 'low_used_share: ' || cast(round(100 * {{ used_share() }}, 1) as varchar) || '% of evaluable participants used < '
-            || cast(round(100 * parameters.min_used_share, 1) as varchar) || '%'
+        then 'low_used_share: ' || cast({{ ti_round('100 * ' ~ used_share(), 1) }} as {{ dbt.type_string() }}) || '% of evaluable participants used < '
+            || cast(round(100 * parameters.min_used_share, 1) as {{ dbt.type_string() }}) || '%'
     end
 {%- endmacro %}
 
@@ -263,10 +263,10 @@ km as (
     case
         {%- for edge in edges | reverse %}
         {%- set index = edges | length - loop.index %}
-        when {{ years }} >= {{ edge }} then cast('{{ edge }}{{ "-" ~ edges[index + 1] if index + 1 < edges | length else "+" }}' as varchar)
+        when {{ years }} >= {{ edge }} then cast('{{ edge }}{{ "-" ~ edges[index + 1] if index + 1 < edges | length else "+" }}' as {{ dbt.type_string() }})
         {%- endfor %}
     end
     {%- else -%}
-    cast(null as varchar)
+    cast(null as {{ dbt.type_string() }})
     {%- endif -%}
 {%- endmacro %}

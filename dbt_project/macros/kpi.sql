@@ -60,12 +60,12 @@
 
 {# The slice columns of one grain: the dimension itself, or 'all'. #}
 {% macro kpi_slice_columns(slice) -%}
-        cast('{{ slice.slice_grain }}' as varchar) as slice_grain,
+        cast('{{ slice.slice_grain }}' as {{ dbt.type_string() }}) as slice_grain,
         {%- for dimension in kpi_slice_dimensions() %}
         {%- if dimension in slice.dimensions %}
-        cast(coalesce(cast({{ dimension }} as varchar), 'unknown') as varchar) as {{ dimension }},
+        cast(coalesce(cast({{ dimension }} as {{ dbt.type_string() }}), 'unknown') as {{ dbt.type_string() }}) as {{ dimension }},
         {%- else %}
-        cast('all' as varchar) as {{ dimension }},
+        cast('all' as {{ dbt.type_string() }}) as {{ dimension }},
         {%- endif %}
         {%- endfor %}
 {%- endmacro %}
@@ -132,7 +132,7 @@
         coalesce({{ prefix }}.cohort, 'unknown') as cohort,
         coalesce({{ prefix }}.department, 'unknown') as department,
         coalesce({{ prefix }}.region, 'unknown') as region,
-        coalesce(cast({{ period_expression }} as varchar), 'unknown') as period
+        coalesce(cast({{ period_expression }} as {{ dbt.type_string() }}), 'unknown') as period
 {%- endmacro %}
 
 
@@ -142,9 +142,9 @@
 {% macro period_of(date_expression) -%}
     {%- set start_month = fiscal_year_start_month() -%}
     {%- if start_month == 1 -%}
-    cast(extract(year from {{ date_expression }}) as varchar)
+    cast(extract(year from {{ date_expression }}) as {{ dbt.type_string() }})
     {%- else -%}
-    cast(extract(year from {{ add_to_date('month', 13 - start_month, date_expression) }}) as varchar)
+    cast(extract(year from {{ add_to_date('month', 13 - start_month, date_expression) }}) as {{ dbt.type_string() }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -177,7 +177,7 @@
 {# A published figure: null when the cell is suppressed, a double rounded to 4 decimals. #}
 {% macro published(expression, suppressed, data_type='double') -%}
     {%- if data_type == 'double' -%}
-    round(cast({{ unless_suppressed(expression, suppressed) }} as double), 4)
+    {{ ti_round('cast(' ~ unless_suppressed(expression, suppressed) ~ ' as double)', 4) }}
     {%- else -%}
     cast({{ unless_suppressed(expression, suppressed) }} as {{ data_type }})
     {%- endif -%}
@@ -189,7 +189,7 @@
    (>= min_cell_size people) apart, and with the published parent the pair's sum pins
    both down (docs/methods.md, "Small cells"). #}
 {% macro count_band(n_people, suppressed) -%}
-    case when coalesce({{ suppressed }}, true) then 'suppressed' else cast({{ n_people }} as varchar) end
+    case when coalesce({{ suppressed }}, true) then 'suppressed' else cast({{ n_people }} as {{ dbt.type_string() }}) end
 {%- endmacro %}
 
 
@@ -214,25 +214,25 @@
 {% macro kpi_summary_row(relation, kpi='kpi', unit='unit', numerator='numerator', denominator='denominator',
                       n_comparison='cast(null as bigint)', estimate='estimate', ci_low='ci_low', ci_high='ci_high',
                       estimation_method='estimation_method', evaluation_level='evaluation_level',
-                      definition_variant="'default'", flag_reason='cast(null as varchar)', where=none,
-                      measurement_status="'measured'", not_measured_reason='cast(null as varchar)') %}
+                      definition_variant="'default'", flag_reason='null', where=none,
+                      measurement_status="'measured'", not_measured_reason='null') %}
     select
-        cast({{ kpi }} as varchar) as kpi,
+        cast({{ kpi }} as {{ dbt.type_string() }}) as kpi,
         slice_grain,
         program_type,
         method,
         period,
-        cast({{ estimation_method }} as varchar) as estimation_method,
+        cast({{ estimation_method }} as {{ dbt.type_string() }}) as estimation_method,
         cast({{ evaluation_level }} as integer) as evaluation_level,
-        cast({{ unit }} as varchar) as unit,
-        round(cast({{ numerator }} as double), 4) as numerator,
-        round(cast({{ denominator }} as double), 4) as denominator,
+        cast({{ unit }} as {{ dbt.type_string() }}) as unit,
+        {{ ti_round('cast(' ~ numerator ~ ' as double)', 4) }} as numerator,
+        {{ ti_round('cast(' ~ denominator ~ ' as double)', 4) }} as denominator,
         n,
         n_band,
         cast({{ n_comparison }} as bigint) as n_comparison,
-        round(cast({{ estimate }} as double), 4) as estimate,
-        round(cast({{ ci_low }} as double), 4) as ci_low,
-        round(cast({{ ci_high }} as double), 4) as ci_high,
+        {{ ti_round('cast(' ~ estimate ~ ' as double)', 4) }} as estimate,
+        {{ ti_round('cast(' ~ ci_low ~ ' as double)', 4) }} as ci_low,
+        {{ ti_round('cast(' ~ ci_high ~ ' as double)', 4) }} as ci_high,
         is_flagged,
         definition_version,
         suppressed,
@@ -240,10 +240,10 @@
         cohort,
         department,
         region,
-        cast({{ definition_variant }} as varchar) as definition_variant,
-        cast({{ flag_reason }} as varchar) as flag_reason,
-        cast({{ measurement_status }} as varchar) as measurement_status,
-        cast({{ not_measured_reason }} as varchar) as not_measured_reason
+        cast({{ definition_variant }} as {{ dbt.type_string() }}) as definition_variant,
+        cast({{ flag_reason }} as {{ dbt.type_string() }}) as flag_reason,
+        cast({{ measurement_status }} as {{ dbt.type_string() }}) as measurement_status,
+        cast({{ not_measured_reason }} as {{ dbt.type_string() }}) as not_measured_reason
     from {{ relation }}
     {%- if where %}
     where {{ where }}

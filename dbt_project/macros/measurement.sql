@@ -8,8 +8,8 @@
 
 {# The status columns of a measured row. #}
 {% macro measured_columns() -%}
-        cast('measured' as varchar) as measurement_status,
-        cast(null as varchar) as not_measured_reason
+        cast('measured' as {{ dbt.type_string() }}) as measurement_status,
+        cast(null as {{ dbt.type_string() }}) as not_measured_reason
 {%- endmacro %}
 
 
@@ -19,20 +19,20 @@
 {% macro not_measured_rows(kpis, estimation_method, evaluation_level, unit, reason, parameters='parameters', also=[]) %}
     {%- for kpi in kpis %}
     select
-        cast('{{ kpi }}' as varchar) as kpi,
-        cast('overall' as varchar) as slice_grain,
+        cast('{{ kpi }}' as {{ dbt.type_string() }}) as kpi,
+        cast('overall' as {{ dbt.type_string() }}) as slice_grain,
         {%- for dimension in kpi_slice_dimensions() %}
-        cast('all' as varchar) as {{ dimension }},
+        cast('all' as {{ dbt.type_string() }}) as {{ dimension }},
         {%- endfor %}
-        cast('{{ estimation_method }}' as varchar) as estimation_method,
+        cast('{{ estimation_method }}' as {{ dbt.type_string() }}) as estimation_method,
         cast({{ evaluation_level }} as integer) as evaluation_level,
-        cast('{{ unit }}' as varchar) as unit,
-        cast('not measured' as varchar) as n_band,
+        cast('{{ unit }}' as {{ dbt.type_string() }}) as unit,
+        cast('not measured' as {{ dbt.type_string() }}) as n_band,
         false as is_flagged,
         {{ parameters }}.definition_version,
         false as suppressed,
-        cast('not_measured' as varchar) as measurement_status,
-        cast({{ reason }} as varchar) as not_measured_reason
+        cast('not_measured' as {{ dbt.type_string() }}) as measurement_status,
+        cast({{ reason }} as {{ dbt.type_string() }}) as not_measured_reason
     from {{ parameters }}
     {%- for relation in also %}
     cross join {{ relation }}
@@ -43,11 +43,5 @@
     {%- endfor %}
 {% endmacro %}
 
+{# The mart's rows, published or not measured: ti_published_or_not_measured (macros/portable/marts.sql). #}
 
-{# The mart's rows: the published (measured) rows when `is_measured` (a SQL boolean over one-row CTEs)
-   holds, else its not-measured rows. #}
-{% macro published_or_not_measured(published, not_measured, is_measured) %}
-    select * from {{ published }} where {{ is_measured }}
-    union all by name
-    select * from {{ not_measured }} where not ({{ is_measured }})
-{% endmacro %}

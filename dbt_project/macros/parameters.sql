@@ -1,7 +1,7 @@
 {#
   config/parameters.yml is the one place for windows, thresholds and money factors.
   The runner passes it whole as `--vars '{"params": {...}}'`; without that var the
-  file is read through DuckDB's read_text (Jinja has no file access), from
+  file is read through the engine (ti_read_text, macros/bronze.sql: Jinja has no file access), from
   env TI_PARAMETERS (default: ../config/parameters.yml, relative to dbt's cwd).
   Only the staging/config models call these macros: everything else joins the
   one-row `stg_config__parameters`, so unit tests can feed their own parameters.
@@ -17,8 +17,7 @@
         {{ return({}) }}
     {%- endif -%}
     {%- set path = env_var('TI_PARAMETERS', '../config/parameters.yml') -%}
-    {%- set result = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
-    {{ return(fromyaml(result.columns[0].values()[0])) }}
+    {{ return(fromyaml(ti_read_text(path))) }}
 {% endmacro %}
 
 
@@ -49,7 +48,7 @@
     {%- if value is none -%}
         cast(null as {{ data_type }})
     {%- elif value is string -%}
-        cast('{{ value | replace("'", "''") }}' as {{ data_type }})
+        cast({{ ti_string_literal(value) }} as {{ data_type }})
     {%- else -%}
         cast({{ value }} as {{ data_type }})
     {%- endif -%}
@@ -71,7 +70,7 @@
     {%- elif own is none -%}
         cast(null as {{ data_type }})
     {%- elif own is string -%}
-        cast('{{ own | replace("'", "''") }}' as {{ data_type }})
+        cast({{ ti_string_literal(own) }} as {{ data_type }})
     {%- else -%}
         cast({{ own }} as {{ data_type }})
     {%- endif -%}

@@ -11,30 +11,55 @@
 -#}
 
 {% macro ti_reuse_table() -%}
+  {%- if target.type == 'spark' -%}
+    {{ return(api.Relation.create(schema='main', identifier='ti_reuse_fingerprints')) }}
+  {%- endif -%}
   {{ return(api.Relation.create(database=target.database, schema='main', identifier='ti_reuse_fingerprints')) }}
 {%- endmacro %}
 
 
 {% macro ti_reuse_setup() -%}
+  {{ return(adapter.dispatch('ti_reuse_setup', 'training_impact')()) }}
+{%- endmacro %}
+
+{% macro default__ti_reuse_setup() -%}
   create table if not exists {{ ti_reuse_table() }} (relation varchar primary key, fingerprint varchar,
                                                      built_at timestamptz)
+{%- endmacro %}
+
+{#- Spark's Parquet tables have no keys or upsert: a build appends its fingerprint, the latest counts. -#}
+{% macro spark__ti_reuse_setup() -%}
+  {%- do run_query("create schema if not exists main") -%}
+  create table if not exists {{ ti_reuse_table() }} (relation string, fingerprint string, built_at timestamp)
+  using parquet
+{%- endmacro %}
+
+
+{% macro ti_reuse_record(relation_name, fingerprint) -%}
+  {{ return(adapter.dispatch('ti_reuse_record', 'training_impact')(relation_name, fingerprint)) }}
+{%- endmacro %}
+
+{% macro default__ti_reuse_record(relation_name, fingerprint) -%}
+  insert or replace into {{ ti_reuse_table() }} values ('{{ relation_name | replace("'", "''") }}',
+                                                       '{{ fingerprint }}', now())
+{%- endmacro %}
+
+{% macro spark__ti_reuse_record(relation_name, fingerprint) -%}
+  insert into {{ ti_reuse_table() }} values ('{{ relation_name }}', '{{ fingerprint }}', current_timestamp())
 {%- endmacro %}
 
 
 {% macro ti_reuse_stored(relation_name) -%}
   {%- set found = run_query("select fingerprint from " ~ ti_reuse_table() ~ " where relation = '"
-                            ~ relation_name | replace("'", "''") ~ "'") -%}
+                            ~ relation_name | replace("'", "''") ~ "' order by built_at desc limit 1") -%}
   {{ return(found.columns[0].values()[0] if found.rows | length else none) }}
 {%- endmacro %}
 
 
 {% macro ti_source_fingerprint(node) -%}
   {#- the names of the bronze Parquet files the source reads (its external location's pattern) -#}
-  {%- set location = node.meta.get('external_location') or node.external.location -%}
-  {%- set pattern = location.split("'")[1].replace('{name}', node.name) -%}
-  {%- set listed = run_query("select coalesce(md5(string_agg(file, '|' order by file)), 'none') from glob('"
-                             ~ pattern ~ "')") -%}
-  {{ return(listed.columns[0].values()[0]) }}
+  {%- set listed = ti_list_files(ti_source_pattern(node)) -%}
+  {{ return(local_md5(listed | join('|')) if listed else 'none') }}
 {%- endmacro %}
 
 
@@ -68,7 +93,7 @@
 {%- endmacro %}
 
 
-{% materialization reusable_table, adapter='duckdb' %}
+{% macro ti_reusable_table(build_table) %}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set fingerprint = ti_model_fingerprint() -%}
@@ -79,9 +104,18 @@
     {%- endcall -%}
     {{ return({'relations': [target_relation]}) }}
   {%- endif -%}
-  {%- set built = materialization_table_duckdb() -%}
-  {%- do run_query("insert or replace into " ~ ti_reuse_table() ~ " values ('"
-                   ~ (target_relation | string) | replace("'", "''") ~ "', '" ~ fingerprint ~ "', now())") -%}
+  {%- set built = build_table() -%}
+  {%- do run_query(ti_reuse_record(target_relation | string, fingerprint)) -%}
   {%- do adapter.commit() -%}
   {{ return(built) }}
+{% endmacro %}
+
+
+{% materialization reusable_table, adapter='duckdb' %}
+  {{ return(ti_reusable_table(materialization_table_duckdb)) }}
+{% endmaterialization %}
+
+
+{% materialization reusable_table, adapter='spark' %}
+  {{ return(ti_reusable_table(materialization_table_spark)) }}
 {% endmaterialization %}

@@ -74,7 +74,7 @@
             when not {{ p }}.headline_has_estimate then 'not_enough_data'
             when {{ p }}.headline_flagged then 'flagged'
             else 'reported'
-        end as varchar) as status,
+        end as {{ dbt.type_string() }}) as status,
         cast(case
             {%- if measurement %}
             when {{ measurement }}.not_measured
@@ -89,7 +89,7 @@
             when not {{ p }}.headline_has_estimate then 'No estimate: {{ no_estimate }}.'
             when {{ p }}.headline_flagged
                 then 'Reported, but not a confident figure: ' || coalesce({{ p }}.headline_flag_reason, 'flagged')
-        end as varchar) as status_reason,
+        end as {{ dbt.type_string() }}) as status_reason,
         coalesce({{ p }}.definition_version, parameters.definition_version) as definition_version
 {%- endmacro %}
 

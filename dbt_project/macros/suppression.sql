@@ -75,40 +75,17 @@
                                    period_partition_where=none) %}
     {%- set passes = suppression_passes() | int %}
     {%- set order_columns = keys + ['slice_grain'] + kpi_slice_dimensions() %}
-{{ name }}__cells as materialized (
+{{ name }}__cells as {{ ti_materialized() }} (
     select
-        row_number() over (order by {{ order_columns | join(', ') }}) as suppression_cell_id,
+        row_number() over (order by {{ order_columns | join(' nulls last, ') }} nulls last) as suppression_cell_id,
         coalesce(cast({{ size }} as bigint), 0) as suppression_cell_size,
         {{ cells }}.*
     from {{ cells }}
 ),
 
-{{ name }}__edges as materialized (
-    {%- for parent, child in suppression_relations(grains) %}
-    select
-        parent.suppression_cell_id as parent_id,
-        child.suppression_cell_id as child_id,
-        cast('{{ parent.slice_grain }}>{{ child.slice_grain }}' as varchar) as relation
-    from {{ name }}__cells as parent
-    inner join {{ name }}__cells as child
-        on parent.slice_grain = '{{ parent.slice_grain }}'
-        and child.slice_grain = '{{ child.slice_grain }}'
-        {%- for key in keys %}
-        and parent.{{ key }} is not distinct from child.{{ key }}
-        {%- endfor %}
-        {%- for dimension in parent.dimensions %}
-        and parent.{{ dimension }} = child.{{ dimension }}
-        {%- endfor %}
-        {%- if period_partition_where and 'period' in child.dimensions and 'period' not in parent.dimensions %}
-        and ({{ period_partition_where }})
-        {%- endif %}
-    union all
-    {%- endfor %}
-    select cast(null as bigint) as parent_id, cast(null as bigint) as child_id, cast(null as varchar) as relation
-    where false
-),
+{{ ti_suppression_edges(name, keys, grains, period_partition_where) }},
 
-{{ name }}__links as materialized (
+{{ name }}__links as {{ ti_materialized() }} (
     {%- if links %}
     select a.suppression_cell_id as cell_id, b.suppression_cell_id as linked_id
     from {{ name }}__cells as a
@@ -124,7 +101,54 @@
     {%- endif %}
 ),
 
-{{ name }}__pass_0 as materialized (
+{{ ti_suppression_fixed_point(name, passes) }},
+
+{{ name }} as (
+    select
+        {{ ti_star_except(name ~ '__cells', ['suppression_cell_id', 'suppression_cell_size']) }},
+        case
+            when unresolved.violations > 0 then {{ ti_raise_error(
+                "'complementary suppression (" ~ name ~ ") did not converge in " ~ passes ~ " passes: raise the var kpi_suppression_passes'") }}
+            else final_pass.is_suppressed
+        end as is_suppressed
+    from {{ name }}__cells
+    cross join {{ name }}__unresolved as unresolved
+    inner join {{ name }}__pass_{{ passes }} as final_pass
+        on {{ name }}__cells.suppression_cell_id = final_pass.cell_id
+)
+{% endmacro %}
+
+
+{# Several KPIs of one mart on the same people: `relation` has one row per KPI (or theme,
+   covariate ...) and slice; `population` (an SQL expression over its columns, 'all' by
+   default) names the people a row counts. One suppression pattern per population, on its
+   smallest people count per slice, so every KPI of a population is suppressed alike.
+   Emits CTEs `<name>__*` and `<name>`: the rows of `relation` plus `is_suppressed`. #}
+{% macro population_suppression(relation, size, name, population="'all'", grains=none, links=none,
+                                period_partition_where=none) %}
+{{ name }}__populations as (
+    select {{ kpi_slice_key() }}, {{ population }} as population, min({{ size }}) as population_size
+    from {{ relation }}
+    group by all
+),
+
+{{ complementary_suppression(name ~ '__populations', 'population_size', keys=['population'], grains=grains,
+    name=name ~ '__suppression', links=links, period_partition_where=period_partition_where) }},
+
+{{ name }} as (
+    select {{ relation }}.*, suppression.is_suppressed
+    from {{ relation }}
+    inner join {{ name }}__suppression as suppression
+        on {{ kpi_slice_join(relation, 'suppression') }}
+        and suppression.population = {{ population }}
+)
+{% endmacro %}
+
+
+{# The passes as CTEs over cell rows (DuckDB, each pass materialised): `<name>__pass_<n>` (cell_id, cell_size,
+   is_suppressed) after n passes, and `<name>__unresolved` (violations after the last pass). #}
+{% macro suppression_fixed_point_in_rows(name, passes) %}
+{{ name }}__pass_0 as {{ ti_materialized() }} (
     select
         suppression_cell_id as cell_id,
         suppression_cell_size as cell_size,
@@ -135,14 +159,14 @@
 {%- for pass in range(1, passes + 2) %}
 {%- set previous = name ~ '__pass_' ~ (pass - 1) %}
 
-{{ name }}__equations_{{ pass }} as materialized (
+{{ name }}__equations_{{ pass }} as {{ ti_materialized() }} (
     select
         edges.parent_id,
         edges.relation,
         bool_or(parent.is_suppressed) as parent_suppressed,
         count(*) filter (where child.is_suppressed) as suppressed_children,
         coalesce(sum(child.cell_size) filter (where child.is_suppressed), 0) as suppressed_people,
-        arg_min(child.cell_id, (child.cell_size, child.cell_id)) filter (where not child.is_suppressed)
+        {{ ti_arg_min('child.cell_id', ['child.cell_size', 'child.cell_id']) }} filter (where not child.is_suppressed)
             as smallest_published_child
     from {{ name }}__edges as edges
     inner join {{ previous }} as child
@@ -154,7 +178,7 @@
 
 {%- if pass <= passes %}
 
-{{ name }}__pass_{{ pass }} as materialized (
+{{ name }}__pass_{{ pass }} as {{ ti_materialized() }} (
     select
         {{ previous }}.cell_id,
         {{ previous }}.cell_size,
@@ -190,45 +214,179 @@
     from {{ name }}__equations_{{ passes + 1 }} as equations
     cross join parameters
     where {{ suppression_equation_violated('equations') }}
-),
-
-{{ name }} as (
-    select
-        {{ name }}__cells.* exclude (suppression_cell_id, suppression_cell_size),
-        case
-            when unresolved.violations > 0 then error(
-                'complementary suppression ({{ name }}) did not converge in {{ passes }} passes: raise the var kpi_suppression_passes')
-            else final_pass.is_suppressed
-        end as is_suppressed
-    from {{ name }}__cells
-    cross join {{ name }}__unresolved as unresolved
-    inner join {{ name }}__pass_{{ passes }} as final_pass
-        on {{ name }}__cells.suppression_cell_id = final_pass.cell_id
 )
 {% endmacro %}
 
 
-{# Several KPIs of one mart on the same people: `relation` has one row per KPI (or theme,
-   covariate ...) and slice; `population` (an SQL expression over its columns, 'all' by
-   default) names the people a row counts. One suppression pattern per population, on its
-   smallest people count per slice, so every KPI of a population is suppressed alike.
-   Emits CTEs `<name>__*` and `<name>`: the rows of `relation` plus `is_suppressed`. #}
-{% macro population_suppression(relation, size, name, population="'all'", grains=none, links=none,
-                                period_partition_where=none) %}
-{{ name }}__populations as (
-    select {{ kpi_slice_key() }}, {{ population }} as population, min({{ size }}) as population_size
-    from {{ relation }}
-    group by all
+{# Each equation's figures (parent_suppressed, suppressed_children, suppressed_people, smallest_published_child,
+   as in suppression_fixed_point_in_rows) from a state row's arrays: flags and sizes indexed by cell id. #}
+{% macro suppression_equation_figures(state) -%}
+{%- set flag = "element_at(" ~ state ~ ".flags, cast(ti_c as int))" -%}
+transform({{ state }}.equations, ti_e -> named_struct(
+            'parent_id', ti_e.parent_id,
+            'parent_suppressed', element_at({{ state }}.flags, cast(ti_e.parent_id as int)),
+            'suppressed_children', size(filter(ti_e.children, ti_c -> {{ flag }})),
+            'suppressed_people', aggregate(filter(ti_e.children, ti_c -> {{ flag }}), cast(0 as bigint),
+                (ti_acc, ti_c) -> ti_acc + element_at({{ state }}.sizes, cast(ti_c as int))),
+            'smallest_published_child', array_min(transform(filter(ti_e.children, ti_c -> not {{ flag }}),
+                ti_c -> named_struct('size', element_at({{ state }}.sizes, cast(ti_c as int)), 'id', ti_c))).id
+        ))
+{%- endmacro %}
+
+
+{# The same passes over one row holding every cell in arrays indexed by cell id (Spark). Spark inlines CTEs
+   in `create table as`: the chain of passes, each reading the previous pass twice (child and parent), grew
+   exponentially in the plan (out of memory while planning). Here the state is one row: sizes[id], flags[id]
+   (is_suppressed), the equations (parent, children) and the links; a recursive CTE (Spark 4) runs the
+   passes, each reading the previous state once, computing every equation's figures from the flags and
+   setting the cells DuckDB's pass sets. Same results:
+   `<name>__pass_<passes>` (cell_id, cell_size, is_suppressed) and `<name>__unresolved` (violations). #}
+{% macro suppression_fixed_point_in_arrays(name, passes) %}
+{{ name }}__state_0 as (
+    select
+        cells.sizes,
+        transform(cells.sizes, ti_s -> ti_s < parameters.min_cell_size) as flags,
+        coalesce(equations.equations, array()) as equations,
+        coalesce(links.links, array()) as links
+    from (
+        select transform(array_sort(collect_list(struct(suppression_cell_id, suppression_cell_size))),
+            ti_x -> ti_x.suppression_cell_size) as sizes
+        from {{ name }}__cells
+    ) as cells
+    cross join (
+        select collect_list(struct(parent_id, children)) as equations
+        from (
+            select parent_id, relation, collect_list(child_id) as children
+            from {{ name }}__edges
+            group by parent_id, relation
+        ) as members
+    ) as equations
+    cross join (
+        select collect_list(struct(cell_id, linked_id)) as links from {{ name }}__links
+    ) as links
+    cross join parameters
+),
+-- the state after each pass: pass n + 1 reads the state of pass n once (a recursive CTE, Spark 4)
+{{ name }}__states as (
+    with recursive ti_states as (
+        select 0 as pass, sizes, flags, equations, links
+        from {{ name }}__state_0
+        union all
+        select
+            state.pass + 1 as pass,
+            state.sizes,
+            transform(state.flags, (ti_f, ti_i) -> ti_f
+                or array_contains(state.targets, cast(ti_i + 1 as bigint))
+                or exists(state.links, ti_l -> ti_l.cell_id = ti_i + 1 and element_at(state.flags, cast(ti_l.linked_id as int))))
+                as flags,
+            state.equations,
+            state.links
+        from (
+            select
+                with_figures.*,
+                transform(filter(with_figures.figures, ti_q -> {{ suppression_equation_violated('ti_q') }}),
+                    ti_q -> coalesce(ti_q.smallest_published_child, ti_q.parent_id)) as targets
+            from (
+                select state.*, {{ suppression_equation_figures('state') }} as figures
+                from ti_states as state
+                where state.pass < {{ passes }}
+            ) as with_figures
+            cross join parameters
+        ) as state
+    )
+    select * from ti_states where pass = {{ passes }}
 ),
 
-{{ complementary_suppression(name ~ '__populations', 'population_size', keys=['population'], grains=grains,
-    name=name ~ '__suppression', links=links, period_partition_where=period_partition_where) }},
+-- every equation's figures on the last state
+{{ name }}__equations_{{ passes + 1 }} as (
+    select state.*, {{ suppression_equation_figures('state') }} as figures
+    from {{ name }}__states as state
+),
 
-{{ name }} as (
-    select {{ relation }}.*, suppression.is_suppressed
-    from {{ relation }}
-    inner join {{ name }}__suppression as suppression
-        on {{ kpi_slice_join(relation, 'suppression') }}
-        and suppression.population = {{ population }}
+{{ name }}__pass_{{ passes }} as (
+    select cast(ti_pos + 1 as bigint) as cell_id, element_at(state.sizes, ti_pos + 1) as cell_size, ti_flag as is_suppressed
+    from {{ name }}__states as state
+    lateral view posexplode(state.flags) as ti_pos, ti_flag
+),
+
+-- equations still violated after the last pass (re-evaluated on it): none, or the model fails
+{{ name }}__unresolved as (
+    select
+        size(filter(equations.figures, ti_q -> {{ suppression_equation_violated('ti_q') }}))
+        + size(filter(equations.links, ti_l -> element_at(equations.flags, cast(ti_l.cell_id as int))
+            != element_at(equations.flags, cast(ti_l.linked_id as int)))) as violations
+    from {{ name }}__equations_{{ passes + 1 }} as equations
+    cross join parameters
+)
+{% endmacro %}
+
+
+{# The equations' edges (parent cell, child cell, relation) as one join per (parent, child) grain pair
+   (DuckDB: each a hash join on the dimensions, the CTE materialised). #}
+{% macro suppression_edges_by_pair(name, keys, grains, period_partition_where) %}
+{{ name }}__edges as {{ ti_materialized() }} (
+    {%- for parent, child in suppression_relations(grains) %}
+    select
+        parent.suppression_cell_id as parent_id,
+        child.suppression_cell_id as child_id,
+        cast('{{ parent.slice_grain }}>{{ child.slice_grain }}' as {{ dbt.type_string() }}) as relation
+    from {{ name }}__cells as parent
+    inner join {{ name }}__cells as child
+        on parent.slice_grain = '{{ parent.slice_grain }}'
+        and child.slice_grain = '{{ child.slice_grain }}'
+        {%- for key in keys %}
+        and parent.{{ key }} is not distinct from child.{{ key }}
+        {%- endfor %}
+        {%- for dimension in parent.dimensions %}
+        and parent.{{ dimension }} = child.{{ dimension }}
+        {%- endfor %}
+        {%- if period_partition_where and 'period' in child.dimensions and 'period' not in parent.dimensions %}
+        and ({{ period_partition_where }})
+        {%- endif %}
+    union all
+    {%- endfor %}
+    select cast(null as bigint) as parent_id, cast(null as bigint) as child_id, cast(null as {{ dbt.type_string() }}) as relation
+    where false
+)
+{% endmacro %}
+
+
+{# The same edges in one join of the cells with a table of the grain pairs (Spark: it inlines the cells
+   into every reference, and one reference per pair multiplied the plan). A pair's dimension flag says
+   the parent fixes that dimension (the child must have the parent's value); `period_partition` applies
+   period_partition_where (child alias `child`) where the child adds the period. #}
+{% macro suppression_edges_by_pair_table(name, keys, grains, period_partition_where) %}
+{%- set pairs = suppression_relations(grains) %}
+{{ name }}__edges as (
+    select
+        parent.suppression_cell_id as parent_id,
+        child.suppression_cell_id as child_id,
+        pairs.relation
+    from {{ name }}__cells as parent
+    inner join (
+        select *
+        from values
+        {%- for parent, child in pairs %}
+            ('{{ parent.slice_grain }}', '{{ child.slice_grain }}', '{{ parent.slice_grain }}>{{ child.slice_grain }}',
+            {%- for dimension in kpi_slice_dimensions() %} {{ 'true' if dimension in parent.dimensions else 'false' }},{% endfor %}
+            {{ 'true' if period_partition_where and 'period' in child.dimensions and 'period' not in parent.dimensions else 'false' }}){{ ',' if not loop.last }}
+        {%- endfor %}
+        {%- if not pairs %}
+            ('', '', '', {% for dimension in kpi_slice_dimensions() %}false, {% endfor %}false)
+        {%- endif %}
+        as pairs (parent_grain, child_grain, relation, {% for dimension in kpi_slice_dimensions() %}fixes_{{ dimension }}, {% endfor %}period_partition)
+    ) as pairs
+        on parent.slice_grain = pairs.parent_grain
+    inner join {{ name }}__cells as child
+        on child.slice_grain = pairs.child_grain
+        {%- for key in keys %}
+        and parent.{{ key }} <=> child.{{ key }}
+        {%- endfor %}
+        {%- for dimension in kpi_slice_dimensions() %}
+        and (not pairs.fixes_{{ dimension }} or parent.{{ dimension }} = child.{{ dimension }})
+        {%- endfor %}
+        {%- if period_partition_where %}
+        and (not pairs.period_partition or ({{ period_partition_where }}))
+        {%- endif %}
 )
 {% endmacro %}

@@ -3,7 +3,7 @@ with spells as (
     select
         worker_id,
         valid_from,
-        lag(valid_to) over (partition by worker_id order by valid_from) as previous_valid_to
+        lag(valid_to) over (partition by worker_id order by valid_from nulls last) as previous_valid_to
     from {{ ref('int_employee_history__spells') }}
 )
 

@@ -21,11 +21,11 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from training_impact.orchestration import column_metadata
 from training_impact.orchestration.descriptions import dbt_test_description, model_description
-from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, dbt_project, require_manifest
+from training_impact.orchestration.dbt_manifest import DBT_EXECUTABLE, SPARK_DBT_EXECUTABLE, dbt_project, require_manifest
 from training_impact.orchestration.resources import DataRootResource, EngineResource, settings_from
 from training_impact.orchestration.warehouse_lock import wait_for_warehouse
 from training_impact.disk import ensure_free_space, size_of
-from training_impact.settings import Paths, engine_environment, environment_for_children
+from training_impact.settings import Paths, duckdb_config, engine_environment, environment_for_children
 
 # Importing this module has no side effects (D106): the manifest comes from a build step
 # (orchestration/dbt_manifest.py); only `dagster dev` parses here, as dagster-dbt does by convention.
@@ -81,11 +81,16 @@ def dbt_vars(params: dict) -> str:
     return json.dumps({"params": params})
 
 
-def dbt_target_path(paths: Paths) -> Path:
-    """One dbt target folder per data root, reused run after run (runs on a data root never overlap):
-    dbt finds its own partial_parse.msgpack there, made with this root's profile and vars, and
+def dbt_target_path(paths: Paths, engine: str = "duckdb") -> Path:
+    """One dbt target folder per data root and engine, reused run after run (runs on a data root never
+    overlap): dbt finds its own partial_parse.msgpack there, made with this root's profile and vars, and
     re-parses only what changed (about 10 s less per run than a full parse; DECISIONS D61)."""
-    return paths.warehouse.parent / "dbt_target"
+    return paths.warehouse.parent / ("dbt_target" if engine == "duckdb" else f"dbt_target_{engine}")
+
+
+def spark_dbt_resource() -> DbtCliResource:
+    """dbt on Spark (issue 18): the `spark` target, run by the executable that owns the session."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(SPARK_DBT_EXECUTABLE), target="spark")
 
 
 @dbt_assets(
@@ -103,10 +108,19 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     paths.export_env()  # profiles.yml and the sources read the data root's paths from the environment
     # DuckDB's memory limit, threads and spill folder (issue 15): the profile reads them from the
     # environment too, set while dbt runs (below) and put back after
-    limits = engine_environment(settings_from(data_root, engine))
+    settings = settings_from(data_root, engine)
+    limits = engine_environment(settings)
+    on_spark = settings.engine == "spark"
     Path(limits["TI_DUCKDB_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
-    context.log.info("DuckDB: memory_limit {TI_DUCKDB_MEMORY_LIMIT}, threads {TI_DUCKDB_THREADS}, "
-                     "spilling to {TI_DUCKDB_TEMP_DIR}".format(**limits))
+    if on_spark:
+        # dbt builds on Spark; its tables are then copied into the DuckDB warehouse file the later steps
+        # and BI read (orchestration/spark_dbt.py, docs/scale-out.md)
+        dbt = spark_dbt_resource()
+        context.log.info("Spark: master {TI_SPARK_MASTER}, driver memory {TI_SPARK_DRIVER_MEMORY}, "
+                         "tables in {TI_SPARK_WAREHOUSE_DIR}".format(**limits))
+    else:
+        context.log.info("DuckDB: memory_limit {TI_DUCKDB_MEMORY_LIMIT}, threads {TI_DUCKDB_THREADS}, "
+                         "spilling to {TI_DUCKDB_TEMP_DIR}".format(**limits))
     # Another process holding the DuckDB file (a BI tool on the live warehouse) makes dbt wait, not fail.
     wait_for_warehouse(paths.warehouse, timeout=engine.value("warehouse_lock_timeout"), log=context.log.warning)
     # A full disk is a clear error before dbt starts, not a DuckDB I/O error mid-build (D86): a full
@@ -126,9 +140,12 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
     try:
         # The op's context, which dagster-dbt 0.29 documents using: handed the asset context it reads the
         # deprecated AssetExecutionContext.op (a DeprecationWarning every run, dagster_dbt/asset_utils.py).
-        invocation = dbt.cli(args, context=context.op_execution_context, target_path=dbt_target_path(paths))
+        invocation = dbt.cli(args, context=context.op_execution_context,
+                             target_path=dbt_target_path(paths, settings.engine))
         events = invocation.stream()
-        build_columns, stored = _column_metadata_plan(engine.value("column_metadata"))
+        # column lineage is sqlglot over DuckDB's compiled SQL: on Spark only what is stored is attached
+        build_columns, stored = _column_metadata_plan("0" if on_spark and engine.value("column_metadata") == "1"
+                                                      else engine.value("column_metadata"))
     except BaseException:
         children.close()
         raise
@@ -166,12 +183,18 @@ def training_impact_dbt(context: AssetExecutionContext, dbt: DbtCliResource, dat
         # so a DuckDB lock error never hides the build's own error.
         yield from built
         raise failure
+    if on_spark:
+        from training_impact.orchestration.spark_dbt import export_dir, mirror_into_duckdb
+
+        copied = mirror_into_duckdb(export_dir(settings), paths.warehouse, duckdb_config(settings))
+        context.log.info(f"Spark: {copied} tables and views copied into the DuckDB warehouse")
     if build_columns:
         stored_models = column_metadata.store(dbt_project.manifest_path, built)
         context.log.info(f"column schema and lineage of {stored_models} models stored for this dbt code version")
     elif stored:
         built = list(column_metadata.attach(built, stored))
-    yield from _with_row_counts(built, invocation.manifest, paths.warehouse, since=started)
+    # whether a table was reused is read from DuckDB's fingerprints; Spark keeps its own (macros/reuse.sql)
+    yield from _with_row_counts(built, invocation.manifest, paths.warehouse, since=None if on_spark else started)
 
 
 class ProblemLines:
@@ -225,7 +248,7 @@ def _with_row_counts(events: list, manifest: Mapping[str, Any], warehouse: Path,
         node = manifest["nodes"].get(unique_id.text) if unique_id is not None else None
         if (isinstance(event, (dg.Output, dg.AssetMaterialization)) and node and node["resource_type"] == "model"
                 and node["config"].get("materialized") != "view" and node.get("relation_name")):
-            relations[node["unique_id"]] = node["relation_name"]
+            relations[node["unique_id"]] = node["relation_name"].replace("`", '"')  # Spark quotes with backticks
             if node["config"].get("materialized") == "reusable_table":
                 reusable.add(node["unique_id"])
     counts: dict[str, int] = {}

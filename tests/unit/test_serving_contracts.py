@@ -92,7 +92,7 @@ def _unit_ok(name: str, data_type: str) -> bool:
         return name.endswith(("_days", "_months"))
     if data_type == "date":
         return name.endswith("_date")
-    return data_type == "varchar"
+    return data_type == "string"  # the portable text type of the contracts (DuckDB reads it as VARCHAR, D144)
 
 
 def test_every_served_column_carries_its_unit_a_type_and_a_description(served):
@@ -172,9 +172,9 @@ def test_the_semantic_validation_rejects_a_broken_metric(manifest_path):
 # ----------------------------------------------------------------------------- publish, on a tiny warehouse
 
 def _serving_node(grains: list[str]) -> dict:
-    columns = [("slice_grain", "varchar"), *[(d, "varchar") for d in SLICE_DIMENSIONS],
-               ("estimation_method", "varchar"), ("thing_pct", "double"), ("n_people", "bigint"),
-               ("status", "varchar"), ("status_reason", "varchar"), ("definition_version", "varchar")]
+    columns = [("slice_grain", "string"), *[(d, "string") for d in SLICE_DIMENSIONS],
+               ("estimation_method", "string"), ("thing_pct", "double"), ("n_people", "bigint"),
+               ("status", "string"), ("status_reason", "string"), ("definition_version", "string")]
     return {
         "resource_type": "model", "name": "serving_thing", "fqn": ["training_impact", "serving", "serving_thing"],
         "schema": "main_serving", "alias": "serving_thing", "description": "A thing for BI.",

@@ -18,7 +18,7 @@ measured_months as (
 ),
 
 extract_dates as (
-    select max(cast(nullif(regexp_extract(_source_file, '(\d{4}-\d{2}-\d{2})', 1), '') as date)) as extract_date
+    select max(cast(nullif(regexp_extract(_source_file, '([0-9]{4}-[0-9]{2}-[0-9]{2})', 1), '') as date)) as extract_date
     from workers
 ),
 

@@ -56,7 +56,7 @@ exited_episodes as (
 
 -- as-of dates: the data end (period 'all') and each year end inside the window
 as_of_dates as (
-    select cast('all' as varchar) as as_of_period, data_end_date as as_of_date
+    select cast('all' as {{ dbt.type_string() }}) as as_of_period, data_end_date as as_of_date
     from data_window
     union all
     select
@@ -132,14 +132,14 @@ active_by_year as (
 {% endset %}
 
 sliced_cells as (
-    select cast('certification_attainment' as varchar) as kpi, attainment.*
+    select cast('certification_attainment' as {{ dbt.type_string() }}) as kpi, attainment.*
     from ({{ kpi_sliced('exited_episodes', aggregates, grains=grains) }}) as attainment
     union all
-    select cast('active_certification_rate' as varchar) as kpi, active.*
+    select cast('active_certification_rate' as {{ dbt.type_string() }}) as kpi, active.*
     from ({{ kpi_sliced('active_whole_window', aggregates, grains=kpi_grains_without_period(grains)) }}) as active
     {%- if period_grains %}
     union all
-    select cast('active_certification_rate' as varchar) as kpi, active_yearly.*
+    select cast('active_certification_rate' as {{ dbt.type_string() }}) as kpi, active_yearly.*
     from ({{ kpi_sliced('active_by_year', aggregates, grains=period_grains) }}) as active_yearly
     {%- endif %}
 ),
@@ -153,14 +153,14 @@ published as (
     select
         sliced.kpi,
         {{ kpi_slice_key('sliced') }},
-        cast('observed' as varchar) as estimation_method,
+        cast('observed' as {{ dbt.type_string() }}) as estimation_method,
         cast(2 as integer) as evaluation_level,
-        cast('pct' as varchar) as unit,
+        cast('pct' as {{ dbt.type_string() }}) as unit,
         {{ observed_rate_published('sliced', 'credentialed', 'episodes', n='n', people='n') }}
         case when sliced.kpi = 'certification_attainment' then parameters.certification_days end as window_days,
         as_of_dates.as_of_date,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         sliced.is_suppressed as suppressed,
         {{ measured_columns() }}
@@ -176,4 +176,4 @@ not_measured as (
         reason="'no credential records were delivered (LMS credentials): nobody can be counted as certified'") }}
 )
 
-{{ published_or_not_measured('published', 'not_measured', '(select credential_rows > 0 from measurement)') }}
+{{ ti_published_or_not_measured('published', 'not_measured', '(select credential_rows > 0 from measurement)') }}

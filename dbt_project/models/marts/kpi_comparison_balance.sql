@@ -9,7 +9,7 @@
 -- ROI is not published as a confident figure. Variances are in population form on every side.
 {%- set grains = var('kpi_slice_grains', none) %}
 {%- set covariates = balance_covariates() %}
-
+{% set leading_ctes %}
 with learning_history as (
     select * from {{ ref('int_learning_history') }}
 ),
@@ -49,7 +49,7 @@ participant_values as (
         program_type, method, program_id, cohort, department, region, period,
         worker_id,
         start_month,
-        cast('{{ covariate.covariate }}' as varchar) as covariate,
+        cast('{{ covariate.covariate }}' as {{ dbt.type_string() }}) as covariate,
         {{ covariate.covariate }} as value
     from matched_episodes
     {%- if not loop.last %}
@@ -68,7 +68,7 @@ control_values as (
         matched_episodes.program_type, matched_episodes.method, matched_episodes.program_id,
         matched_episodes.cohort, matched_episodes.department, matched_episodes.region, matched_episodes.period,
         matched_controls.control_worker_id as worker_id,
-        cast('{{ covariate.covariate }}' as varchar) as covariate,
+        cast('{{ covariate.covariate }}' as {{ dbt.type_string() }}) as covariate,
         cast(matched_controls.{{ covariate.control }} as double) as value,
         matched_controls.match_weight
             / sum(matched_controls.match_weight) over (partition by matched_controls.enrollment_id) as weight
@@ -87,7 +87,7 @@ candidate_moments as (
     {%- for covariate in covariates %}
     select
         start_month,
-        cast('{{ covariate.covariate }}' as varchar) as covariate,
+        cast('{{ covariate.covariate }}' as {{ dbt.type_string() }}) as covariate,
         count(cast({{ covariate.candidate }} as double)) as n_candidates,
         avg(cast({{ covariate.candidate }} as double)) as mean_value,
         avg(cast({{ covariate.candidate }} as double) * cast({{ covariate.candidate }} as double)) as mean_square
@@ -242,12 +242,12 @@ slice_flags as (
         {{ kpi_slice_key('participants') }},
         {{ flag_reasons([
             "case when abs(worst_balance.standardised_mean_difference) > parameters.max_abs_smd then 'balance: '
-                || worst_balance.covariate || ' |SMD| ' || cast(round(abs(worst_balance.standardised_mean_difference), 3) as varchar)
-                || ' > ' || cast(parameters.max_abs_smd as varchar) end",
+                || worst_balance.covariate || ' |SMD| ' || cast(round(abs(worst_balance.standardised_mean_difference), 3) as " ~ dbt.type_string() ~ ")
+                || ' > ' || cast(parameters.max_abs_smd as " ~ dbt.type_string() ~ ") end",
             "case when pretrend_tests.fails_check then 'pretrend: '
-                || cast(round(pretrend_tests.mean_pretrend, 2) as varchar) || ' index points (95% CI '
-                || cast(round(pretrend_tests.ci_low, 2) as varchar) || ' to ' || cast(round(pretrend_tests.ci_high, 2) as varchar)
-                || '), beyond ' || cast(parameters.max_pretrend_points as varchar) end",
+                || cast(round(pretrend_tests.mean_pretrend, 2) as " ~ dbt.type_string() ~ ") || ' index points (95% CI '
+                || cast(round(pretrend_tests.ci_low, 2) as " ~ dbt.type_string() ~ ") || ' to ' || cast(round(pretrend_tests.ci_high, 2) as " ~ dbt.type_string() ~ ")
+                || '), beyond ' || cast(parameters.max_pretrend_points as " ~ dbt.type_string() ~ ") end",
         ]) }} as slice_flag_reason
     from (select distinct {{ kpi_slice_key() }} from participants_sliced) as participants
     cross join parameters
@@ -259,11 +259,11 @@ slice_flags as (
 
 checks as (
     select
-        cast('balance_smd' as varchar) as kpi,
+        cast('balance_smd' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('smd') }},
         smd.matching_stage,
         smd.covariate,
-        cast('smd' as varchar) as unit,
+        cast('smd' as {{ dbt.type_string() }}) as unit,
         smd.n_people,
         smd.n_values,
         smd.n_comparison,
@@ -278,11 +278,11 @@ checks as (
     cross join parameters
     union all
     select
-        cast('pretrend' as varchar) as kpi,
+        cast('pretrend' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('pretrend') }},
-        cast('after_matching' as varchar) as matching_stage,
-        cast('productivity_index' as varchar) as covariate,
-        cast('index_points' as varchar) as unit,
+        cast('after_matching' as {{ dbt.type_string() }}) as matching_stage,
+        cast('productivity_index' as {{ dbt.type_string() }}) as covariate,
+        cast('index_points' as {{ dbt.type_string() }}) as unit,
         pretrend.n_people,
         pretrend.n_values,
         cast(null as bigint) as n_comparison,
@@ -294,7 +294,7 @@ checks as (
         pretrend.fails_check
     from pretrend_tests as pretrend
 ),
-
+{% endset %}{{ ti_persisted_ctes(leading_ctes, ['parameters', 'checks', 'slice_flags']) }}
 -- every balance row (covariate, stage) describes the matched participants; the pre-trend
 -- rows those with a pre-trend: two populations
 {{ population_suppression('checks', 'n_people', name='suppressed_checks', population='kpi', grains=grains) }},
@@ -303,7 +303,7 @@ published as (
     select
         checks.kpi,
         {{ kpi_slice_key('checks') }},
-        cast('matching_check' as varchar) as estimation_method,
+        cast('matching_check' as {{ dbt.type_string() }}) as estimation_method,
         cast(4 as integer) as evaluation_level,
         checks.unit,
         cast(null as double) as numerator,

@@ -53,11 +53,11 @@ sliced_cells as (
 
 published as (
     select
-        cast('completion_rate' as varchar) as kpi,
+        cast('completion_rate' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('sliced') }},
-        cast('observed' as varchar) as estimation_method,
+        cast('observed' as {{ dbt.type_string() }}) as estimation_method,
         cast(0 as integer) as evaluation_level,
-        cast('pct' as varchar) as unit,
+        cast('pct' as {{ dbt.type_string() }}) as unit,
         {{ observed_rate_published('sliced', 'completions', 'enrollments', n='n', people='n') }}
         {{ published('sliced.n_completed', 'sliced.is_suppressed', 'bigint') }} as n_completed,
         {{ published('sliced.n_passed', 'sliced.is_suppressed', 'bigint') }} as n_passed,
@@ -67,7 +67,7 @@ published as (
         {{ published('sliced.n_withdrawn', 'sliced.is_suppressed', 'bigint') }} as n_withdrawn,
         {{ published('sliced.n_open', 'sliced.is_suppressed', 'bigint') }} as n_open,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         sliced.is_suppressed as suppressed,
         {{ measured_columns() }}
@@ -82,4 +82,4 @@ not_measured as (
         end") }}
 )
 
-{{ published_or_not_measured('published', 'not_measured', '(select enrollments_with_window > 0 from measurement)') }}
+{{ ti_published_or_not_measured('published', 'not_measured', '(select enrollments_with_window > 0 from measurement)') }}

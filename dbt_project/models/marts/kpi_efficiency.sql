@@ -63,10 +63,10 @@ workforce_person_periods as (
 
 workforce_months as (
     select
-        cast('all' as varchar) as program_type,
-        cast('all' as varchar) as method,
-        cast('all' as varchar) as program_id,
-        cast('all' as varchar) as cohort,
+        cast('all' as {{ dbt.type_string() }}) as program_type,
+        cast('all' as {{ dbt.type_string() }}) as method,
+        cast('all' as {{ dbt.type_string() }}) as program_id,
+        cast('all' as {{ dbt.type_string() }}) as cohort,
         department,
         region,
         period,
@@ -125,11 +125,11 @@ measures as (
 published as (
     {%- for kpi, unit, numerator, denominator, estimate in kpis %}
     select
-        cast('{{ kpi }}' as varchar) as kpi,
+        cast('{{ kpi }}' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('measures') }},
-        cast('observed' as varchar) as estimation_method,
+        cast('observed' as {{ dbt.type_string() }}) as estimation_method,
         cast(0 as integer) as evaluation_level,
-        cast('{{ unit }}' as varchar) as unit,
+        cast('{{ unit }}' as {{ dbt.type_string() }}) as unit,
         {{ published(numerator, 'measures.is_suppressed') }} as numerator,
         {{ published(denominator, 'measures.is_suppressed') }} as denominator,
         {{ published('measures.n_people', 'measures.is_suppressed', 'bigint') }} as n,
@@ -146,7 +146,7 @@ published as (
         {{ published('measures.offsets', 'measures.is_suppressed') }} as offsets_amount,
         parameters.currency,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         measures.is_suppressed as suppressed
     from measures

@@ -205,12 +205,12 @@ estimates as (
 
 published as (
     select
-        cast('productivity_event_study' as varchar) as kpi,
+        cast('productivity_event_study' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('estimates') }},
         cast(estimates.relative_month as integer) as relative_month,
-        cast('did_matched' as varchar) as estimation_method,
+        cast('did_matched' as {{ dbt.type_string() }}) as estimation_method,
         cast(4 as integer) as evaluation_level,
-        cast('index_points' as varchar) as unit,
+        cast('index_points' as {{ dbt.type_string() }}) as unit,
         {{ published('estimates.n_episodes', 'estimates.is_suppressed', 'bigint') }} as n,
         {{ count_band('estimates.n_people', 'estimates.is_suppressed') }} as n_band,
         {{ published('estimates.n_comparison', 'estimates.is_suppressed', 'bigint') }} as n_comparison,

@@ -8,7 +8,7 @@
 -- Every row carries the exclusion funnel. Rows of a slice that fails the balance or
 -- pre-trend check, or that uses too few of its participants, are flagged with the reason.
 {%- set grains = var('kpi_slice_grains', none) %}
-
+{% set leading_ctes %}
 with episode_outcomes as (
     select * from {{ ref('int_impact__episode_outcomes') }}
 ),
@@ -33,8 +33,8 @@ parameters as (
 evaluated_people as (
     {%- for variant in mobility_variants() %}
     select
-        cast('{{ variant.kpi }}' as varchar) as kpi,
-        cast('{{ variant.variant }}' as varchar) as definition_variant,
+        cast('{{ variant.kpi }}' as {{ dbt.type_string() }}) as kpi,
+        cast('{{ variant.variant }}' as {{ dbt.type_string() }}) as definition_variant,
         {{ kpi_input_dimensions('episode_outcomes', period_of('episode_outcomes.exit_date')) }},
         person_outcomes.role,
         person_outcomes.measured_worker_id,
@@ -65,7 +65,7 @@ evaluated_people as (
 sliced_variants as (
     {{ kpi_sliced('evaluated_people', did_rate_aggregates(), keys=['kpi', 'definition_variant'], grains=grains) }}
 ),
-
+{% endset %}{{ ti_persisted_ctes(leading_ctes, ['parameters', 'funnel_rows', 'slice_checks', 'evaluated_people', 'sliced_variants']) }}
 -- the variants measure the same people, except reskilling_landed (reskilling programs only).
 -- A reskilling-only cell publishes the same people as the reskilling cell of the others:
 -- its overall cell is their reskilling program type, its period cells their

@@ -76,11 +76,11 @@ statistics as (
 
 published as (
     select
-        cast('learning_nps' as varchar) as kpi,
+        cast('learning_nps' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('statistics') }},
-        cast('observed' as varchar) as estimation_method,
+        cast('observed' as {{ dbt.type_string() }}) as estimation_method,
         cast(1 as integer) as evaluation_level,
-        cast('points' as varchar) as unit,
+        cast('points' as {{ dbt.type_string() }}) as unit,
         {{ published('statistics.n_promoters - statistics.n_detractors', 'statistics.is_suppressed') }} as numerator,
         {{ published('statistics.n_respondents', 'statistics.is_suppressed') }} as denominator,
         {{ published('statistics.n_respondents', 'statistics.is_suppressed', 'bigint') }} as n,
@@ -101,7 +101,7 @@ published as (
         {{ published('100.0 * statistics.n_invited_responded / nullif(statistics.n_invited, 0)', 'statistics.is_suppressed') }}
             as response_rate_pct,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         statistics.is_suppressed as suppressed,
         {{ measured_columns() }}
@@ -115,4 +115,4 @@ not_measured as (
         reason="'no survey answers were delivered (surveys): no NPS and no response rate'") }}
 )
 
-{{ published_or_not_measured('published', 'not_measured', '(select answers > 0 from measurement)') }}
+{{ ti_published_or_not_measured('published', 'not_measured', '(select answers > 0 from measurement)') }}

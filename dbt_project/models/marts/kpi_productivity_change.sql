@@ -9,7 +9,7 @@
 -- row of a slice that fails a credibility check or uses too few of its participants is
 -- flagged, and the reason says which check and by how much.
 {%- set grains = var('kpi_slice_grains', none) %}
-
+{% set leading_ctes %}
 with episode_outcomes as (
     select * from {{ ref('int_impact__episode_outcomes') }}
 ),
@@ -66,8 +66,8 @@ bounds as (
     from (
         select
             program_type,
-            quantile_cont(productivity_did, 0.25) as q1,
-            quantile_cont(productivity_did, 0.75) as q3
+            {{ ti_quantile_cont('productivity_did', 0.25) }} as q1,
+            {{ ti_quantile_cont('productivity_did', 0.75) }} as q3
         from measured
         group by program_type
     ) as quartiles
@@ -158,7 +158,7 @@ evaluated_people as (
 sliced_cells as (
     {{ kpi_sliced('evaluated_people', aggregates, grains=grains) }}
 ),
-
+{% endset %}{{ ti_persisted_ctes(leading_ctes, ['parameters', 'funnel_rows', 'slice_checks', 'balance_checks', 'sliced_cells']) }}
 {{ complementary_suppression('sliced_cells', 'n_people', grains=grains, name='sliced') }},
 
 funnel_input as (
@@ -177,7 +177,7 @@ funnel as (
 estimates as (
     select
         sliced.*,
-        cast('did_matched' as varchar) as estimation_method,
+        cast('did_matched' as {{ dbt.type_string() }}) as estimation_method,
         sliced.n_episodes as estimate_n,
         sliced.n_comparison as estimate_n_comparison,
         sliced.mean_did as effect,
@@ -190,7 +190,7 @@ estimates as (
     union all
     select
         sliced.*,
-        cast('naive_pre_post' as varchar) as estimation_method,
+        cast('naive_pre_post' as {{ dbt.type_string() }}) as estimation_method,
         sliced.n_episodes as estimate_n,
         cast(null as bigint) as estimate_n_comparison,
         sliced.mean_change as effect,
@@ -203,7 +203,7 @@ estimates as (
     union all
     select
         sliced.*,
-        cast('naive_vs_nonparticipants' as varchar) as estimation_method,
+        cast('naive_vs_nonparticipants' as {{ dbt.type_string() }}) as estimation_method,
         sliced.n_gap as estimate_n,
         cast(null as bigint) as estimate_n_comparison,
         sliced.mean_gap as effect,
@@ -226,11 +226,11 @@ relative as (
 
 published as (
     select
-        cast('productivity_change' as varchar) as kpi,
+        cast('productivity_change' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('relative') }},
         relative.estimation_method,
         cast(4 as integer) as evaluation_level,
-        cast('index_points' as varchar) as unit,
+        cast('index_points' as {{ dbt.type_string() }}) as unit,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         {{ published('relative.estimate_n', 'relative.is_suppressed', 'bigint') }} as n,

@@ -56,14 +56,14 @@ published as (
     select
         'feedback_theme_' || sliced.theme as kpi,
         {{ kpi_slice_key('sliced') }},
-        cast('observed' as varchar) as estimation_method,
+        cast('observed' as {{ dbt.type_string() }}) as estimation_method,
         cast(1 as integer) as evaluation_level,
-        cast('pct' as varchar) as unit,
+        cast('pct' as {{ dbt.type_string() }}) as unit,
         {{ observed_rate_published('sliced', 'n_mentions', 'n_answers', n='n_answers', people='n_people') }}
         sliced.theme,
         sliced.theme_kind,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         sliced.is_suppressed as suppressed
     from sliced

@@ -5,7 +5,7 @@
 -- Every row carries the exclusion funnel. Rows of a slice that fails the balance or
 -- pre-trend check, or that uses too few of its participants, are flagged with the reason.
 {%- set grains = var('kpi_slice_grains', none) %}
-
+{% set leading_ctes %}
 with episode_outcomes as (
     select * from {{ ref('int_impact__episode_outcomes') }}
 ),
@@ -37,7 +37,7 @@ parameters as (
 evaluated_people as (
     {%- for kpi, outcome, event_offset in outcomes %}
     select
-        cast('{{ kpi }}' as varchar) as kpi,
+        cast('{{ kpi }}' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_input_dimensions('episode_outcomes', period_of('episode_outcomes.exit_date')) }},
         person_outcomes.role,
         person_outcomes.measured_worker_id,
@@ -64,7 +64,7 @@ evaluated_people as (
 sliced_kpis as (
     {{ kpi_sliced('evaluated_people', did_rate_aggregates(), keys=['kpi'], grains=grains) }}
 ),
-
+{% endset %}{{ ti_persisted_ctes(leading_ctes, ['parameters', 'funnel_rows', 'slice_checks', 'evaluated_people', 'sliced_kpis']) }}
 -- retention and both separation KPIs measure the same people: one population
 {{ population_suppression('sliced_kpis', 'n_people', name='sliced', grains=grains) }},
 

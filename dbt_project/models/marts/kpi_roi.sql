@@ -190,11 +190,11 @@ returns as (
 
 published as (
     select
-        cast('roi' as varchar) as kpi,
+        cast('roi' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('returns') }},
-        cast('phillips' as varchar) as estimation_method,
+        cast('phillips' as {{ dbt.type_string() }}) as estimation_method,
         cast(5 as integer) as evaluation_level,
-        cast('pct' as varchar) as unit,
+        cast('pct' as {{ dbt.type_string() }}) as unit,
         {{ published('returns.monetary_benefits - returns.fully_loaded_cost', 'returns.is_suppressed') }} as numerator,
         {{ published('returns.fully_loaded_cost', 'returns.is_suppressed') }} as denominator,
         {{ published('returns.n_participants', 'returns.is_suppressed', 'bigint') }} as n,

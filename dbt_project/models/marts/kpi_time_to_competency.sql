@@ -127,9 +127,9 @@ survival_at_horizons as (
 
 estimates as (
     select
-        cast('time_to_competency_median_days' as varchar) as kpi,
+        cast('time_to_competency_median_days' as {{ dbt.type_string() }}) as kpi,
         {{ kpi_slice_key('slice_counts') }},
-        cast('days' as varchar) as unit,
+        cast('days' as {{ dbt.type_string() }}) as unit,
         cast(null as integer) as horizon_days,
         slice_counts.n_people,
         slice_counts.n_episodes,
@@ -143,9 +143,9 @@ estimates as (
         on {{ kpi_slice_join('slice_counts', 'medians') }}
     union all
     select
-        'competent_by_' || cast(survival_at_horizons.horizon_days as varchar) || '_days' as kpi,
+        'competent_by_' || cast(survival_at_horizons.horizon_days as {{ dbt.type_string() }}) || '_days' as kpi,
         {{ kpi_slice_key('slice_counts') }},
-        cast('pct' as varchar) as unit,
+        cast('pct' as {{ dbt.type_string() }}) as unit,
         survival_at_horizons.horizon_days,
         slice_counts.n_people,
         slice_counts.n_episodes,
@@ -165,7 +165,7 @@ published as (
     select
         estimates.kpi,
         {{ kpi_slice_key('estimates') }},
-        cast('kaplan_meier' as varchar) as estimation_method,
+        cast('kaplan_meier' as {{ dbt.type_string() }}) as estimation_method,
         cast(3 as integer) as evaluation_level,
         estimates.unit,
         {{ published('estimates.n_events', 'estimates.is_suppressed') }} as numerator,
@@ -179,7 +179,7 @@ published as (
         {{ published('estimates.n_events', 'estimates.is_suppressed', 'bigint') }} as n_competent,
         {{ published('estimates.n_episodes - estimates.n_events', 'estimates.is_suppressed', 'bigint') }} as n_censored,
         false as is_flagged,
-        cast(null as varchar) as flag_reason,
+        cast(null as {{ dbt.type_string() }}) as flag_reason,
         parameters.definition_version,
         estimates.is_suppressed as suppressed
     from estimates

@@ -1,4 +1,3 @@
 -- One row per day, 2000-01-01 .. 2050-12-31: the time spine MetricFlow needs for the semantic layer
 -- (models/semantic/_semantic__models.yml, DECISIONS D127). A view: nothing is stored.
-select cast(range as date) as date_day
-from range(date '2000-01-01', date '2051-01-01', interval 1 day)
+{{ ti_day_spine("date '2000-01-01'", "date '2051-01-01'") }}

@@ -26,7 +26,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('observed' as varchar) as estimation_method,
+    cast('observed' as {{ dbt.type_string() }}) as estimation_method,
     cells.active_certification_rate_pct,
     cells.active_certification_rate_ci_low_pct,
     cells.active_certification_rate_ci_high_pct,

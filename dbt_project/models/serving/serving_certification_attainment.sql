@@ -28,7 +28,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('observed' as varchar) as estimation_method,
+    cast('observed' as {{ dbt.type_string() }}) as estimation_method,
     cells.certification_attainment_pct,
     cells.certification_attainment_ci_low_pct,
     cells.certification_attainment_ci_high_pct,

@@ -18,7 +18,7 @@ cells as (
         {{ serving_pick('cost_per_learner', 'estimate') }} as cost_per_learner_amount,
         {{ serving_pick('cost_per_completion', 'estimate') }} as cost_per_completion_amount,
         {{ serving_pick('participants', 'offsets_amount') }} as offsets_amount,
-        {{ serving_pick('participants', 'currency', 'varchar') }} as currency,
+        {{ serving_pick('participants', 'currency', dbt.type_string()) }} as currency,
         {{ serving_pick('participants', 'n_enrollments', 'bigint') }} as n_enrollments,
         {{ serving_pick('participants', 'n_completions', 'bigint') }} as n_completions,
         {{ serving_pick('participants', 'training_hours') }} as training_hours,
@@ -31,7 +31,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('observed' as varchar) as estimation_method,
+    cast('observed' as {{ dbt.type_string() }}) as estimation_method,
     cells.n_participants,
     cells.training_hours_per_fte,
     cells.workforce_trained_pct,

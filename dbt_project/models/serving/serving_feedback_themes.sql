@@ -39,7 +39,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('observed' as varchar) as estimation_method,
+    cast('observed' as {{ dbt.type_string() }}) as estimation_method,
     cells.feedback_theme_time_pct,
     cells.feedback_theme_time_ci_low_pct,
     cells.feedback_theme_time_ci_high_pct,

@@ -33,7 +33,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('observed' as varchar) as estimation_method,
+    cast('observed' as {{ dbt.type_string() }}) as estimation_method,
     cells.learning_nps_score,
     cells.learning_nps_ci_low_score,
     cells.learning_nps_ci_high_score,

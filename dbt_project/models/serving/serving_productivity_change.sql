@@ -31,7 +31,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('did_matched' as varchar) as estimation_method,
+    cast('did_matched' as {{ dbt.type_string() }}) as estimation_method,
     cells.productivity_change_pts,
     cells.productivity_change_ci_low_pts,
     cells.productivity_change_ci_high_pts,

@@ -33,7 +33,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('did_matched' as varchar) as estimation_method,
+    cast('did_matched' as {{ dbt.type_string() }}) as estimation_method,
     cells.retention_pp,
     cells.retention_ci_low_pp,
     cells.retention_ci_high_pp,

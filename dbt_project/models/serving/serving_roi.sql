@@ -38,7 +38,7 @@ cells as (
         {{ serving_pick('roi', 'net_cost_after_offsets') }} as net_cost_after_offsets_amount,
         {{ serving_pick('roi', 'monetary_benefits') }} as monetary_benefits_amount,
         {{ serving_pick('roi', 'monetary_benefits_conservative') }} as monetary_benefits_conservative_amount,
-        {{ serving_pick('roi', 'currency', 'varchar') }} as currency,
+        {{ serving_pick('roi', 'currency', dbt.type_string()) }} as currency,
         {{ serving_pick('roi', 'n', 'bigint') }} as n_participants,
         {{ serving_pick('roi', 'n_completers', 'bigint') }} as n_completers,
         {{ serving_headline('roi', flagged='not_confident', flag_reason='confidence_reason') }}
@@ -48,7 +48,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('phillips' as varchar) as estimation_method,
+    cast('phillips' as {{ dbt.type_string() }}) as estimation_method,
     cells.roi_pct,
     cells.roi_conservative_pct,
     cells.roi_after_offsets_pct,

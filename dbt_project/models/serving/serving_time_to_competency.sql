@@ -28,7 +28,7 @@ cells as (
 
 select
     {{ serving_slice_columns('slices') }},
-    cast('kaplan_meier' as varchar) as estimation_method,
+    cast('kaplan_meier' as {{ dbt.type_string() }}) as estimation_method,
     cells.time_to_competency_median_days,
     cells.competent_by_90_days_pct,
     cells.competent_by_90_days_ci_low_pct,

@@ -65,7 +65,7 @@ certification_attainment as (
     cross join data_window
     where learning_history.is_first_attempt
       and learning_history.exit_date is not null
-      and learning_history.exit_date + to_days(cast(parameters.certification_days as integer))
+      and {{ add_to_date('day', 'cast(parameters.certification_days as integer)', 'learning_history.exit_date') }}
           <= data_window.data_end_date
 ),
 

@@ -25,8 +25,8 @@ productivity_indexed as (
         metric,
         value as productivity_value,
         case
-            when cast(avg(cast(value as decimal(38, 12))) over (partition by metric, period) as double) > 0
-                then 100.0 * value / cast(avg(cast(value as decimal(38, 12))) over (partition by metric, period) as double)
+            when {{ ti_exact_avg('value', 'over (partition by metric, period)') }} > 0
+                then 100.0 * value / {{ ti_exact_avg('value', 'over (partition by metric, period)') }}
         end as productivity_index
     from productivity
 ),
@@ -35,7 +35,7 @@ productivity_per_month as (
     -- one metric per job family; a worker who changed family mid-month keeps the first
     select *
     from productivity_indexed
-    qualify row_number() over (partition by worker_id, period order by metric) = 1
+    qualify row_number() over (partition by worker_id, period order by metric nulls last) = 1
 ),
 
 manager_ratings_per_month as (
@@ -77,7 +77,7 @@ panel as (
         spells_at_month_end.base_pay,
         spells_at_month_end.currency as pay_currency,
         spells_at_month_end.employment_start_date,
-        {{ dbt.datediff('spells_at_month_end.employment_start_date', 'spells_at_month_end.month_end', 'day') }} / 365.25
+        cast({{ dbt.datediff('spells_at_month_end.employment_start_date', 'spells_at_month_end.month_end', 'day') }} as double) / 365.25
             as tenure_years,
         productivity_per_month.metric,
         productivity_per_month.productivity_value,

@@ -50,7 +50,7 @@ enrollments as (
 
 evaluation_period as (
     select
-        ({{ dbt.datediff('data_start_month', 'data_end_month', 'month') }} + 1) / 12.0 as evaluation_years
+        cast({{ dbt.datediff('data_start_month', 'data_end_month', 'month') }} + 1 as double) / 12 as evaluation_years
     from data_window
 ),
 
@@ -87,7 +87,7 @@ cohort_keys as (
     select distinct program_id, cohort_month from enrollments
 ),
 
-line_levels as materialized (
+line_levels as {{ ti_materialized() }} (
     select
         program_lines.*,
         case
@@ -129,7 +129,7 @@ direct_costs as (
         line_id,
         cost_category,
         amount / count(*) over (partition by line_id) as amount,
-        cast('direct' as varchar) as allocation
+        cast('direct' as {{ dbt.type_string() }}) as allocation
     from chosen_targets
 ),
 
@@ -147,8 +147,9 @@ hour_shares as (
     select
         enrollment_id,
         case
-            when cast(sum(cast(hours_spent as decimal(38, 12))) over () as double) > 0 then hours_spent / cast(sum(cast(hours_spent as decimal(38, 12))) over () as double)
-            else 1.0 / count(*) over ()
+            when cast(sum({{ ti_exact_decimal('hours_spent') }}) over () as double) > 0
+                then hours_spent / cast(sum({{ ti_exact_decimal('hours_spent') }}) over () as double)
+            else 1 / cast(count(*) over () as double)
         end as hour_share
     from enrollments
 ),
@@ -156,10 +157,10 @@ hour_shares as (
 allocated_costs as (
     select
         hour_shares.enrollment_id,
-        cast(null as varchar) as line_id,
+        cast(null as {{ dbt.type_string() }}) as line_id,
         shared_lines.cost_category,
         shared_lines.amount * hour_shares.hour_share as amount,
-        cast('shared_by_hours' as varchar) as allocation
+        cast('shared_by_hours' as {{ dbt.type_string() }}) as allocation
     from shared_lines
     cross join hour_shares
     where hour_shares.hour_share > 0
@@ -169,12 +170,12 @@ allocated_costs as (
 participant_wage_costs as (
     select
         learning_history.enrollment_id,
-        cast(null as varchar) as line_id,
-        cast('participant_wages' as varchar) as cost_category,
+        cast(null as {{ dbt.type_string() }}) as line_id,
+        cast('participant_wages' as {{ dbt.type_string() }}) as cost_category,
         coalesce(learning_history.hours_spent, 0)
             * cast(learning_history.base_pay as double) * parameters.loaded_wage_multiplier
             / parameters.working_hours_per_year as amount,
-        cast('wages' as varchar) as allocation
+        cast('wages' as {{ dbt.type_string() }}) as allocation
     from learning_history
     cross join parameters
     where learning_history.base_pay is not null

@@ -94,11 +94,11 @@ pre_windows as (
         {{ exact_avg_over('productivity_index', 'late_pre_window') }} as late_pre_mean_index
     from panel_months
     window
-        pre_window as (partition by worker_id order by month_number
+        pre_window as (partition by worker_id order by month_number nulls last
             range between {{ pre_months }} preceding and 1 preceding),
-        early_pre_window as (partition by worker_id order by month_number
+        early_pre_window as (partition by worker_id order by month_number nulls last
             range between {{ pre_months }} preceding and {{ pre_months - early_months + 1 }} preceding),
-        late_pre_window as (partition by worker_id order by month_number
+        late_pre_window as (partition by worker_id order by month_number nulls last
             range between {{ pre_months - early_months }} preceding and 1 preceding)
 ),
 
@@ -128,14 +128,15 @@ candidate_baselines as (
 
 -- the pool's spread of each matching covariate at the start month (Mahalanobis-diagonal
 -- scales of the matching distance), in exact arithmetic so no run differs in the last bit
+-- (macros/exact.sql exact_avg_over; a window spec in parentheses stands for the window name)
 with_scales as (
     select
         candidate_baselines.*,
         {%- for column in ['early_pre_mean_index', 'late_pre_mean_index', 'baseline_manager_rating', 'tenure_years'] %}
         sqrt(greatest(
-            cast(avg(cast({{ column }} * {{ column }} as decimal(38, 12))) over (partition by start_month) as double)
-            - cast(avg(cast({{ column }} as decimal(38, 12))) over (partition by start_month) as double)
-              * cast(avg(cast({{ column }} as decimal(38, 12))) over (partition by start_month) as double),
+            {{ exact_avg_over(column ~ ' * ' ~ column, '(partition by start_month)') }}
+            - {{ exact_avg_over(column, '(partition by start_month)') }}
+              * {{ exact_avg_over(column, '(partition by start_month)') }},
             0)) as scale_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from candidate_baselines

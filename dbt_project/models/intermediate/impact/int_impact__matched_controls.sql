@@ -42,7 +42,7 @@ attributes_at_start as (
         people.worker_id,
         people.start_month,
         {%- for attribute in exact_attributes %}
-        coalesce(max(case when worker_attributes.attribute = '{{ attribute }}' then worker_attributes."value" end), 'unknown')
+        coalesce(max(case when worker_attributes.attribute = '{{ attribute }}' then worker_attributes.{{ adapter.quote('value') }} end), 'unknown')
             as attribute_{{ loop.index }}{{ ',' if not loop.last }}
         {%- endfor %}
     from (
@@ -80,7 +80,7 @@ treated_episodes as (
 
 -- every (participant, candidate) pair of a cell: enumerated by each of the two passes
 -- below, never stored
-cell_candidates as not materialized (
+cell_candidates as {{ ti_not_materialized() }} (
     select
         treated_episodes.enrollment_id,
         treated_episodes.worker_id,
@@ -117,7 +117,7 @@ cell_candidates as not materialized (
     where candidate_baselines.worker_id != treated_episodes.worker_id
 ),
 
-within_caliper as not materialized (
+within_caliper as {{ ti_not_materialized() }} (
     select cell_candidates.*
     from cell_candidates
     cross join parameters
@@ -132,7 +132,7 @@ kth_distances as (
     select
         within_caliper.enrollment_id,
         count(*) as n_candidates,
-        list_max(min(within_caliper.baseline_distance, parameters.controls_per_participant)) as kth_distance
+        {{ ti_kth_smallest('within_caliper.baseline_distance', 'parameters.controls_per_participant') }} as kth_distance
     from within_caliper
     cross join parameters
     group by within_caliper.enrollment_id, parameters.controls_per_participant
@@ -154,7 +154,7 @@ ranked_candidates as (
     select
         nearest_candidates.*,
         -- 1 + the number of candidates strictly nearer: the same for every tied candidate
-        rank() over (partition by enrollment_id order by baseline_distance) - 1 as n_nearer,
+        rank() over (partition by enrollment_id order by baseline_distance nulls last) - 1 as n_nearer,
         count(*) over (partition by enrollment_id, baseline_distance) as n_tied,
         parameters.controls_per_participant
     from nearest_candidates

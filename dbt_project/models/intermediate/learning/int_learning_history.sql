@@ -30,7 +30,7 @@ enrollments_dated as (
         coalesce(enrollments.started_at, enrollments.enrolled_at) as started_on,
         row_number() over (
             partition by enrollments.worker_id, enrollments.program_id
-            order by enrollments.attempt, enrollments.enrolled_at, enrollments.enrollment_id
+            order by enrollments.attempt nulls last, enrollments.enrolled_at nulls last, enrollments.enrollment_id nulls last
         ) = 1 as is_first_attempt
     from enrollments
 ),
@@ -93,7 +93,7 @@ credentials_earned as (
             exits.exit_date is null
             or credentials.issued_on <= {{ add_to_date('day', 'parameters.certification_days', 'exits.exit_date') }}
         )
-    qualify row_number() over (partition by exits.enrollment_id order by credentials.issued_on, credentials.credential_id) = 1
+    qualify row_number() over (partition by exits.enrollment_id order by credentials.issued_on nulls last, credentials.credential_id nulls last) = 1
 ),
 
 windows as (
@@ -101,7 +101,7 @@ windows as (
         exits.*,
         {{ month_of('exits.started_on') }} as start_month,
         -- YYYY-MM, the form finance uses for cost_lines.cohort
-        substring(cast({{ month_of('exits.started_on') }} as varchar), 1, 7) as cohort_month,
+        substring(cast({{ month_of('exits.started_on') }} as {{ dbt.type_string() }}), 1, 7) as cohort_month,
         {{ month_of('exits.exit_date') }} as exit_month,
         {{ add_to_date('month', '-parameters.pre_months', month_of('exits.started_on')) }} as pre_window_start_month,
         {{ add_to_date('month', -1, month_of('exits.started_on')) }} as pre_window_end_month,

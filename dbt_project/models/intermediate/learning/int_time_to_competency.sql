@@ -89,7 +89,7 @@ competency_evaluations as (
     select
         episodes.enrollment_id,
         ratings.evaluation_date as event_date,
-        cast('competency_evaluation' as varchar) as event_source
+        cast('competency_evaluation' as {{ dbt.type_string() }}) as event_source
     from episodes
     cross join parameters
     inner join ratings
@@ -104,7 +104,7 @@ assessments_passed_xapi as (
     select
         episodes.enrollment_id,
         cast(statements.statement_timestamp as date) as event_date,
-        cast('assessment_passed' as varchar) as event_source
+        cast('assessment_passed' as {{ dbt.type_string() }}) as event_source
     from episodes
     inner join programs
         on episodes.program_id = programs.program_id
@@ -124,7 +124,7 @@ assessments_passed_transcript as (
     select
         enrollment_id,
         exit_date as event_date,
-        cast('assessment_passed' as varchar) as event_source
+        cast('assessment_passed' as {{ dbt.type_string() }}) as event_source
     from episodes
     where status = 'passed'
       and exit_date >= anchor_date
@@ -142,7 +142,7 @@ competency_events as (
 first_events as (
     select *
     from competency_events
-    qualify row_number() over (partition by enrollment_id order by event_date, event_source) = 1
+    qualify row_number() over (partition by enrollment_id order by event_date nulls last, event_source nulls last) = 1
 ),
 
 -- the last day employed after the anchor (termination_date is on the terminated spell)
@@ -195,7 +195,7 @@ time_to_competency as (
         case when competency_date is not null then event_source end as event_source,
         competency_date is not null as is_competent,
         case when competency_date is null then censor_date end as censor_date,
-        {{ dbt.datediff('anchor_date', 'coalesce(competency_date, censor_date)', 'day') }} as days_observed
+        cast({{ dbt.datediff('anchor_date', 'coalesce(competency_date, censor_date)', 'day') }} as {{ dbt.type_bigint() }}) as days_observed
     from timed
 )
 

@@ -32,7 +32,7 @@ latest_responses as (
     from responses
     qualify row_number() over (
         partition by coalesce(enrollment_id, response_id)
-        order by nps is not null desc, ended_at desc, response_id desc
+        order by nps is not null desc, ended_at desc nulls last, response_id desc nulls last
     ) = 1
 ),
 

@@ -18,9 +18,9 @@ texts as (
     select
         survey_rows.survey_row_id,
         survey_rows.response_id,
-        -- the redaction placeholders ([PHONE], [EMAIL], [NAME], [NATIONAL_ID]) are not words
-        -- of the answer: "[PHONE]" must not tag the access theme's "phone"
-        lower(regexp_replace(responses.feedback_text, '\[(EMAIL|PHONE|NAME|NATIONAL_ID)\]', ' ', 'g')) as text_lower
+        -- the redaction placeholders are not words of the answer: "[PHONE]" must not tag the
+        -- access theme's "phone" (macros/privacy.sql)
+        {{ ti_lower(without_redaction_placeholders('responses.feedback_text')) }} as text_lower
     from survey_rows
     inner join responses
         on survey_rows.response_id = responses.response_id
@@ -35,8 +35,8 @@ mentions as (
         count(*) as matched_terms
     from texts
     inner join lexicon
-        -- RE2 word boundary: the term starts a word
-        on regexp_matches(texts.text_lower, '\b' || lower(lexicon.term))
+        -- the term starts a word (a word boundary before it: macros/portable/surveys.sql)
+        on {{ ti_regexp_contains('texts.text_lower', ti_regex_word_start() ~ " || lower(lexicon.term)") }}
     group by 1, 2, 3
 )
 

@@ -12,17 +12,17 @@
 with parameter_lists as (
     {%- for name, position, value in items %}
     select
-        cast('{{ name }}' as varchar) as parameter,
+        cast({{ ti_string_literal(name) }} as {{ dbt.type_string() }}) as parameter,
         cast({{ position }} as integer) as list_position,
-        cast('{{ value | replace("'", "''") }}' as varchar) as value
+        cast({{ ti_string_literal(value) }} as {{ dbt.type_string() }}) as value
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- else %}
     select
-        cast(null as varchar) as parameter,
+        cast(null as {{ dbt.type_string() }}) as parameter,
         cast(null as integer) as list_position,
-        cast(null as varchar) as value
+        cast(null as {{ dbt.type_string() }}) as value
     where false
     {%- endfor %}
 )

@@ -5,9 +5,9 @@
 
 with parameters as (
     select
-        {{ param_literal('definition_version', 'varchar') }} as definition_version,
+        {{ param_literal('definition_version', dbt.type_string()) }} as definition_version,
         {{ org_param('min_cell_size', 'integer') }} as min_cell_size,
-        {{ org_param('currency', 'varchar') }} as currency,
+        {{ org_param('currency', dbt.type_string()) }} as currency,
 
         {{ param_literal('windows.pre_months', 'integer') }} as pre_months,
         {{ param_literal('windows.post_start_months', 'integer') }} as post_start_months,
@@ -44,7 +44,7 @@ with parameters as (
         {{ param_literal('quality.max_quarantine_share', 'double') }} as max_quarantine_share,
 
         {{ org_param('fiscal_year_start_month', 'integer', default=1) }} as fiscal_year_start_month,
-        {{ org_param('timezone', 'varchar', default='UTC') }} as timezone
+        {{ org_param('timezone', dbt.type_string(), default='UTC') }} as timezone
 )
 
 select * from parameters

@@ -7,7 +7,7 @@ with tenure_bands as (
     {%- for edge in edges %}
     select
         cast({{ loop.index }} as integer) as tenure_band_order,
-        cast('{{ edge }}{{ "-" ~ edges[loop.index] if not loop.last else "+" }}' as varchar) as tenure_band,
+        cast('{{ edge }}{{ "-" ~ edges[loop.index] if not loop.last else "+" }}' as {{ dbt.type_string() }}) as tenure_band,
         cast({{ edge }} as double) as lower_years,
         cast({{ edges[loop.index] if not loop.last else 'null' }} as double) as upper_years
     {%- if not loop.last %}
@@ -16,7 +16,7 @@ with tenure_bands as (
     {%- else %}
     select
         cast(null as integer) as tenure_band_order,
-        cast(null as varchar) as tenure_band,
+        cast(null as {{ dbt.type_string() }}) as tenure_band,
         cast(null as double) as lower_years,
         cast(null as double) as upper_years
     where false

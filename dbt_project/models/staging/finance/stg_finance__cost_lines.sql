@@ -1,6 +1,8 @@
+-- Spark has no table format here that deletes and inserts (Delta/Iceberg need Maven jars), and
+-- insert_overwrite cannot read the table it overwrites: on Spark a full table each run (issue 18).
 {{
     config(
-        materialized='incremental',
+        materialized=('incremental' if target.type == 'duckdb' else 'reusable_table'),
         unique_key='line_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
@@ -23,19 +25,19 @@ latest_per_line as (
 renamed as (
     select
         -- ids
-        cast(line_id as varchar) as line_id,
-        cast(invoice_id as varchar) as invoice_id,
-        cast(program_id as varchar) as program_id,
+        cast(line_id as {{ dbt.type_string() }}) as line_id,
+        cast(invoice_id as {{ dbt.type_string() }}) as invoice_id,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
         {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
-        cast(cost_center as varchar) as cost_center,
-        cast(gl_account as varchar) as gl_account,
-        cast(cost_category as varchar) as cost_category,
-        cast(vendor as varchar) as vendor,
-        cast(currency as varchar) as currency,
-        cast(memo as varchar) as memo,
-        cast(cohort as varchar) as cohort,
+        cast(cost_center as {{ dbt.type_string() }}) as cost_center,
+        cast(gl_account as {{ dbt.type_string() }}) as gl_account,
+        cast(cost_category as {{ dbt.type_string() }}) as cost_category,
+        cast(vendor as {{ dbt.type_string() }}) as vendor,
+        cast(currency as {{ dbt.type_string() }}) as currency,
+        cast(memo as {{ dbt.type_string() }}) as memo,
+        cast(cohort as {{ dbt.type_string() }}) as cohort,
 
         -- numerics
         cast(amount as decimal(18, 2)) as amount,

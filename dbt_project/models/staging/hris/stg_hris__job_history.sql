@@ -13,10 +13,21 @@ latest_extract as (
 -- so it cannot be recomputed from a raw worker id
 pseudonymized as (
     select
-        * replace (
-            {{ pseudonymize('worker_id') }} as worker_id,
-            {{ pseudonymize('manager_id') }} as manager_id
-        )
+        {{ pseudonymize('worker_id') }} as worker_id,
+        position_id,
+        {{ pseudonymize('manager_id') }} as manager_id,
+        event_reason,
+        job_profile,
+        job_family,
+        department,
+        cost_center,
+        compensation_grade,
+        currency,
+        event_sequence,
+        management_level,
+        base_pay,
+        effective_date,
+        {{ lineage_columns() }}
     from latest_extract
 ),
 
@@ -24,18 +35,18 @@ renamed as (
     select
         -- ids
         {{ surrogate_key(['worker_id', 'effective_date', 'event_sequence']) }} as job_event_id,
-        cast(worker_id as varchar) as worker_id,
-        cast(position_id as varchar) as position_id,
-        cast(manager_id as varchar) as manager_id,
+        cast(worker_id as {{ dbt.type_string() }}) as worker_id,
+        cast(position_id as {{ dbt.type_string() }}) as position_id,
+        cast(manager_id as {{ dbt.type_string() }}) as manager_id,
 
         -- strings
-        cast(event_reason as varchar) as event_reason,
-        cast(job_profile as varchar) as job_profile,
-        cast(job_family as varchar) as job_family,
-        cast(department as varchar) as department,
-        cast(cost_center as varchar) as cost_center,
-        cast(compensation_grade as varchar) as compensation_grade,
-        cast(currency as varchar) as currency,
+        cast(event_reason as {{ dbt.type_string() }}) as event_reason,
+        cast(job_profile as {{ dbt.type_string() }}) as job_profile,
+        cast(job_family as {{ dbt.type_string() }}) as job_family,
+        cast(department as {{ dbt.type_string() }}) as department,
+        cast(cost_center as {{ dbt.type_string() }}) as cost_center,
+        cast(compensation_grade as {{ dbt.type_string() }}) as compensation_grade,
+        cast(currency as {{ dbt.type_string() }}) as currency,
 
         -- numerics
         cast(event_sequence as integer) as event_sequence,

@@ -18,11 +18,11 @@ renamed as (
         {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
-        cast(trim(attribute) as varchar) as attribute,
-        cast("value" as varchar) as "value",
+        cast(trim(attribute) as {{ dbt.type_string() }}) as attribute,
+        cast({{ adapter.quote("value") }} as {{ dbt.type_string() }}) as {{ adapter.quote("value") }},
 
         -- numerics: the value as a number when it is one (birth_year, prior_earnings, ...)
-        try_cast(trim("value") as double) as value_number,
+        {{ ti_try_cast_double("trim(" ~ adapter.quote('value') ~ ")") }} as value_number,
 
         -- dates: null valid_from = static (valid since ever)
         cast(valid_from as date) as valid_from,
@@ -36,7 +36,7 @@ dated as (
     select
         worker_id,
         attribute,
-        "value",
+        {{ adapter.quote('value') }},
         value_number,
         valid_from,
         -- exclusive end: the next valid_from of the same worker and attribute (null: still valid)

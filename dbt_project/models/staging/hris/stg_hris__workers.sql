@@ -16,11 +16,11 @@ renamed as (
         {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
-        cast(termination_category as varchar) as termination_category,
-        cast(termination_reason as varchar) as termination_reason,
-        cast(location as varchar) as location,
-        cast(region as varchar) as region,
-        cast(birth_year_band as varchar) as birth_year_band,
+        cast(termination_category as {{ dbt.type_string() }}) as termination_category,
+        cast(termination_reason as {{ dbt.type_string() }}) as termination_reason,
+        cast(location as {{ dbt.type_string() }}) as location,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(birth_year_band as {{ dbt.type_string() }}) as birth_year_band,
 
         -- numerics
         cast(fte_pct as double) as fte_pct,

@@ -5,17 +5,17 @@ with source as (
 renamed as (
     select
         -- ids
-        cast(batch_id as varchar) as batch_id,
-        cast(source_sha256 as varchar) as source_sha256,
+        cast(batch_id as {{ dbt.type_string() }}) as batch_id,
+        cast(source_sha256 as {{ dbt.type_string() }}) as source_sha256,
 
         -- strings
-        cast(source_file as varchar) as source_file,
-        cast(family as varchar) as family,
-        cast(entity as varchar) as entity,
-        cast(mapping as varchar) as mapping,
-        cast(status as varchar) as status,
-        cast(reason as varchar) as reason,
-        cast(bronze_file as varchar) as bronze_file,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
+        cast(family as {{ dbt.type_string() }}) as family,
+        cast(entity as {{ dbt.type_string() }}) as entity,
+        cast(mapping as {{ dbt.type_string() }}) as mapping,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        cast(bronze_file as {{ dbt.type_string() }}) as bronze_file,
 
         -- numerics
         cast(size_bytes as bigint) as size_bytes,

@@ -14,12 +14,15 @@ masked as (
         *,
         case
             when value is null then null
-            when "column" in ({{ pii }}) then '<redacted>'
-            when "column" in ({{ worker_ids }}) then {{ pseudonymize('value') }}
+            when {{ adapter.quote('column') }} in ({{ pii }}) then '<redacted>'
+            when {{ adapter.quote('column') }} in ({{ worker_ids }}) then {{ pseudonymize('value') }}
             -- a compound key holding a worker id ("worker_id+period+metric"), an xAPI actor path
-            when list_has_any(string_split("column", '+'), [{{ pii }}, {{ worker_ids }}])
-                or "column" like 'actor%' then '<redacted>'
-            else cast(value as varchar)
+            -- (one of the '+'-separated parts is such a column: '+part+' inside '+column+')
+            when {% for name in pii_columns() + worker_id_columns() -%}
+                contains(concat('+', {{ adapter.quote('column') }}, '+'), '+{{ name }}+') or
+                {% endfor -%}
+                {{ adapter.quote('column') }} like 'actor%' then '<redacted>'
+            else cast(value as {{ dbt.type_string() }})
         end as masked_value
     from source
 ),
@@ -27,17 +30,17 @@ masked as (
 renamed as (
     select
         -- ids
-        {{ surrogate_key(['_source_sha256', '_source_row', 'rule', '"column"']) }} as quarantine_row_id,
+        {{ surrogate_key(['_source_sha256', '_source_row', 'rule', adapter.quote('column')]) }} as quarantine_row_id,
 
         -- strings
-        cast(entity as varchar) as entity,
-        cast(rule as varchar) as rule,
-        cast("column" as varchar) as column_name,
+        cast(entity as {{ dbt.type_string() }}) as entity,
+        cast(rule as {{ dbt.type_string() }}) as rule,
+        cast({{ adapter.quote('column') }} as {{ dbt.type_string() }}) as column_name,
         masked_value as value,
         case
             when value is not null and masked_value is distinct from value
-                then replace(cast(message as varchar), cast(value as varchar), masked_value)
-            else cast(message as varchar)
+                then replace(cast(message as {{ dbt.type_string() }}), cast(value as {{ dbt.type_string() }}), masked_value)
+            else cast(message as {{ dbt.type_string() }})
         end as message,
 
         -- lineage

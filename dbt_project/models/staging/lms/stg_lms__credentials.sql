@@ -11,13 +11,13 @@ latest_extract as (
 renamed as (
     select
         -- ids
-        cast(credential_id as varchar) as credential_id,
+        cast(credential_id as {{ dbt.type_string() }}) as credential_id,
         {{ pseudonymize('worker_id') }} as worker_id,
-        cast(program_id as varchar) as program_id,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
 
         -- strings
-        cast(credential_name as varchar) as credential_name,
-        cast(issuer as varchar) as issuer,
+        cast(credential_name as {{ dbt.type_string() }}) as credential_name,
+        cast(issuer as {{ dbt.type_string() }}) as issuer,
 
         -- dates
         cast(issued_on as date) as issued_on,

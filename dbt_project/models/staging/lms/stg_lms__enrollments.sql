@@ -11,14 +11,14 @@ latest_extract as (
 renamed as (
     select
         -- ids
-        cast(enrollment_id as varchar) as enrollment_id,
+        cast(enrollment_id as {{ dbt.type_string() }}) as enrollment_id,
         {{ pseudonymize('worker_id') }} as worker_id,
-        cast(program_id as varchar) as program_id,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
 
         -- strings
-        cast(assignment_type as varchar) as assignment_type,
-        cast(status as varchar) as status,
-        cast(waiver_reason as varchar) as waiver_reason,
+        cast(assignment_type as {{ dbt.type_string() }}) as assignment_type,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(waiver_reason as {{ dbt.type_string() }}) as waiver_reason,
 
         -- numerics
         cast(attempt as integer) as attempt,

@@ -11,17 +11,17 @@ latest_extract as (
 renamed as (
     select
         -- ids
-        cast(program_id as varchar) as program_id,
-        cast(xapi_activity_id as varchar) as xapi_activity_id,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
+        cast(xapi_activity_id as {{ dbt.type_string() }}) as xapi_activity_id,
 
         -- strings
-        cast(title as varchar) as title,
-        cast(provider as varchar) as provider,
-        cast(method as varchar) as method,
-        cast(program_type as varchar) as program_type,
-        cast(target_job_family as varchar) as target_job_family,
-        cast(credential_offered as varchar) as credential_offered,
-        cast(move_on_rule as varchar) as move_on_rule,
+        cast(title as {{ dbt.type_string() }}) as title,
+        cast(provider as {{ dbt.type_string() }}) as provider,
+        cast(method as {{ dbt.type_string() }}) as method,
+        cast(program_type as {{ dbt.type_string() }}) as program_type,
+        cast(target_job_family as {{ dbt.type_string() }}) as target_job_family,
+        cast(credential_offered as {{ dbt.type_string() }}) as credential_offered,
+        cast(move_on_rule as {{ dbt.type_string() }}) as move_on_rule,
 
         -- numerics
         cast(planned_hours as double) as planned_hours,

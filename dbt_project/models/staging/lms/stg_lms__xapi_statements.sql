@@ -1,6 +1,8 @@
+-- Spark has no table format here that deletes and inserts (Delta/Iceberg need Maven jars), and
+-- insert_overwrite cannot read the table it overwrites: on Spark a full table each run (issue 18).
 {{
     config(
-        materialized='incremental',
+        materialized=('incremental' if target.type == 'duckdb' else 'reusable_table'),
         unique_key='statement_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
@@ -26,17 +28,17 @@ latest_per_statement as (
 renamed as (
     select
         -- ids
-        cast(statement_id as varchar) as statement_id,
+        cast(statement_id as {{ dbt.type_string() }}) as statement_id,
         {{ pseudonymize('actor_id') }} as actor_id,
-        cast(verb_id as varchar) as verb_id,
-        cast(object_id as varchar) as object_id,
-        cast(course_activity_id as varchar) as course_activity_id,
-        cast(registration as varchar) as registration,
-        cast(voided_statement_id as varchar) as voided_statement_id,
+        cast(verb_id as {{ dbt.type_string() }}) as verb_id,
+        cast(object_id as {{ dbt.type_string() }}) as object_id,
+        cast(course_activity_id as {{ dbt.type_string() }}) as course_activity_id,
+        cast(registration as {{ dbt.type_string() }}) as registration,
+        cast(voided_statement_id as {{ dbt.type_string() }}) as voided_statement_id,
 
         -- strings
-        cast(verb as varchar) as verb,
-        cast(xapi_version as varchar) as xapi_version,
+        cast(verb as {{ dbt.type_string() }}) as verb,
+        cast(xapi_version as {{ dbt.type_string() }}) as xapi_version,
 
         -- numerics
         cast(score_scaled as double) as score_scaled,
@@ -50,8 +52,8 @@ renamed as (
         cast(completion as boolean) as is_completion,
 
         -- timestamps
-        cast(statement_timestamp as timestamp with time zone) as statement_timestamp,
-        cast(stored as timestamp with time zone) as stored_at,
+        cast(statement_timestamp as {{ ti_type_instant() }}) as statement_timestamp,
+        cast(stored as {{ ti_type_instant() }}) as stored_at,
 
         -- lineage
         {{ lineage_columns() }}

@@ -13,8 +13,8 @@ renamed as (
         {{ pseudonymize('worker_id') }} as worker_id,
 
         -- strings
-        cast(metric as varchar) as metric,
-        cast(unit as varchar) as unit,
+        cast(metric as {{ dbt.type_string() }}) as metric,
+        cast(unit as {{ dbt.type_string() }}) as unit,
 
         -- numerics
         cast(value as double) as value,

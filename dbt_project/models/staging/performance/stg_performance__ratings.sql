@@ -9,13 +9,13 @@ latest_per_evaluation as (
 renamed as (
     select
         -- ids
-        cast(evaluation_id as varchar) as evaluation_id,
+        cast(evaluation_id as {{ dbt.type_string() }}) as evaluation_id,
         {{ pseudonymize('worker_id') }} as worker_id,
         {{ pseudonymize('evaluator_id') }} as evaluator_id,
 
         -- strings
-        cast(evaluation_type as varchar) as evaluation_type,
-        cast(competency as varchar) as competency,
+        cast(evaluation_type as {{ dbt.type_string() }}) as evaluation_type,
+        cast(competency as {{ dbt.type_string() }}) as competency,
 
         -- numerics
         cast(rating as integer) as rating,

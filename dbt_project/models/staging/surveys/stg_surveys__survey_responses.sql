@@ -16,14 +16,14 @@ redacted_feedback as (
 renamed as (
     select
         -- ids
-        cast(latest_per_response.response_id as varchar) as response_id,
+        cast(latest_per_response.response_id as {{ dbt.type_string() }}) as response_id,
         {{ pseudonymize('latest_per_response.worker_id') }} as worker_id,
-        cast(program_id as varchar) as program_id,
-        cast(enrollment_id as varchar) as enrollment_id,
+        cast(program_id as {{ dbt.type_string() }}) as program_id,
+        cast(enrollment_id as {{ dbt.type_string() }}) as enrollment_id,
 
         -- strings
-        cast(distribution_channel as varchar) as distribution_channel,
-        cast(redacted_feedback.redacted_text as varchar) as feedback_text,
+        cast(distribution_channel as {{ dbt.type_string() }}) as distribution_channel,
+        cast(redacted_feedback.redacted_text as {{ dbt.type_string() }}) as feedback_text,
 
         -- numerics
         cast(progress as integer) as progress,
@@ -37,8 +37,8 @@ renamed as (
         cast(finished as boolean) as is_finished,
 
         -- timestamps
-        cast(started_at as timestamp with time zone) as started_at,
-        cast(ended_at as timestamp with time zone) as ended_at,
+        cast(started_at as {{ ti_type_instant() }}) as started_at,
+        cast(ended_at as {{ ti_type_instant() }}) as ended_at,
 
         -- lineage
         {{ lineage_columns() }}
