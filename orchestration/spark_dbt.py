@@ -97,6 +97,12 @@ def export_dir(settings: Settings) -> Path:
     return Path(spark_environment(settings)["TI_SPARK_WAREHOUSE_DIR"]) / "export"
 
 
+def persisted_helpers(names: list[str]) -> set[str]:
+    """The tables `ti_persisted_ctes` wrote for a model of the same schema: `<model>__<cte>` (D146)."""
+    present = set(names)
+    return {n for n in present if any(n.startswith(m + "__") for m in present if m != n)}
+
+
 def export_tables(spark: Any, folder: Path) -> list[dict]:
     """Every table and view dbt built on Spark, as Parquet under `folder` (<schema>/<name>/), with a
     manifest: the readers after dbt (publishing, the audit, the report) take them from DuckDB's
@@ -108,8 +114,12 @@ def export_tables(spark: Any, folder: Path) -> list[dict]:
         # main_*: the layers' schemas (not `main` itself, which holds dbt's reuse fingerprints on Spark)
         if not database.startswith(BUILT_SCHEMA_PREFIX + "_"):
             continue
-        for table in sorted(spark.catalog.listTables(database), key=lambda t: t.name):
-            if table.isTemporary:
+        tables = sorted((t for t in spark.catalog.listTables(database) if not t.isTemporary), key=lambda t: t.name)
+        helpers = persisted_helpers([t.name for t in tables])
+        for name in helpers:  # a mart's persisted inputs (D146): read while it built, no output of the project
+            spark.sql(f"drop table if exists {database}.{name}")
+        for table in tables:
+            if table.name in helpers:
                 continue
             out = staging / database / table.name
             spark.table(f"{database}.{table.name}").write.mode("overwrite").parquet(str(out))

@@ -84,3 +84,12 @@ def test_a_failed_copy_leaves_the_warehouse_as_it_was(tmp_path):
         mirror_into_duckdb(folder, warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select kpi from main_marts.kpi_roi").fetchall() == [("before",)]
+
+
+def test_only_a_models_persisted_inputs_count_as_helpers():
+    from training_impact.orchestration.spark_dbt import persisted_helpers
+
+    names = ["kpi_roi", "kpi_roi__cells", "kpi_roi__edges", "kpi_roi_extra", "stg_hris__workers",
+             "int_employee_history__monthly_panel", "int_employee_history__spells"]
+    assert persisted_helpers(names) == {"kpi_roi__cells", "kpi_roi__edges"}
+    assert persisted_helpers([]) == set()

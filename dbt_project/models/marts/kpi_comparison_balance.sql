@@ -242,11 +242,11 @@ slice_flags as (
         {{ kpi_slice_key('participants') }},
         {{ flag_reasons([
             "case when abs(worst_balance.standardised_mean_difference) > parameters.max_abs_smd then 'balance: '
-                || worst_balance.covariate || ' |SMD| ' || cast(round(abs(worst_balance.standardised_mean_difference), 3) as " ~ dbt.type_string() ~ ")
+                || worst_balance.covariate || ' |SMD| ' || cast(" ~ ti_round("abs(worst_balance.standardised_mean_difference)", 3) ~ " as " ~ dbt.type_string() ~ ")
                 || ' > ' || cast(parameters.max_abs_smd as " ~ dbt.type_string() ~ ") end",
             "case when pretrend_tests.fails_check then 'pretrend: '
-                || cast(round(pretrend_tests.mean_pretrend, 2) as " ~ dbt.type_string() ~ ") || ' index points (95% CI '
-                || cast(round(pretrend_tests.ci_low, 2) as " ~ dbt.type_string() ~ ") || ' to ' || cast(round(pretrend_tests.ci_high, 2) as " ~ dbt.type_string() ~ ")
+                || cast(" ~ ti_round("pretrend_tests.mean_pretrend", 2) ~ " as " ~ dbt.type_string() ~ ") || ' index points (95% CI '
+                || cast(" ~ ti_round("pretrend_tests.ci_low", 2) ~ " as " ~ dbt.type_string() ~ ") || ' to ' || cast(" ~ ti_round("pretrend_tests.ci_high", 2) ~ " as " ~ dbt.type_string() ~ ")
                 || '), beyond ' || cast(parameters.max_pretrend_points as " ~ dbt.type_string() ~ ") end",
         ]) }} as slice_flag_reason
     from (select distinct {{ kpi_slice_key() }} from participants_sliced) as participants
