@@ -216,6 +216,20 @@ def _cast_dates(strings: pa.Array, fmt: str | None) -> CastResult:
     return _slow(strings, lambda s: parse_date(s, fmt), pa.date32(), only=idx, base=base)
 
 
+def _by_distinct(strings: pa.Array, cast: Callable[[pa.Array], CastResult]) -> CastResult:
+    """`cast` over the distinct values, spread back to the rows: a date column repeats a few hundred days
+    over millions of rows, and parsing (and checking by formatting back) is the costly part."""
+    encoded = pc.dictionary_encode(strings)
+    distinct = cast(encoded.dictionary)
+    array = pc.take(distinct.array, encoded.indices)
+    if not distinct.failures:
+        return CastResult(array, [])
+    failed = {i: (s, msg) for i, s, msg in distinct.failures}
+    rows = pc.indices_nonzero(pc.is_in(encoded.indices, value_set=pa.array(sorted(failed), encoded.indices.type)))
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return CastResult(array, [(row, *failed[int(indices[row])]) for row in rows.to_pylist()])
+
+
 def _cast_timestamps(strings: pa.Array, fmt: str | None, tz: str) -> CastResult:
     slow = lambda s: parse_timestamp(s, fmt, tz)  # noqa: E731
     if fmt is None:
@@ -324,7 +338,7 @@ def cast_column(arr: pa.Array, col: ColumnSpec, em: EntityMapping) -> CastResult
     if col.type == "bool":
         return _cast_bools(strings)
     if col.type == "date":
-        return _cast_dates(pc.utf8_trim_whitespace(strings), fmt)
+        return _by_distinct(strings, lambda distinct: _cast_dates(pc.utf8_trim_whitespace(distinct), fmt))
     if col.type == "timestamp":
         return _cast_timestamps(pc.utf8_trim_whitespace(strings), fmt, em.timezone)
     raise AssertionError(f"unhandled canonical type {col.type!r}")

@@ -42,7 +42,7 @@ from .readers import (
     ParquetReader, QualtricsReader, RawBatch, SourceReader, XapiReader, XlsxReader, probe_file,
 )
 from .references import (
-    REFERENCE_CHECKS, REFERENCE_SOURCES, load_program_catalogue, load_reference_ids, reference_rule,
+    REFERENCE_CHECKS, REFERENCE_SOURCES, LazyReferenceIds, load_program_catalogue, reference_rule,
 )
 from .schemas import TIMESTAMP_TYPE, CanonicalSchemas, EntitySchema, load_schemas
 from .transforms import Lookup
@@ -1384,7 +1384,7 @@ def ingest_file(
     """Ingest one landing file. `path` is absolute or relative to `<data_root>/landing`.
 
     `entity` defaults to the entity whose mapping pattern matches the path.
-    `references` defaults to `load_reference_ids(data_root)`; pass {} to skip
+    `references` defaults to `load_reference_ids(data_root)`, read when a row is first checked; pass {} to skip
     reference checks. The row rules are passed in: `row_rules(as_of, source_file,
     gx_references)` builds the file's validator on first use (the GX suites:
     `expectations.row_rules`), or `row_validator(entity, df)` validates
@@ -1431,7 +1431,7 @@ def _file_job(path: Path | str, layout: Layout, batch_id: str, entity: str | Non
         return _set_aside_special(layout, p, rel, kind, batch_id=batch_id, schema=schema, mapping=m,
                                   progress=progress)
     if references is None:
-        references = load_reference_ids(layout.root)
+        references = LazyReferenceIds(layout.root)
     limits = limits or IngestLimits.from_parameters()
     return _FileIngest(path=p, layout=layout, schema=schema, em=em, mapping=m, batch_id=batch_id,
                        references=references, progress=progress, row_validator=row_validator,
@@ -1556,7 +1556,7 @@ def ingest_family(
 
     entities = schemas.family_entities(family)
     state = _ManifestState.load(layout.root)
-    refs = references if references is not None else load_reference_ids(layout.root)
+    refs = references if references is not None else LazyReferenceIds(layout.root)
     report = FamilyReport(family=family, batch_id=batch_id, mapping=m.name)
     limits = limits or IngestLimits.from_parameters()
     claimed: set[str] = set()
@@ -1603,6 +1603,6 @@ def ingest_family(
         report.files.extend(reports)
         loaded_master = any(r.status == "loaded" for r in reports)
         if references is None and loaded_master and ent.name in {e for e, _ in REFERENCE_SOURCES.values()}:
-            refs = load_reference_ids(layout.root)
+            refs = LazyReferenceIds(layout.root)
     report.unmatched_files = _unmatched(layout, m, schemas, family)
     return report

@@ -6,6 +6,7 @@ the versioned GX suites independent of the data.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -71,6 +72,29 @@ def load_reference_ids(data_root: Path | str) -> dict[str, set[str]]:
         ids = pq.read_table(path, columns=[column])[column]
         out[name] = set(pc.unique(ids.drop_null()).to_pylist())
     return out
+
+
+class LazyReferenceIds(Mapping):
+    """`load_reference_ids(data_root)`, read on first use: a run whose files are all duplicates, empty or
+    rejected before their rows are read never reads a million worker ids."""
+
+    def __init__(self, data_root: Path | str):
+        self._root = data_root
+        self._ids: dict[str, set[str]] | None = None
+
+    def _loaded(self) -> dict[str, set[str]]:
+        if self._ids is None:
+            self._ids = load_reference_ids(self._root)
+        return self._ids
+
+    def __getitem__(self, key: str) -> set[str]:
+        return self._loaded()[key]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def load_program_catalogue(data_root: Path | str):

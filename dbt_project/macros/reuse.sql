@@ -36,16 +36,26 @@
 
 
 {% macro ti_reuse_record(relation_name, fingerprint) -%}
-  {{ return(adapter.dispatch('ti_reuse_record', 'training_impact')(relation_name, fingerprint)) }}
+  {{ return(ti_reuse_records({relation_name: fingerprint})) }}
 {%- endmacro %}
 
-{% macro default__ti_reuse_record(relation_name, fingerprint) -%}
-  insert or replace into {{ ti_reuse_table() }} values ('{{ relation_name | replace("'", "''") }}',
-                                                       '{{ fingerprint }}', now())
+{#- One statement recording several fingerprints ({relation or test id: fingerprint}). -#}
+{% macro ti_reuse_records(fingerprints) -%}
+  {{ return(adapter.dispatch('ti_reuse_records', 'training_impact')(fingerprints)) }}
 {%- endmacro %}
 
-{% macro spark__ti_reuse_record(relation_name, fingerprint) -%}
-  insert into {{ ti_reuse_table() }} values ('{{ relation_name }}', '{{ fingerprint }}', current_timestamp())
+{% macro default__ti_reuse_records(fingerprints) -%}
+  insert or replace into {{ ti_reuse_table() }} values
+  {%- for name, fingerprint in fingerprints.items() %}
+    ('{{ name | replace("'", "''") }}', '{{ fingerprint }}', now()){{ ',' if not loop.last }}
+  {%- endfor %}
+{%- endmacro %}
+
+{% macro spark__ti_reuse_records(fingerprints) -%}
+  insert into {{ ti_reuse_table() }} values
+  {%- for name, fingerprint in fingerprints.items() %}
+    ('{{ name }}', '{{ fingerprint }}', current_timestamp()){{ ',' if not loop.last }}
+  {%- endfor %}
 {%- endmacro %}
 
 
@@ -119,3 +129,105 @@
 {% materialization reusable_table, adapter='spark' %}
   {{ return(ti_reusable_table(materialization_table_spark)) }}
 {% endmaterialization %}
+
+
+{#-
+  Data tests of unchanged inputs (D148): a data test's result is a function of its compiled SQL, its
+  configuration and the rows of its parents. When all of these have the fingerprint they had when the test
+  last passed, the test passes again without running its query: a nightly delta no longer re-scans the
+  unchanged history tables. A test that failed or warned always runs again; `--full-refresh` runs them all
+  (and records the passes); a test that stores its failures always runs.
+-#}
+{#- A test's own part of its fingerprint: its compiled SQL and the settings that decide pass or fail. -#}
+{% macro ti_test_own_fingerprint() -%}
+  {%- set settings = [config.get('severity'), config.get('fail_calc'), config.get('warn_if'), config.get('error_if'),
+                      config.get('limit'), config.get('where')] -%}
+  {{ return(local_md5(model.compiled_code ~ '|' ~ settings | join('|'))) }}
+{%- endmacro %}
+
+
+{#- The fingerprints of the tests that passed before, read once per build (they change only at its end). -#}
+{% macro ti_test_records() -%}
+  {%- if graph.get('ti_test_records') is none -%}
+    {%- set found = run_query("select relation, fingerprint from " ~ ti_reuse_table()
+                              ~ " where relation like 'test.%' order by built_at") -%}
+    {%- set records = {} -%}
+    {%- for row in found.rows -%}
+      {%- do records.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- do graph.update({'ti_test_records': records}) -%}
+  {%- endif -%}
+  {{ return(graph['ti_test_records']) }}
+{%- endmacro %}
+
+
+{#- Tests' full fingerprints ({test id: own part} -> {test id: fingerprint}): the own part and each parent's
+    fingerprint (D121's, which hold the key's identity), the reusable parents' read in one query. -#}
+{% macro ti_test_fingerprints(own_parts) -%}
+  {%- set relations = {} -%}
+  {%- for test_id in own_parts -%}
+    {%- for parent in graph.nodes[test_id].depends_on.nodes -%}
+      {%- set node = graph.nodes.get(parent) -%}
+      {%- if node is not none and node.config.materialized == 'reusable_table' -%}
+        {%- do relations.update({parent: api.Relation.create(database=node.database, schema=node.schema,
+                                                              identifier=node.alias) | string}) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- set stored = {} -%}
+  {%- if relations -%}
+    {%- set quoted = [] -%}
+    {%- for name in relations.values() -%}
+      {%- do quoted.append("'" ~ name | replace("'", "''") ~ "'") -%}
+    {%- endfor -%}
+    {%- set found = run_query("select relation, fingerprint from " ~ ti_reuse_table() ~ " where relation in ("
+                              ~ quoted | join(', ') ~ ") order by built_at") -%}
+    {%- for row in found.rows -%}
+      {%- do stored.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set out = {} -%}
+  {%- for test_id, own in own_parts.items() -%}
+    {%- set parts = [own] -%}
+    {%- for parent in graph.nodes[test_id].depends_on.nodes -%}
+      {%- set recorded = stored.get(relations[parent]) if parent in relations else none -%}
+      {%- do parts.append(parent ~ '=' ~ (recorded if recorded is not none else ti_node_fingerprint(parent))) -%}
+    {%- endfor -%}
+    {%- do out.update({test_id: local_md5(parts | join('|'))}) -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{%- endmacro %}
+
+
+{#- DuckDB's builds only: on Spark every test runs (its cost there is per query, not per row). A test that
+    never passed costs no fingerprint while it runs: the passes are fingerprinted together at the end. -#}
+{% materialization test, adapter='duckdb' %}
+  {%- set recorded = not should_store_failures() -%}
+  {%- set own = ti_test_own_fingerprint() -%}
+  {%- set last_pass = ti_test_records().get(model.unique_id) if recorded and not should_full_refresh() else none -%}
+  {%- if last_pass is not none and ti_test_fingerprints({model.unique_id: own})[model.unique_id] == last_pass -%}
+    {%- call statement('main', fetch_result=True) -%}
+      select 0 as failures, false as should_warn, false as should_error
+    {%- endcall -%}
+    {{ return({'relations': []}) }}
+  {%- endif -%}
+  {%- set built = dbt.materialization_test_default() -%}
+  {%- set outcome = load_result('main').table.rows[0] -%}
+  {%- if recorded and outcome['failures'] == 0 and not outcome['should_warn'] and not outcome['should_error'] -%}
+    {#- recorded by the on-run-end hook in one statement (ti_record_passed_tests): a commit per test would cost
+        more than the tests themselves on small data; a build killed before the end only runs them again -#}
+    {%- do graph.setdefault('ti_passed_tests', {}).update({model.unique_id: own}) -%}
+  {%- endif -%}
+  {{ return(built) }}
+{% endmaterialization %}
+
+
+{#- on-run-end: the tests that passed in this build, with their fingerprints (D148). -#}
+{% macro ti_record_passed_tests() -%}
+  {%- set passed = graph.get('ti_passed_tests', {}) if execute else {} -%}
+  {%- if passed -%}
+    {{ ti_reuse_records(ti_test_fingerprints(passed)) }}
+  {%- else -%}
+    select 1 as nothing_to_record
+  {%- endif -%}
+{%- endmacro %}

@@ -234,11 +234,17 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
     own.write_text((Path(__file__).parents[2] / "config" / "parameters.yml").read_text(encoding="utf-8")
                    .replace("min_cell_size: 5 ", "min_cell_size: 7 ", 1), encoding="utf-8")
     monkeypatch.setenv("TI_PARAMETERS", str(own))
+    started = time.monotonic()
     changed = run_pipeline(nightly)
     assert changed.success, changed.failures
     rebuilt = set(changed.materialized) - set(changed.reused)
     assert {"staging/stg_config__parameters", "marts/kpi_completion_rate", "marts/kpi_summary"} <= rebuilt, rebuilt
     assert "staging/stg_hris__job_history" in changed.reused
+    # the data tests of what was rebuilt ran again; those of the unchanged HR staging were reused (D148)
+    ran = _built_since(nightly, started, tests=True)
+    assert any("stg_config__parameters" in t for t in ran), ran
+    assert not any("stg_hris__job_history" in t for t in ran), ran
+    assert {t for t in _tests_recorded(nightly) if "stg_hris__job_history" in t}, "no test of the HR history recorded"
     with duckdb.connect(str(nightly.warehouse), read_only=True) as con:
         assert con.execute("select min_cell_size from main_staging.stg_config__parameters").fetchone()[0] == 7
     with capsys.disabled():
@@ -247,15 +253,24 @@ def test_a_week_of_sensor_runs_equals_one_full_rebuild(tmp_path, monkeypatch, ca
 
 def _reusable_tables(paths) -> set[str]:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints").fetchall()}
+        return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints"
+                                          " where relation not like 'test.%'").fetchall()}
 
 
-def _built_since(paths, monotonic_start: float) -> set[str]:
-    """The reusable tables dbt built (not reused) since a time.monotonic() reading."""
-    since = time.time() - (time.monotonic() - monotonic_start)
+def _tests_recorded(paths) -> set[str]:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints"
-                                          " where built_at >= to_timestamp(?)", [since]).fetchall()}
+                                          " where relation like 'test.%'").fetchall()}
+
+
+def _built_since(paths, monotonic_start: float, tests: bool = False) -> set[str]:
+    """The reusable tables dbt built (not reused) since a time.monotonic() reading; with `tests`, the data
+    tests that ran and passed (not reused, D148)."""
+    since = time.time() - (time.monotonic() - monotonic_start)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return {r for (r,) in con.execute("select relation from main.ti_reuse_fingerprints where built_at >= "
+                                          "to_timestamp(?) and (relation like 'test.%') = ?", [since, tests])
+                .fetchall()}
 
 
 def _finance(files: list[str]) -> str:
