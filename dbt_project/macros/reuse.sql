@@ -47,7 +47,7 @@
 {% macro default__ti_reuse_records(fingerprints) -%}
   insert or replace into {{ ti_reuse_table() }} values
   {%- for name, fingerprint in fingerprints.items() %}
-    ('{{ name | replace("'", "''") }}', '{{ fingerprint }}', now()){{ ',' if not loop.last }}
+    ({{ ti_sql_text(name) }}, '{{ fingerprint }}', now()){{ ',' if not loop.last }}
   {%- endfor %}
 {%- endmacro %}
 
@@ -59,10 +59,31 @@
 {%- endmacro %}
 
 
+{#- The latest recorded fingerprint of each relation or test id a condition selects: {name: fingerprint}. -#}
+{% macro ti_reuse_stored_where(condition) -%}
+  {%- set found = run_query("select relation, fingerprint from " ~ ti_reuse_table() ~ " where " ~ condition
+                            ~ " order by built_at") -%}
+  {%- set stored = {} -%}
+  {%- for row in found.rows -%}
+    {%- do stored.update({row[0]: row[1]}) -%}
+  {%- endfor -%}
+  {{ return(stored) }}
+{%- endmacro %}
+
+
+{% macro ti_sql_text(name) -%}
+  {{ return("'" ~ name | replace("'", "''") ~ "'") }}
+{%- endmacro %}
+
+
 {% macro ti_reuse_stored(relation_name) -%}
-  {%- set found = run_query("select fingerprint from " ~ ti_reuse_table() ~ " where relation = '"
-                            ~ relation_name | replace("'", "''") ~ "' order by built_at desc limit 1") -%}
-  {{ return(found.columns[0].values()[0] if found.rows | length else none) }}
+  {{ return(ti_reuse_stored_where("relation = " ~ ti_sql_text(relation_name)).get(relation_name)) }}
+{%- endmacro %}
+
+
+{#- A reusable table's name as its fingerprint is recorded. -#}
+{% macro ti_node_relation(node) -%}
+  {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) | string) }}
 {%- endmacro %}
 
 
@@ -79,8 +100,7 @@
   {%- endif -%}
   {%- set node = graph.nodes[unique_id] -%}
   {%- if node.config.materialized == 'reusable_table' -%}
-    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
-    {%- set stored = ti_reuse_stored(relation | string) -%}
+    {%- set stored = ti_reuse_stored(ti_node_relation(node)) -%}
     {%- if stored is not none -%}
       {{ return(stored) }}
     {%- endif -%}
@@ -149,13 +169,7 @@
 {#- The fingerprints of the tests that passed before, read once per build (they change only at its end). -#}
 {% macro ti_test_records() -%}
   {%- if graph.get('ti_test_records') is none -%}
-    {%- set found = run_query("select relation, fingerprint from " ~ ti_reuse_table()
-                              ~ " where relation like 'test.%' order by built_at") -%}
-    {%- set records = {} -%}
-    {%- for row in found.rows -%}
-      {%- do records.update({row[0]: row[1]}) -%}
-    {%- endfor -%}
-    {%- do graph.update({'ti_test_records': records}) -%}
+    {%- do graph.update({'ti_test_records': ti_reuse_stored_where("relation like 'test.%'")}) -%}
   {%- endif -%}
   {{ return(graph['ti_test_records']) }}
 {%- endmacro %}
@@ -169,23 +183,15 @@
     {%- for parent in graph.nodes[test_id].depends_on.nodes -%}
       {%- set node = graph.nodes.get(parent) -%}
       {%- if node is not none and node.config.materialized == 'reusable_table' -%}
-        {%- do relations.update({parent: api.Relation.create(database=node.database, schema=node.schema,
-                                                              identifier=node.alias) | string}) -%}
+        {%- do relations.update({parent: ti_node_relation(node)}) -%}
       {%- endif -%}
     {%- endfor -%}
   {%- endfor -%}
-  {%- set stored = {} -%}
-  {%- if relations -%}
-    {%- set quoted = [] -%}
-    {%- for name in relations.values() -%}
-      {%- do quoted.append("'" ~ name | replace("'", "''") ~ "'") -%}
-    {%- endfor -%}
-    {%- set found = run_query("select relation, fingerprint from " ~ ti_reuse_table() ~ " where relation in ("
-                              ~ quoted | join(', ') ~ ") order by built_at") -%}
-    {%- for row in found.rows -%}
-      {%- do stored.update({row[0]: row[1]}) -%}
-    {%- endfor -%}
-  {%- endif -%}
+  {%- set quoted = [] -%}
+  {%- for name in relations.values() -%}
+    {%- do quoted.append(ti_sql_text(name)) -%}
+  {%- endfor -%}
+  {%- set stored = ti_reuse_stored_where("relation in (" ~ quoted | join(', ') ~ ")") if quoted else {} -%}
   {%- set out = {} -%}
   {%- for test_id, own in own_parts.items() -%}
     {%- set parts = [own] -%}
